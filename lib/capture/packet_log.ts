@@ -1,0 +1,183 @@
+/**
+ * The packet log: a preallocated ring of the most recent reads and writes.
+ *
+ * The hot path (`record`) copies only a preview of the bytes into a slab that
+ * was allocated once, so observing a connection costs a few stores and one
+ * `subarray` copy per read or write, whatever the traffic.
+ */
+
+/** Who a packet belongs to: the socket id and its endpoint. */
+export interface PacketSource {
+  readonly id: string;
+  readonly endpoint: string;
+}
+
+/** Direction of a packet, seen from the process: `in` was read, `out` was written. */
+export type PacketDir = "in" | "out";
+
+/** A decoded summary attached to a packet (an app frame, a framing error, …). */
+export interface PacketNote {
+  kind: string;
+  summary: string;
+  error?: boolean;
+}
+
+/** One packet-log entry as the API returns it. */
+export interface PacketEntry {
+  seq: number;
+  /** Epoch milliseconds with sub-millisecond precision. */
+  ts: number;
+  conn: string;
+  endpoint: string;
+  dir: PacketDir;
+  len: number;
+  /** Base64 of the first `previewBytes` bytes. */
+  data: string;
+  truncated: boolean;
+  decoded?: PacketNote[];
+}
+
+/** Filters for {@linkcode PacketLog.query}. */
+export interface PacketQuery {
+  /** Only entries with a larger `seq`; without it, the newest `limit` that match. */
+  after?: number;
+  /** @default 100 */
+  limit?: number;
+  conn?: string;
+  endpoint?: string;
+  dir?: PacketDir;
+}
+
+/** Sizing of the ring. */
+export interface PacketLogOptions {
+  /** How many entries the ring keeps. @default 10000 */
+  entries?: number;
+  /** How many bytes of each read or write are kept. @default 64 */
+  previewBytes?: number;
+}
+
+/** Bounded ring of packet previews with increasing `seq` and a drop counter. */
+export class PacketLog {
+  readonly capacity: number;
+  readonly previewBytes: number;
+  #ts: Float64Array;
+  #len: Uint32Array;
+  #plen: Uint16Array;
+  #dir: Uint8Array;
+  #data: Uint8Array;
+  #src: (PacketSource | undefined)[];
+  #notes: (PacketNote[] | undefined)[];
+  /** The seq the next record gets; seqs start at 1. */
+  #next = 1;
+
+  constructor(options: PacketLogOptions = {}) {
+    const capacity = options.entries ?? 10_000;
+    const preview = options.previewBytes ?? 64;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(
+        `Cannot size packet log: entries "${capacity}" is not a positive integer`,
+      );
+    }
+    if (!Number.isInteger(preview) || preview < 0 || preview > 65535) {
+      throw new RangeError(`Cannot size packet log: preview "${preview}" is not in 0..65535`);
+    }
+    this.capacity = capacity;
+    this.previewBytes = preview;
+    this.#ts = new Float64Array(capacity);
+    this.#len = new Uint32Array(capacity);
+    this.#plen = new Uint16Array(capacity);
+    this.#dir = new Uint8Array(capacity);
+    this.#data = new Uint8Array(capacity * preview);
+    this.#src = new Array(capacity);
+    this.#notes = new Array(capacity);
+  }
+
+  /** Seq of the newest entry (0 when empty). */
+  get lastSeq(): number {
+    return this.#next - 1;
+  }
+
+  /** Entries overwritten before anyone could read them off the ring. */
+  get dropped(): number {
+    return Math.max(0, this.#next - 1 - this.capacity);
+  }
+
+  /** Bytes of preview the ring holds at most. */
+  get bytesCapacity(): number {
+    return this.#data.byteLength;
+  }
+
+  /** Records one read or write; returns its seq. Hot path: no allocation beyond the copy. */
+  record(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number): number {
+    const seq = this.#next++;
+    const slot = seq % this.capacity;
+    const n = bytes.length < this.previewBytes ? bytes.length : this.previewBytes;
+    this.#ts[slot] = ts;
+    this.#len[slot] = bytes.length;
+    this.#plen[slot] = n;
+    this.#dir[slot] = dir === "in" ? 0 : 1;
+    if (n > 0) {
+      this.#data.set(n === bytes.length ? bytes : bytes.subarray(0, n), slot * this.previewBytes);
+    }
+    this.#src[slot] = src;
+    this.#notes[slot] = undefined;
+    return seq;
+  }
+
+  /** Attaches a decoded summary to an entry still in the ring. */
+  annotate(seq: number, note: PacketNote): void {
+    if (seq <= this.#next - 1 - this.capacity || seq >= this.#next) return;
+    const slot = seq % this.capacity;
+    const notes = this.#notes[slot];
+    if (notes === undefined) this.#notes[slot] = [note];
+    else if (notes.length < 32) notes.push(note);
+  }
+
+  /** Entries oldest first that match the query. */
+  query(q: PacketQuery = {}): PacketEntry[] {
+    const limit = q.limit ?? 100;
+    const oldest = Math.max(1, this.#next - this.capacity);
+    const out: PacketEntry[] = [];
+    if (limit <= 0) return out;
+    if (q.after !== undefined) {
+      for (let seq = Math.max(oldest, q.after + 1); seq < this.#next && out.length < limit; seq++) {
+        if (this.#matches(seq, q)) out.push(this.#entry(seq));
+      }
+      return out;
+    }
+    for (let seq = this.#next - 1; seq >= oldest && out.length < limit; seq--) {
+      if (this.#matches(seq, q)) out.push(this.#entry(seq));
+    }
+    return out.reverse();
+  }
+
+  #matches(seq: number, q: PacketQuery): boolean {
+    const slot = seq % this.capacity;
+    const src = this.#src[slot];
+    if (src === undefined) return false;
+    if (q.conn !== undefined && src.id !== q.conn) return false;
+    if (q.endpoint !== undefined && src.endpoint !== q.endpoint) return false;
+    if (q.dir !== undefined && (this.#dir[slot] === 0 ? "in" : "out") !== q.dir) return false;
+    return true;
+  }
+
+  #entry(seq: number): PacketEntry {
+    const slot = seq % this.capacity;
+    const src = this.#src[slot]!;
+    const start = slot * this.previewBytes;
+    const preview = this.#data.subarray(start, start + this.#plen[slot]);
+    const entry: PacketEntry = {
+      seq,
+      ts: this.#ts[slot],
+      conn: src.id,
+      endpoint: src.endpoint,
+      dir: this.#dir[slot] === 0 ? "in" : "out",
+      len: this.#len[slot],
+      data: preview.toBase64(),
+      truncated: this.#plen[slot] < this.#len[slot],
+    };
+    const notes = this.#notes[slot];
+    if (notes !== undefined) entry.decoded = notes.slice();
+    return entry;
+  }
+}

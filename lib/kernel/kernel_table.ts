@@ -1,0 +1,234 @@
+/** The kernel's socket table, sampled on demand: netlink sock_diag first, /proc/net/* as the fallback. */
+
+import type { KernelSocket } from "../net/types.ts";
+import { portFilter, sortedPorts } from "./_row.ts";
+import { readSockDiag } from "./netlink.ts";
+import { parseProcNet, type ProcNetTable } from "./proc_net.ts";
+
+/** One look at the kernel's socket table, or why there is none. */
+export type KernelSample =
+  | {
+    ok: true;
+    source: "netlink" | "proc";
+    /** When the sample was taken, epoch ms. */
+    at: number;
+    tookMs: number;
+    sockets: KernelSocket[];
+  }
+  | { ok: false; reason: string; source: null; at: number };
+
+/** What to sample. */
+export interface KernelSampleOptions {
+  /** Only sockets whose local or remote port is one of these; empty means every socket. */
+  ports?: readonly number[];
+}
+
+/** Reads the rows of one source, keeping only `ports` when given (sorted, distinct). */
+export type KernelReader = (
+  options: KernelSampleOptions,
+) => KernelSocket[] | Promise<KernelSocket[]>;
+
+/** Options for {@linkcode KernelTable}. */
+export interface KernelTableOptions {
+  /** Reads the table through netlink sock_diag; `null` goes straight to /proc. @default readSockDiag, through FFI */
+  readNetlink?: KernelReader | null;
+  /** Reads a whole file, for /proc/net/*. @default Deno.readFile */
+  readFile?: (path: string) => Promise<Uint8Array>;
+  /** The folder holding the tcp, tcp6, udp and udp6 tables. @default "/proc/net" */
+  procDir?: string;
+  /** A sample younger than this is answered from cache instead of asking the kernel again. @default 500 */
+  minIntervalMs?: number;
+  /** The operating system, as `Deno.build.os` names it. @default Deno.build.os */
+  os?: string;
+  /** Wall clock for `at`, epoch ms. @default Date.now */
+  now?: () => number;
+  /** Monotonic clock for `tookMs` and the interval, ms. @default performance.now */
+  clock?: () => number;
+}
+
+interface Entry {
+  sample?: KernelSample;
+  takenAt: number;
+  pending?: Promise<KernelSample>;
+}
+
+const PROC_TABLES: readonly ProcNetTable[] = ["tcp", "tcp6", "udp", "udp6"];
+// Distinct port filters cached at once; each caller usually asks for the same few.
+const MAX_CACHED_FILTERS = 64;
+
+/** Samples the kernel's TCP and UDP sockets, at most once per `minIntervalMs` per port filter; concurrent callers share one read. */
+export class KernelTable {
+  #readNetlink: KernelReader | null;
+  #readFile: (path: string) => Promise<Uint8Array>;
+  #procDir: string;
+  #minIntervalMs: number;
+  #os: string;
+  #now: () => number;
+  #clock: () => number;
+  #entries = new Map<string, Entry>();
+
+  /** Makes a table reading the real kernel unless readers are given. */
+  constructor(options: KernelTableOptions = {}) {
+    const { minIntervalMs = 500 } = options;
+    if (!(minIntervalMs >= 0)) {
+      throw new RangeError(`Cannot make KernelTable: minIntervalMs "${minIntervalMs}" is negative`);
+    }
+    this.#readNetlink = options.readNetlink === undefined
+      ? (read) => readSockDiag({ ports: read.ports })
+      : options.readNetlink;
+    this.#readFile = options.readFile ?? ((path) => Deno.readFile(path));
+    this.#procDir = options.procDir ?? "/proc/net";
+    this.#minIntervalMs = minIntervalMs;
+    this.#os = options.os ?? Deno.build.os;
+    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? (() => performance.now());
+  }
+
+  /**
+   * The table now, or the last sample if it is younger than `minIntervalMs`. Never rejects
+   * for the kernel's sake (a failed read is an `ok: false` sample); rejects with a
+   * TypeError or RangeError for a bad port.
+   */
+  sample(options: KernelSampleOptions = {}): Promise<KernelSample> {
+    let ports: number[] | undefined;
+    try {
+      // No ports, or an empty list, means every socket.
+      ports = options.ports === undefined || options.ports.length === 0
+        ? undefined
+        : sortedPorts(options.ports, "sample the kernel table");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const key = ports === undefined ? "" : ports.join(",");
+    const entry = this.#entries.get(key);
+    if (entry?.pending) return entry.pending;
+    const t = this.#clock();
+    if (entry?.sample && t - entry.takenAt < this.#minIntervalMs) {
+      return Promise.resolve(entry.sample);
+    }
+    if (ports !== undefined) {
+      // A fresh or coming sample of every socket answers any port filter.
+      const all = this.#entries.get("");
+      if (all?.pending) return all.pending.then((sample) => narrow(sample, ports));
+      if (all?.sample && t - all.takenAt < this.#minIntervalMs) {
+        return Promise.resolve(narrow(all.sample, ports));
+      }
+    }
+    const fresh: Entry = { takenAt: t };
+    fresh.pending = this.#take(ports).then((sample) => {
+      fresh.sample = sample;
+      fresh.pending = undefined;
+      return sample;
+    });
+    this.#entries.delete(key);
+    this.#entries.set(key, fresh);
+    if (this.#entries.size > MAX_CACHED_FILTERS) {
+      for (const [oldKey, old] of this.#entries) {
+        if (!old.pending) {
+          this.#entries.delete(oldKey);
+          break;
+        }
+      }
+    }
+    return fresh.pending;
+  }
+
+  async #take(ports: number[] | undefined): Promise<KernelSample> {
+    const at = this.#now();
+    const start = this.#clock();
+    if (this.#os !== "linux") {
+      return {
+        ok: false,
+        reason: `Kernel view unavailable: not Linux (${this.#os})`,
+        source: null,
+        at,
+      };
+    }
+    const read: KernelSampleOptions = ports === undefined ? {} : { ports };
+    if (this.#readNetlink !== null) {
+      try {
+        const sockets = await this.#readNetlink(read);
+        return { ok: true, source: "netlink", at, tookMs: this.#since(start), sockets };
+      } catch {
+        // Netlink needs FFI (--allow-ffi) and sock_diag; /proc holds the same table, slower.
+      }
+    }
+    try {
+      const sockets = await this.#readProc(ports);
+      return { ok: true, source: "proc", at, tookMs: this.#since(start), sockets };
+    } catch (error) {
+      const reason = error instanceof ProcUnavailable
+        ? error.message
+        : `Kernel view unavailable: ${(error as Error)?.message ?? String(error)}`;
+      return { ok: false, reason, source: null, at };
+    }
+  }
+
+  async #readProc(ports: number[] | undefined): Promise<KernelSocket[]> {
+    const filter = ports === undefined ? undefined : portFilter(ports);
+    // Read the four tables at once: the kernel formats each on its own thread.
+    const results = await Promise.allSettled(PROC_TABLES.map(async (table) => {
+      const path = `${this.#procDir}/${table}`;
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#readFile(path);
+      } catch (error) {
+        // Without IPv6 there are no tcp6 and udp6 tables, and no IPv6 sockets.
+        if (table.endsWith("6") && errorName(error) === "NotFound") return [];
+        throw new ProcUnavailable(readFailure(path, error));
+      }
+      try {
+        return parseProcNet(bytes, table, { filter });
+      } catch (error) {
+        throw new ProcUnavailable(
+          `Kernel view unavailable: cannot parse ${path}: ${(error as Error).message}`,
+        );
+      }
+    }));
+    const sockets: KernelSocket[] = [];
+    for (const result of results) {
+      if (result.status === "rejected") throw result.reason;
+      for (const row of result.value) sockets.push(row);
+    }
+    return sockets;
+  }
+
+  #since(start: number): number {
+    return Math.round((this.#clock() - start) * 100) / 100;
+  }
+}
+
+class ProcUnavailable extends Error {}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+function readFailure(path: string, error: unknown): string {
+  const name = errorName(error);
+  const message = error instanceof Error ? error.message : String(error);
+  switch (name) {
+    case "NotCapable": {
+      // Deno 2 reads /proc only with --allow-all, though without --allow-read it names that.
+      const flag = path.startsWith("/proc/")
+        ? "--allow-all"
+        : /run again with the (--allow-[a-z-]+) flag/.exec(message)?.[1] ?? "--allow-read";
+      return `Kernel view unavailable: reading ${path} needs ${flag} (NotCapable)`;
+    }
+    case "PermissionDenied":
+      return `Kernel view unavailable: reading ${path} was denied (PermissionDenied)`;
+    case "NotFound":
+      return `Kernel view unavailable: ${path} not found (NotFound)`;
+    default:
+      return `Kernel view unavailable: reading ${path} failed (${name}): ${message}`;
+  }
+}
+
+function narrow(sample: KernelSample, ports: readonly number[]): KernelSample {
+  if (!sample.ok) return sample;
+  const keep = portFilter(ports);
+  return {
+    ...sample,
+    sockets: sample.sockets.filter((row) => keep(row.local.port, row.remote?.port ?? 0)),
+  };
+}

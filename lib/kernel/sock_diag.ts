@@ -1,0 +1,309 @@
+/** Codec for netlink NETLINK_SOCK_DIAG inet dumps (what `ss` speaks): requests out, socket rows in. */
+
+import type { KernelSocket, KernelSocketInfo } from "../net/types.ts";
+import { AddressNames, type PortFilter, sortedPorts, stateName, timerName } from "./_row.ts";
+
+// Netlink headers and inet_diag_msg fields are in host byte order, read here as little-endian
+// (x86-64, arm64); addresses and ports are in network order.
+
+// Constants from linux/netlink.h, linux/sock_diag.h and linux/inet_diag.h.
+const NLMSG_HDRLEN = 16;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_DUMP = 0x300;
+const SOCK_DIAG_BY_FAMILY = 20;
+const INET_DIAG_REQ_V2_LEN = 56;
+const INET_DIAG_MSG_LEN = 72;
+const INET_DIAG_REQ_BYTECODE = 1;
+const INET_DIAG_INFO = 2;
+const INET_DIAG_BC_JMP = 1;
+const INET_DIAG_BC_S_GE = 2;
+const INET_DIAG_BC_S_LE = 3;
+const INET_DIAG_BC_D_GE = 4;
+const INET_DIAG_BC_D_LE = 5;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+// TCP_ESTABLISHED (1) through TCP_NEW_SYN_RECV (12). Bit 13, TCP_BOUND_INACTIVE (Linux 6.7+),
+// would add bound-but-idle sockets, which neither /proc nor ss shows by default.
+const ALL_STATES = 0x1ffe;
+// Byte offsets in struct tcp_info (linux/tcp.h).
+const TCPI_RETRANSMITS = 2;
+const TCPI_SND_MSS = 16;
+const TCPI_LOST = 32;
+const TCPI_RTT = 68;
+const TCPI_RTTVAR = 72;
+const TCPI_SND_SSTHRESH = 76;
+const TCPI_SND_CWND = 80;
+const TCPI_BYTES_ACKED = 120;
+const TCPI_BYTES_RECEIVED = 128;
+// The ssthresh of a connection that has not yet left slow start.
+const TCP_INFINITE_SSTHRESH = 0x7fffffff;
+/** Ports beyond this many distinct ranges are filtered in JS: each costs 40 bytecode bytes. */
+export const MAX_BYTECODE_RANGES = 256;
+
+/** Options for {@linkcode encodeSockDiagRequest}. */
+export interface SockDiagRequestOptions {
+  /** Have the kernel send only sockets whose local or remote port is one of these. */
+  ports?: readonly number[];
+  /** Netlink sequence number, echoed in the replies. @default 1 */
+  seq?: number;
+}
+
+/** Encodes a SOCK_DIAG_BY_FAMILY dump request (inet_diag_req_v2) for every socket of one family and transport, TCP with tcp_info. */
+export function encodeSockDiagRequest(
+  family: 4 | 6,
+  transport: "tcp" | "udp",
+  options: SockDiagRequestOptions = {},
+): Uint8Array {
+  const { ports, seq = 1 } = options;
+  const bytecode = ports === undefined ? undefined : encodePortBytecode(ports);
+  const length = NLMSG_HDRLEN + INET_DIAG_REQ_V2_LEN + (bytecode ? 4 + bytecode.length : 0);
+  const out = new Uint8Array(length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, length, true);
+  view.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
+  view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
+  view.setUint32(8, seq, true);
+  out[16] = family === 4 ? AF_INET : AF_INET6;
+  out[17] = transport === "tcp" ? IPPROTO_TCP : IPPROTO_UDP;
+  // idiag_ext asks for extra attributes, one bit per attribute type minus one.
+  out[18] = transport === "tcp" ? 1 << (INET_DIAG_INFO - 1) : 0;
+  view.setUint32(20, ALL_STATES, true);
+  if (bytecode) {
+    const at = NLMSG_HDRLEN + INET_DIAG_REQ_V2_LEN;
+    view.setUint16(at, 4 + bytecode.length, true);
+    view.setUint16(at + 2, INET_DIAG_REQ_BYTECODE, true);
+    out.set(bytecode, at + 4);
+  }
+  return out;
+}
+
+/**
+ * Encodes an inet_diag bytecode program accepting a socket whose local or remote port is in
+ * `ports`, as `(sport >= lo && sport <= hi) || (dport >= lo && dport <= hi) || ...` over the
+ * ports merged into ranges.
+ */
+export function encodePortBytecode(ports: readonly number[]): Uint8Array {
+  const sorted = sortedPorts(ports, "encode a port filter");
+  const ranges: [number, number][] = [];
+  for (const port of sorted) {
+    const last = ranges.at(-1);
+    if (last && port === last[1] + 1) last[1] = port;
+    else ranges.push([port, port]);
+  }
+  if (ranges.length === 0) throw new RangeError("Cannot encode a port filter: no ports given");
+  if (ranges.length > MAX_BYTECODE_RANGES) {
+    throw new RangeError(
+      `Cannot encode a port filter: "${ranges.length}" ranges exceed ${MAX_BYTECODE_RANGES}`,
+    );
+  }
+  // Each clause is two 8-byte ops (GE then LE, each followed by a word holding the port);
+  // clauses are joined by a 4-byte JMP. The kernel runs an op, then moves forward by `yes`
+  // bytes if it held and by `no` if not; landing exactly on the end accepts, beyond rejects.
+  // Its verifier only accepts `no` targets it can reach by following `yes` from the start,
+  // so a clause that holds falls through `yes` into the JMP, whose `no` jumps to the end
+  // (JMP never holds) and whose `yes` (never taken) keeps the next clause reachable.
+  const clauses: [number, number, number, number][] = [];
+  for (const [lo, hi] of ranges) {
+    clauses.push([INET_DIAG_BC_S_GE, lo, INET_DIAG_BC_S_LE, hi]);
+    clauses.push([INET_DIAG_BC_D_GE, lo, INET_DIAG_BC_D_LE, hi]);
+  }
+  const length = clauses.length * 20 - 4;
+  const out = new Uint8Array(length);
+  const view = new DataView(out.buffer);
+  const op = (at: number, code: number, yes: number, no: number) => {
+    out[at] = code;
+    out[at + 1] = yes;
+    view.setUint16(at + 2, no, true);
+  };
+  clauses.forEach(([geCode, lo, leCode, hi], k) => {
+    const at = 20 * k;
+    const last = k === clauses.length - 1;
+    const onFail = last ? length + 4 : at + 20; // reject, or the next clause
+    op(at, geCode, 8, onFail - at);
+    view.setUint16(at + 6, lo, true);
+    op(at + 8, leCode, 8, onFail - (at + 8));
+    view.setUint16(at + 14, hi, true);
+    if (!last) op(at + 16, INET_DIAG_BC_JMP, 4, length - (at + 16));
+  });
+  return out;
+}
+
+/** A netlink error reply to a sock_diag request. */
+export class SockDiagError extends Error {
+  /** The errno the kernel answered with. */
+  readonly errno: number;
+
+  /** Makes the error for kernel errno `errno`. */
+  constructor(errno: number) {
+    super(`Netlink sock_diag request failed: errno ${errno}`);
+    this.name = "SockDiagError";
+    this.errno = errno;
+  }
+}
+
+/** Options for {@linkcode SockDiagDecoder}. */
+export interface SockDiagDecoderOptions {
+  /** Keeps a row only when this returns true; checked on the ports before the row is built. */
+  filter?: PortFilter;
+}
+
+/** Decodes the replies to one dump request, a received chunk (one or more whole netlink messages) at a time. */
+export class SockDiagDecoder {
+  #transport: "tcp" | "udp";
+  #filter: PortFilter | undefined;
+  #names = new AddressNames();
+  #sockets: KernelSocket[] = [];
+  #done = false;
+
+  /** Makes a decoder for a dump of `transport` sockets. */
+  constructor(transport: "tcp" | "udp", options: SockDiagDecoderOptions = {}) {
+    this.#transport = transport;
+    this.#filter = options.filter;
+  }
+
+  /** The rows decoded so far. */
+  get sockets(): KernelSocket[] {
+    return this.#sockets;
+  }
+
+  /** Whether the dump's closing NLMSG_DONE has arrived. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Decodes every message in `chunk`; returns true once the dump is complete. */
+  push(chunk: Uint8Array): boolean {
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let at = 0;
+    while (at + NLMSG_HDRLEN <= chunk.length) {
+      const length = view.getUint32(at, true);
+      if (length < NLMSG_HDRLEN || at + length > chunk.length) {
+        throw new SyntaxError(
+          `Cannot decode sock_diag reply: message length "${length}" at byte ${at} overruns the chunk`,
+        );
+      }
+      const type = view.getUint16(at + 4, true);
+      if (type === SOCK_DIAG_BY_FAMILY) {
+        this.#message(chunk, view, at + NLMSG_HDRLEN, at + length);
+      } else if (type === NLMSG_DONE || type === NLMSG_ERROR) {
+        const error = length >= NLMSG_HDRLEN + 4 ? view.getInt32(at + NLMSG_HDRLEN, true) : 0;
+        if (error < 0) throw new SockDiagError(-error);
+        if (type === NLMSG_DONE) this.#done = true;
+      }
+      at += (length + 3) & ~3;
+    }
+    if (at < chunk.length) {
+      throw new SyntaxError(`Cannot decode sock_diag reply: "${chunk.length - at}" trailing bytes`);
+    }
+    return this.#done;
+  }
+
+  #message(bytes: Uint8Array, view: DataView, at: number, end: number): void {
+    if (end - at < INET_DIAG_MSG_LEN) {
+      throw new SyntaxError(`Cannot decode sock_diag reply: inet_diag_msg of "${end - at}" bytes`);
+    }
+    const localPort = view.getUint16(at + 4);
+    const remotePort = view.getUint16(at + 6);
+    if (this.#filter !== undefined && !this.#filter(localPort, remotePort)) return;
+    const transport = this.#transport;
+    const state = stateName(transport, bytes[at + 1]);
+    // A state the row type doesn't name (none we request) is left out rather than misreported.
+    if (state === undefined) return;
+    const family = bytes[at] === AF_INET6 ? 6 : 4;
+    const names = this.#names;
+    const local = {
+      hostname: family === 4 ? names.ipv4(bytes, at + 8) : names.ipv6(bytes, at + 8),
+      port: localPort,
+    };
+    let remote = null;
+    if (remotePort !== 0 || !isZero(bytes, at + 24, family === 4 ? 4 : 16)) {
+      remote = {
+        hostname: family === 4 ? names.ipv4(bytes, at + 24) : names.ipv6(bytes, at + 24),
+        port: remotePort,
+      };
+    }
+    const row: KernelSocket = {
+      transport,
+      family,
+      state,
+      local,
+      remote,
+      // For LISTEN the kernel reports the accept queue as rqueue and the backlog as wqueue.
+      recvQ: view.getUint32(at + 56, true),
+      sendQ: view.getUint32(at + 60, true),
+      inode: view.getUint32(at + 68, true),
+      uid: view.getUint32(at + 64, true),
+    };
+    if (transport === "tcp") {
+      const timer = bytes[at + 2];
+      const info: KernelSocketInfo = timer === 0 ? {} : {
+        timer: timerName(timer),
+        timerMs: view.getUint32(at + 52, true), // idiag_expires is already in ms
+      };
+      info.retransmits = bytes[at + 3];
+      const tcpInfo = findAttribute(view, at + INET_DIAG_MSG_LEN, end, INET_DIAG_INFO);
+      if (tcpInfo >= 0) readTcpInfo(view, tcpInfo + 4, view.getUint16(tcpInfo, true) - 4, info);
+      row.info = info;
+    }
+    this.#sockets.push(row);
+  }
+}
+
+/** Decodes a whole dump's replies (all chunks, concatenated) into rows. */
+export function decodeSockDiag(
+  bytes: Uint8Array,
+  transport: "tcp" | "udp",
+  options: SockDiagDecoderOptions = {},
+): KernelSocket[] {
+  const decoder = new SockDiagDecoder(transport, options);
+  decoder.push(bytes);
+  return decoder.sockets;
+}
+
+function isZero(bytes: Uint8Array, at: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (bytes[at + k] !== 0) return false;
+  return true;
+}
+
+/** The offset of the first attribute of `type` in [at, end), or -1. */
+function findAttribute(view: DataView, at: number, end: number, type: number): number {
+  while (at + 4 <= end) {
+    const length = view.getUint16(at, true);
+    if (length < 4 || at + length > end) return -1;
+    if ((view.getUint16(at + 2, true) & 0x3fff) === type) return at;
+    at += (length + 3) & ~3;
+  }
+  return -1;
+}
+
+/**
+ * Copies the struct tcp_info fields ss -i shows; older kernels send a shorter struct. Like ss,
+ * RTT, MSS and ssthresh are left out while zero (not measured yet, e.g. on a listener) and
+ * ssthresh while "infinite" (still in slow start).
+ */
+function readTcpInfo(view: DataView, at: number, length: number, info: KernelSocketInfo): void {
+  if (length > TCPI_RETRANSMITS) info.retransmits = view.getUint8(at + TCPI_RETRANSMITS);
+  if (length < TCPI_SND_CWND + 4) return;
+  const rtt = view.getUint32(at + TCPI_RTT, true);
+  if (rtt !== 0) {
+    info.rttMs = rtt / 1000;
+    info.rttVarMs = view.getUint32(at + TCPI_RTTVAR, true) / 1000;
+  }
+  info.cwnd = view.getUint32(at + TCPI_SND_CWND, true);
+  const ssthresh = view.getUint32(at + TCPI_SND_SSTHRESH, true);
+  if (ssthresh !== 0 && ssthresh < TCP_INFINITE_SSTHRESH) info.ssthresh = ssthresh;
+  const mss = view.getUint32(at + TCPI_SND_MSS, true);
+  if (mss !== 0) info.mss = mss;
+  info.lostPackets = view.getUint32(at + TCPI_LOST, true);
+  if (length < TCPI_BYTES_RECEIVED + 8) return;
+  info.bytesAcked = uint64(view, at + TCPI_BYTES_ACKED);
+  info.bytesReceived = uint64(view, at + TCPI_BYTES_RECEIVED);
+}
+
+function uint64(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
+}

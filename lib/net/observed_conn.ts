@@ -1,0 +1,398 @@
+/**
+ * The observed connection: the one read/write path every TCP endpoint and
+ * every client the service runs itself goes through.
+ *
+ * It counts bytes and reads/writes, tracks the bytes the process holds
+ * (unparsed and unsent), records packet-log previews, and always unregisters
+ * on close, error or reset. The serve loop is written with promise callbacks
+ * rather than an async function so an idle connection holds no suspended
+ * frame, only a pending read on a small slot (see buffer_pool.ts).
+ */
+import type { PacketLog, PacketNote, PacketSource } from "../capture/packet_log.ts";
+import type { BufferPool } from "./buffer_pool.ts";
+import type { Address, SocketRecord } from "./types.ts";
+
+/** The process's view of a connection's state (the kernel's may differ; it is joined later). */
+export type ConnState = "ESTABLISHED" | "CLOSE_WAIT" | "FIN_WAIT" | "CLOSED";
+
+/** Counters shared by every connection of one endpoint. */
+export interface ConnCounters {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Errors by kind: "reset", "broken-pipe", "protocol", … */
+  errors: Record<string, number>;
+}
+
+/** What an endpoint does with the bytes it reads. */
+export interface ConnHandler {
+  /**
+   * Called for each chunk read. The chunk is a view into a reused buffer:
+   * it stays valid until the returned promise settles (or the call returns).
+   */
+  data(conn: ObservedConn, chunk: Uint8Array): void | Promise<unknown>;
+  /** Called when the peer half-closes. @default closes the connection */
+  end?(conn: ObservedConn): void | Promise<unknown>;
+}
+
+/** Everything an observed connection reports into. */
+export interface ConnContext {
+  endpoint: string;
+  log: PacketLog;
+  pool: BufferPool;
+  counters: ConnCounters;
+  /** Called exactly once, after the connection closed. */
+  onClose(conn: ObservedConn): void;
+}
+
+let nextConnId = 1;
+const epoch = performance.timeOrigin;
+
+/** Milliseconds since the epoch, with the sub-millisecond part `performance.now()` gives. */
+export function nowMs(): number {
+  return epoch + performance.now();
+}
+
+/** Maps a socket error to the short kind `/metrics` counts it under; null for our own close. */
+export function errorKind(err: unknown): string | null {
+  if (err instanceof Deno.errors.ConnectionReset) return "reset";
+  if (err instanceof Deno.errors.BrokenPipe) return "broken-pipe";
+  if (err instanceof Deno.errors.ConnectionAborted) return "aborted";
+  if (err instanceof Deno.errors.TimedOut) return "timeout";
+  if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
+    return null;
+  }
+  return "error";
+}
+
+function toAddress(addr: Deno.Addr): Address {
+  const net = addr as Deno.NetAddr;
+  return { hostname: net.hostname, port: net.port };
+}
+
+/** A TCP connection whose every read and write is counted and logged. */
+export class ObservedConn implements PacketSource {
+  readonly id: string;
+  readonly endpoint: string;
+  readonly role: "server" | "client";
+  readonly local: Address;
+  readonly remote: Address;
+  readonly openedAt = nowMs();
+  state: ConnState = "ESTABLISHED";
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  /** Bytes read but not yet consumed by the endpoint's parser; the endpoint sets it. */
+  rxBuffered = 0;
+  /** Bytes handed to write() that the kernel has not taken yet. */
+  txBuffered = 0;
+  lastActivity = this.openedAt;
+  /** Seq of the newest packet-log entry this connection read, for annotations. */
+  lastInSeq = 0;
+  closedAt: number | null = null;
+  closeReason: string | null = null;
+  /** Endpoint-private state (a parser, a room membership, …). */
+  data: unknown = undefined;
+
+  #conn: Deno.Conn;
+  #ctx: ConnContext;
+  #handler: ConnHandler | null = null;
+  #small: Uint8Array | null = null;
+  #large: Uint8Array | null = null;
+  #current: Uint8Array | null = null;
+  #lastRead = 0;
+  #reading = false;
+  #paused = false;
+  #closed = false;
+
+  constructor(conn: Deno.Conn, ctx: ConnContext, role: "server" | "client" = "server") {
+    this.id = `c${nextConnId++}`;
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.endpoint = ctx.endpoint;
+    this.role = role;
+    this.local = toAddress(conn.localAddr);
+    this.remote = toAddress(conn.remoteAddr);
+  }
+
+  /** True once the connection was closed, by either side. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True while the serve loop is held (the sink, a stall fault). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Starts the serve loop: reads into pooled buffers and hands each chunk to `handler`. */
+  serve(handler: ConnHandler, options: { paused?: boolean } = {}): void {
+    this.#handler = handler;
+    this.#small = this.#ctx.pool.small();
+    this.#paused = options.paused ?? false;
+    this.#pump();
+  }
+
+  /** Stops issuing reads; the kernel's receive queue fills from here on. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Resumes the serve loop after {@linkcode pause}. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.lastActivity = nowMs();
+    this.#pump();
+  }
+
+  /** Disables Nagle's algorithm, for request/response latency. */
+  setNoDelay(noDelay = true): void {
+    try {
+      (this.#conn as Deno.TcpConn).setNoDelay?.(noDelay);
+    } catch {
+      // A socket already closed by the peer cannot take options; nothing to do.
+    }
+  }
+
+  /**
+   * Writes all of `data`, recording each write the kernel accepts; resolves to
+   * its length. `notes` are attached to the first packet-log entry of the write.
+   */
+  write(data: Uint8Array, notes?: readonly PacketNote[]): Promise<number> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("Connection is closed"));
+    this.txBuffered += data.length;
+    return this.#writeAll(data, notes);
+  }
+
+  /** Attaches a decoded summary to the newest packet this connection read. */
+  annotate(note: PacketNote): void {
+    this.#ctx.log.annotate(this.lastInSeq, note);
+  }
+
+  /** Counts an error of `kind` against the endpoint (protocol errors, limits, …). */
+  countError(kind: string): void {
+    const errors = this.#ctx.counters.errors;
+    errors[kind] = (errors[kind] ?? 0) + 1;
+  }
+
+  /** Reads once into `p` (client mode, without the serve loop); null at end of stream. */
+  async read(p: Uint8Array): Promise<number | null> {
+    const n = await this.#conn.read(p);
+    if (n === null) {
+      if (this.state === "ESTABLISHED") this.state = "CLOSE_WAIT";
+      return null;
+    }
+    this.#countIn(p.subarray(0, n));
+    return n;
+  }
+
+  /** Sends FIN: the peer reads end of stream, the connection can still read. */
+  async closeWrite(): Promise<void> {
+    if (this.#closed) return;
+    await this.#conn.closeWrite();
+    this.state = this.state === "CLOSE_WAIT" ? "CLOSED" : "FIN_WAIT";
+  }
+
+  /**
+   * Closes after flushing: sends FIN, then reads and discards what the peer
+   * still sends (so the kernel does not answer unread data with RST and lose
+   * what was written), until end of stream, `lingerMs` or `maxDrain` bytes.
+   */
+  async closeGracefully(reason: string, lingerMs = 1000, maxDrain = 1 << 20): Promise<void> {
+    if (this.#closed) return;
+    this.#paused = true;
+    const timer = setTimeout(() => this.close(reason), lingerMs);
+    try {
+      await this.closeWrite();
+      const sink = new Uint8Array(16384);
+      let drained = 0;
+      while (!this.#closed && drained < maxDrain) {
+        const n = await this.read(sink);
+        if (n === null) break;
+        drained += n;
+      }
+    } catch {
+      // The peer reset or our linger timer closed the socket: either way we are done.
+    } finally {
+      clearTimeout(timer);
+      this.close(reason);
+    }
+  }
+
+  /** Closes the connection now; idempotent. */
+  close(reason = "closed by server"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.state = "CLOSED";
+    this.closedAt = nowMs();
+    this.closeReason = reason;
+    this.rxBuffered = 0;
+    this.txBuffered = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime after a reset.
+    }
+    if (!this.#reading) this.#releaseBuffers();
+    this.#ctx.onClose(this);
+  }
+
+  /** A plain-data copy of the counters and state. */
+  snapshot(): SocketRecord {
+    return {
+      id: this.id,
+      endpoint: this.endpoint,
+      transport: "tcp",
+      kind: "conn",
+      ours: true,
+      kernelOnly: false,
+      role: this.role,
+      state: this.state,
+      local: this.local,
+      remote: this.remote,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      app: { rxBuffered: this.rxBuffered, txBuffered: this.txBuffered, paused: this.#paused },
+      kernel: null,
+      openedAt: this.openedAt,
+      closedAt: this.closedAt,
+      closeReason: this.closeReason,
+      lastActivity: this.lastActivity,
+    };
+  }
+
+  #pump = (): void => {
+    if (this.#closed || this.#paused || this.#reading) return;
+    const buf = this.#large ?? this.#small!;
+    this.#current = buf;
+    this.#reading = true;
+    this.#conn.read(buf).then(this.#onRead, this.#onReadError);
+  };
+
+  #onRead = (n: number | null): void => {
+    this.#reading = false;
+    if (this.#closed) {
+      this.#releaseBuffers();
+      return;
+    }
+    if (n === null) {
+      this.#onEnd();
+      return;
+    }
+    const chunk = this.#current!.subarray(0, n);
+    this.#lastRead = n;
+    this.#countIn(chunk);
+    let result: void | Promise<unknown>;
+    try {
+      result = this.#handler!.data(this, chunk);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    if (result === undefined) this.#afterData();
+    else result.then(this.#afterData, this.#fail);
+  };
+
+  #afterData = (): void => {
+    const buf = this.#current!;
+    if (buf === this.#small) {
+      if (this.#lastRead === buf.length && !this.#closed) this.#large = this.#ctx.pool.large();
+    } else if (this.#lastRead < buf.length && this.#large !== null) {
+      this.#ctx.pool.releaseLarge(this.#large);
+      this.#large = null;
+    }
+    this.#pump();
+  };
+
+  #onReadError = (err: unknown): void => {
+    this.#reading = false;
+    if (this.#closed) {
+      this.#releaseBuffers();
+      return;
+    }
+    this.#fail(err);
+  };
+
+  #onEnd(): void {
+    if (this.state === "ESTABLISHED") this.state = "CLOSE_WAIT";
+    const end = this.#handler!.end;
+    if (end === undefined) {
+      this.close("closed by peer");
+      return;
+    }
+    let result: void | Promise<unknown>;
+    try {
+      result = end(this);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    if (result === undefined) this.close("closed by peer");
+    else result.then(() => this.close("closed by peer"), this.#fail);
+  }
+
+  #fail = (err: unknown): void => {
+    if (this.#closed) return;
+    const kind = errorKind(err);
+    if (kind !== null) this.countError(kind);
+    this.close(kind === null ? "closed" : `error: ${kind}`);
+  };
+
+  #countIn(chunk: Uint8Array): void {
+    const ts = nowMs();
+    const n = chunk.length;
+    this.lastActivity = ts;
+    this.bytesIn += n;
+    this.messagesIn++;
+    const c = this.#ctx.counters;
+    c.bytesIn += n;
+    c.messagesIn++;
+    this.lastInSeq = this.#ctx.log.record(this, "in", chunk, ts);
+  }
+
+  async #writeAll(data: Uint8Array, notes?: readonly PacketNote[]): Promise<number> {
+    let view = data;
+    try {
+      while (view.length > 0) {
+        const n = await this.#conn.write(view);
+        const ts = nowMs();
+        this.lastActivity = ts;
+        this.txBuffered -= n;
+        this.bytesOut += n;
+        this.messagesOut++;
+        const c = this.#ctx.counters;
+        c.bytesOut += n;
+        c.messagesOut++;
+        const seq = this.#ctx.log.record(
+          this,
+          "out",
+          n === view.length ? view : view.subarray(0, n),
+          ts,
+        );
+        if (notes !== undefined && view === data) {
+          for (const note of notes) this.#ctx.log.annotate(seq, note);
+        }
+        view = view.subarray(n);
+      }
+    } finally {
+      if (view.length > 0 && !this.#closed) this.txBuffered -= view.length;
+    }
+    return data.length;
+  }
+
+  #releaseBuffers(): void {
+    if (this.#small !== null) {
+      this.#ctx.pool.releaseSmall(this.#small);
+      this.#small = null;
+    }
+    if (this.#large !== null) {
+      this.#ctx.pool.releaseLarge(this.#large);
+      this.#large = null;
+    }
+  }
+}

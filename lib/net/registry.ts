@@ -1,0 +1,140 @@
+/**
+ * The registry: every live socket of every endpoint, the recently closed
+ * ones with their final counters, and each endpoint's totals.
+ */
+import type { ConnCounters } from "./observed_conn.ts";
+import type { Address, SocketRecord } from "./types.ts";
+
+/** Anything the registry can list: a connection, a listener, a UDP socket or flow. */
+export interface Observed {
+  readonly id: string;
+  readonly endpoint: string;
+  snapshot(): SocketRecord;
+}
+
+/** One endpoint's identity and running totals. */
+export class EndpointStats implements ConnCounters {
+  readonly name: string;
+  readonly transport: "tcp" | "udp";
+  readonly description: string;
+  address: Address | null = null;
+  listening = false;
+  /** Connections accepted (TCP) or flows seen (UDP). */
+  accepted = 0;
+  closed = 0;
+  /** Connections refused by the per-endpoint limit. */
+  refused = 0;
+  live = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  errors: Record<string, number> = {};
+  /** Limit and timeout hits by kind: "max-conns", "idle-timeout", … */
+  limitHits: Record<string, number> = {};
+
+  constructor(name: string, transport: "tcp" | "udp", description: string) {
+    this.name = name;
+    this.transport = transport;
+    this.description = description;
+  }
+
+  /** Counts one hit of a limit or timeout. */
+  hit(kind: string): void {
+    this.limitHits[kind] = (this.limitHits[kind] ?? 0) + 1;
+  }
+
+  /** Plain data for the API. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      transport: this.transport,
+      description: this.description,
+      address: this.address,
+      listening: this.listening,
+      connections: this.live,
+      accepted: this.accepted,
+      closed: this.closed,
+      refused: this.refused,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      errors: this.errors,
+      limitHits: this.limitHits,
+    };
+  }
+}
+
+/** Registry sizing. */
+export interface RegistryOptions {
+  /** Closed sockets kept readable at `/api/sockets/:id`. @default 1000 */
+  keepClosed?: number;
+}
+
+/** Live and recently closed sockets, and the endpoints they belong to. */
+export class Registry {
+  readonly endpoints = new Map<string, EndpointStats>();
+  #live = new Map<string, Observed>();
+  #closed = new Map<string, SocketRecord>();
+  #keepClosed: number;
+
+  constructor(options: RegistryOptions = {}) {
+    this.#keepClosed = options.keepClosed ?? 1000;
+  }
+
+  /** Number of live sockets (all kinds). */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** Declares an endpoint; its stats object is what connections count into. */
+  addEndpoint(stats: EndpointStats): EndpointStats {
+    if (this.endpoints.has(stats.name)) {
+      throw new TypeError(`Cannot add endpoint: "${stats.name}" exists already`);
+    }
+    this.endpoints.set(stats.name, stats);
+    return stats;
+  }
+
+  /** Adds a live socket. */
+  add(sock: Observed): void {
+    this.#live.set(sock.id, sock);
+  }
+
+  /** Removes a live socket, keeping its final snapshot among the recently closed. */
+  remove(sock: Observed): void {
+    if (!this.#live.delete(sock.id)) return;
+    this.#closed.set(sock.id, sock.snapshot());
+    if (this.#closed.size > this.#keepClosed) {
+      this.#closed.delete(this.#closed.keys().next().value!);
+    }
+  }
+
+  /** A live socket by id. */
+  live(id: string): Observed | undefined {
+    return this.#live.get(id);
+  }
+
+  /** A socket by id, live or recently closed. */
+  get(id: string): SocketRecord | undefined {
+    return this.#live.get(id)?.snapshot() ?? this.#closed.get(id);
+  }
+
+  /** Snapshots of every live socket. */
+  snapshots(): SocketRecord[] {
+    const out: SocketRecord[] = [];
+    for (const sock of this.#live.values()) out.push(sock.snapshot());
+    return out;
+  }
+
+  /** Live sockets (not snapshots), for sweeps and actions. */
+  values(): IterableIterator<Observed> {
+    return this.#live.values();
+  }
+
+  /** The recently closed, newest last. */
+  closed(): SocketRecord[] {
+    return [...this.#closed.values()];
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The running service: every endpoint of the table started on its port, the
+ * shared packet log and buffer pool, the idle sweeper, and the joined socket
+ * view the API serves.
+ */
+import { PacketLog } from "../capture/packet_log.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import { ENDPOINTS } from "./endpoint_table.ts";
+import { appHandler } from "./endpoints/app.ts";
+import { echoHandler } from "./endpoints/echo.ts";
+import { Sink } from "./endpoints/sink.ts";
+import { UdpEndpoint } from "./endpoints/udp.ts";
+import { nowMs } from "./observed_conn.ts";
+import { EndpointStats, Registry } from "./registry.ts";
+import type { ServiceContext } from "./service_context.ts";
+import { type EndpointAddress, joinKernel } from "./socket_view.ts";
+import { TcpEndpoint } from "./tcp_endpoint.ts";
+import type { KernelSocket, SocketRecord } from "./types.ts";
+
+/** The kernel's socket table as the service consumes it (see lib/kernel). */
+export interface KernelSource {
+  sample(options?: { ports?: number[] }): Promise<
+    | { ok: true; source: string; at: number; tookMs: number; sockets: KernelSocket[] }
+    | { ok: false; reason: string; source: null; at: number }
+  >;
+}
+
+/** Whether the kernel view is available, and why not. */
+export interface KernelStatus {
+  available: boolean;
+  source: string | null;
+  reason: string | null;
+  sampledAt: number | null;
+  tookMs: number | null;
+}
+
+/** Everything configurable about the service; every field has a flag in main.ts. */
+export interface ServiceOptions {
+  /** Address every endpoint binds to. @default "127.0.0.1" */
+  host?: string;
+  /** Port per endpoint name; 0 picks a free one. @default the table's default ports */
+  ports?: Record<string, number>;
+  /** Live connections per TCP endpoint. @default 10000 */
+  maxConns?: number;
+  /** Idle timeout for TCP connections, 0 to disable. @default 300000 */
+  idleTimeoutMs?: number;
+  /** Largest app-protocol content length. @default 1048576 */
+  appMaxContent?: number;
+  /** Listen backlog (capped by net.core.somaxconn). @default 4096 */
+  backlog?: number;
+  /** Packet-log entries kept. @default 10000 */
+  logEntries?: number;
+  /** Packet-log preview bytes per entry. @default 64 */
+  logPreview?: number;
+  /** Closed sockets kept readable. @default 1000 */
+  keepClosed?: number;
+  /** UDP flows tracked at once. @default 10000 */
+  maxFlows?: number;
+  /** The kernel's socket table; without one, kernel columns are null with a reason. */
+  kernel?: KernelSource;
+}
+
+/** Filters for {@linkcode Service.sockets}. */
+export interface SocketFilter {
+  endpoint?: string;
+  /** Kernel or app state names, matched case-insensitively. */
+  states?: string[];
+}
+
+/** The running endpoints and their shared observation state. */
+export class Service {
+  readonly registry: Registry;
+  readonly log: PacketLog;
+  readonly pool: BufferPool;
+  readonly host: string;
+  readonly tcp = new Map<string, TcpEndpoint>();
+  readonly udp = new Map<string, UdpEndpoint>();
+  readonly sink = new Sink();
+  #kernel: KernelSource | undefined;
+  #kernelStatus: KernelStatus;
+  #sweeper: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(options: ServiceOptions = {}) {
+    this.host = options.host ?? "127.0.0.1";
+    this.registry = new Registry({ keepClosed: options.keepClosed });
+    this.log = new PacketLog({ entries: options.logEntries, previewBytes: options.logPreview });
+    this.pool = new BufferPool();
+    this.#kernel = options.kernel;
+    this.#kernelStatus = {
+      available: false,
+      source: null,
+      reason: options.kernel === undefined ? "Kernel view not configured" : "Not sampled yet",
+      sampledAt: null,
+      tookMs: null,
+    };
+    const ctx: ServiceContext = { registry: this.registry, log: this.log, pool: this.pool };
+    const tcpOptions = {
+      hostname: this.host,
+      maxConns: options.maxConns,
+      idleTimeoutMs: options.idleTimeoutMs,
+      backlog: options.backlog,
+    };
+    try {
+      for (const spec of ENDPOINTS) {
+        const stats = this.registry.addEndpoint(
+          new EndpointStats(spec.name, spec.transport, spec.description),
+        );
+        const port = options.ports?.[spec.name] ?? spec.defaultPort;
+        if (spec.transport === "udp") {
+          this.udp.set(
+            spec.name,
+            new UdpEndpoint(stats, ctx, { hostname: this.host, port, maxFlows: options.maxFlows }),
+          );
+          continue;
+        }
+        const behaviour = spec.name === "sink"
+          ? this.sink
+          : spec.name === "app"
+          ? { handler: appHandler({ maxContentLength: options.appMaxContent }) }
+          : { handler: echoHandler };
+        const endpoint = new TcpEndpoint(stats, ctx, behaviour, { ...tcpOptions, port });
+        this.tcp.set(spec.name, endpoint);
+        if (spec.name === "sink") this.sink.attach(endpoint);
+      }
+    } catch (err) {
+      // A port in use: release what was bound before reporting which one failed.
+      void this.close();
+      throw err;
+    }
+    this.#sweeper = setInterval(() => this.#sweep(), 1000);
+    this.#sweeper.unref();
+  }
+
+  /** Every endpoint's bound address. */
+  addresses(): EndpointAddress[] {
+    const out: EndpointAddress[] = [];
+    for (const e of this.registry.endpoints.values()) {
+      if (e.address !== null) {
+        out.push({ name: e.name, transport: e.transport, address: e.address });
+      }
+    }
+    return out;
+  }
+
+  /** The kernel view's current status (after the last sample). */
+  get kernelStatus(): KernelStatus {
+    return this.#kernelStatus;
+  }
+
+  /** Every live socket joined with the kernel's table, filtered. */
+  async sockets(filter: SocketFilter = {}): Promise<SocketRecord[]> {
+    let records = this.registry.snapshots();
+    const kernel = await this.#sampleKernel();
+    if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
+    return records.filter((r) =>
+      (filter.endpoint === undefined || r.endpoint === filter.endpoint) &&
+      (filter.states === undefined ||
+        filter.states.some((s) => s.toUpperCase() === r.state.toUpperCase()))
+    );
+  }
+
+  /** One socket, live or recently closed, joined with the kernel where it still has it. */
+  async socket(id: string): Promise<SocketRecord | undefined> {
+    const live = this.registry.live(id);
+    if (live === undefined) {
+      const closed = this.registry.get(id);
+      if (closed !== undefined) return closed;
+      return (await this.sockets()).find((r) => r.id === id);
+    }
+    const kernel = await this.#sampleKernel();
+    const record = live.snapshot();
+    return kernel === null ? record : joinKernel([record], kernel, [])[0];
+  }
+
+  /** Closes one live connection (as TCPView can); false if there is no such connection. */
+  closeSocket(id: string): boolean {
+    for (const endpoint of this.tcp.values()) {
+      for (const conn of endpoint.conns) {
+        if (conn.id === id) {
+          conn.close("closed through the API");
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Stops every endpoint and closes every connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    await Promise.all([
+      ...[...this.tcp.values()].map((e) => e.close()),
+      ...[...this.udp.values()].map((e) => e.close()),
+    ]);
+  }
+
+  async #sampleKernel(): Promise<KernelSocket[] | null> {
+    if (this.#kernel === undefined) return null;
+    const ports = this.addresses().map((a) => a.address.port);
+    const sample = await this.#kernel.sample({ ports });
+    if (!sample.ok) {
+      this.#kernelStatus = {
+        available: false,
+        source: null,
+        reason: sample.reason,
+        sampledAt: sample.at,
+        tookMs: null,
+      };
+      return null;
+    }
+    this.#kernelStatus = {
+      available: true,
+      source: sample.source,
+      reason: null,
+      sampledAt: sample.at,
+      tookMs: sample.tookMs,
+    };
+    return sample.sockets;
+  }
+
+  #sweep(): void {
+    const now = nowMs();
+    for (const e of this.tcp.values()) e.sweepIdle(now);
+    for (const e of this.udp.values()) e.sweepIdle(now);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * A TCP endpoint: a listener whose accept loop never waits on per-connection
+ * work, a per-endpoint connection limit, and the LISTEN row of the table.
+ */
+import { type ConnHandler, errorKind, ObservedConn } from "./observed_conn.ts";
+import type { EndpointStats, Observed } from "./registry.ts";
+import type { ServiceContext } from "./service_context.ts";
+import type { SocketRecord } from "./types.ts";
+
+/** Where and how a TCP endpoint listens. */
+export interface TcpEndpointOptions {
+  hostname: string;
+  port: number;
+  /** Listen backlog; the kernel caps it at net.core.somaxconn. @default 4096 */
+  backlog?: number;
+  /** Live connections allowed; more are accepted and closed at once, and counted. @default 10000 */
+  maxConns?: number;
+  /** Disable Nagle on accepted sockets (request/response latency). @default true */
+  noDelay?: boolean;
+  /** Close connections with no traffic for this long; 0 disables. @default 300000 */
+  idleTimeoutMs?: number;
+}
+
+/** What the endpoint does with each accepted connection. */
+export interface TcpBehaviour {
+  handler: ConnHandler;
+  /** Whether a new connection starts with its serve loop held (the sink). @default false */
+  startPaused?(): boolean;
+}
+
+/** A listening TCP endpoint and its live connections. */
+export class TcpEndpoint implements Observed {
+  readonly id: string;
+  readonly endpoint: string;
+  readonly stats: EndpointStats;
+  readonly conns = new Set<ObservedConn>();
+  #ctx: ServiceContext;
+  #behaviour: TcpBehaviour;
+  #listener: Deno.TcpListener;
+  #maxConns: number;
+  #noDelay: boolean;
+  #idleTimeoutMs: number;
+  #backlog: number;
+  #closed = false;
+  #loop: Promise<void>;
+  #connCtx;
+
+  constructor(
+    stats: EndpointStats,
+    ctx: ServiceContext,
+    behaviour: TcpBehaviour,
+    options: TcpEndpointOptions,
+  ) {
+    this.stats = stats;
+    this.endpoint = stats.name;
+    this.id = `l-${stats.name}`;
+    this.#ctx = ctx;
+    this.#behaviour = behaviour;
+    this.#maxConns = options.maxConns ?? 10_000;
+    this.#noDelay = options.noDelay ?? true;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+    this.#backlog = options.backlog ?? 4096;
+    this.#listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
+      tcpBacklog: this.#backlog,
+    } as Deno.TcpListenOptions);
+    const addr = this.#listener.addr as Deno.NetAddr;
+    stats.address = { hostname: addr.hostname, port: addr.port };
+    stats.listening = true;
+    this.#connCtx = {
+      endpoint: stats.name,
+      log: ctx.log,
+      pool: ctx.pool,
+      counters: stats,
+      onClose: (conn: ObservedConn) => {
+        this.conns.delete(conn);
+        stats.live--;
+        stats.closed++;
+        ctx.registry.remove(conn);
+      },
+    };
+    ctx.registry.add(this);
+    this.#loop = this.#acceptLoop();
+  }
+
+  /** The port the listener is bound to. */
+  get port(): number {
+    return this.stats.address!.port;
+  }
+
+  /** Wraps a connection the service opened itself, so it is observed like any other. */
+  adopt(conn: Deno.Conn): ObservedConn {
+    const observed = new ObservedConn(conn, this.#connCtx, "client");
+    this.#track(observed);
+    return observed;
+  }
+
+  /** Closes connections idle longer than the endpoint's idle timeout; returns how many. */
+  sweepIdle(now: number): number {
+    if (this.#idleTimeoutMs <= 0) return 0;
+    let n = 0;
+    for (const conn of this.conns) {
+      if (!conn.paused && now - conn.lastActivity > this.#idleTimeoutMs) {
+        this.stats.hit("idle-timeout");
+        conn.close("idle timeout");
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Stops accepting and closes every connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.stats.listening = false;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    for (const conn of [...this.conns]) conn.close("service stopping");
+    await this.#loop;
+    this.#ctx.registry.remove(this);
+  }
+
+  /** The LISTEN row: the kernel fills in the accept queue and backlog when it can. */
+  snapshot(): SocketRecord {
+    return {
+      id: this.id,
+      endpoint: this.endpoint,
+      transport: "tcp",
+      kind: "listener",
+      ours: true,
+      kernelOnly: false,
+      state: this.#closed ? "CLOSED" : "LISTEN",
+      local: this.stats.address!,
+      remote: null,
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      app: null,
+      kernel: null,
+      openedAt: null,
+      closedAt: null,
+      closeReason: null,
+      lastActivity: null,
+    };
+  }
+
+  #track(conn: ObservedConn): void {
+    this.stats.accepted++;
+    this.stats.live++;
+    this.conns.add(conn);
+    this.#ctx.registry.add(conn);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+        failures = 0;
+      } catch (err) {
+        if (this.#closed || err instanceof Deno.errors.BadResource) return;
+        const kind = `accept-${errorKind(err) ?? "error"}`;
+        this.stats.errors[kind] = (this.stats.errors[kind] ?? 0) + 1;
+        // Out of descriptors and similar: back off a little, boundedly, then try again.
+        failures = Math.min(failures + 1, 10);
+        await new Promise((resolve) => setTimeout(resolve, 10 * failures));
+        continue;
+      }
+      if (this.stats.live >= this.#maxConns) {
+        this.stats.refused++;
+        this.stats.hit("max-conns");
+        try {
+          conn.close();
+        } catch {
+          // Nothing to release.
+        }
+        continue;
+      }
+      if (this.#noDelay) {
+        try {
+          conn.setNoDelay(true);
+        } catch {
+          // The peer may already be gone; the read will tell.
+        }
+      }
+      const observed = new ObservedConn(conn, this.#connCtx);
+      this.#track(observed);
+      observed.serve(this.#behaviour.handler, { paused: this.#behaviour.startPaused?.() });
+    }
+  }
+}

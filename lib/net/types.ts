@@ -1,0 +1,94 @@
+/** Shapes shared by the registry, the kernel view and the API. */
+
+/** An address as `ss` prints it: host and port. */
+export interface Address {
+  hostname: string;
+  port: number;
+}
+
+/** Kernel TCP/UDP state names, as `ss` and `netstat` print them. */
+export type KernelState =
+  | "ESTABLISHED"
+  | "SYN_SENT"
+  | "SYN_RECV"
+  | "FIN_WAIT1"
+  | "FIN_WAIT2"
+  | "TIME_WAIT"
+  | "CLOSE"
+  | "CLOSE_WAIT"
+  | "LAST_ACK"
+  | "LISTEN"
+  | "CLOSING"
+  | "NEW_SYN_RECV"
+  | "UNCONN";
+
+/** One row of the kernel's socket table. */
+export interface KernelSocket {
+  transport: "tcp" | "udp";
+  family: 4 | 6;
+  state: KernelState;
+  local: Address;
+  remote: Address | null;
+  /** Bytes queued for the application to read (LISTEN: the accept queue length). */
+  recvQ: number;
+  /** Bytes queued for the peer (LISTEN: the backlog). */
+  sendQ: number;
+  inode?: number;
+  uid?: number;
+  /** What else the source tells: timers, retransmits, RTT, cwnd. */
+  info?: KernelSocketInfo;
+}
+
+/** Extra per-socket detail where the source has it (netlink tcp_info, /proc timers). */
+export interface KernelSocketInfo {
+  timer?: string;
+  timerMs?: number;
+  retransmits?: number;
+  rttMs?: number;
+  rttVarMs?: number;
+  cwnd?: number;
+  ssthresh?: number;
+  mss?: number;
+  bytesAcked?: number;
+  bytesReceived?: number;
+  lostPackets?: number;
+}
+
+/** What kind of row a socket record is. */
+export type SocketKind = "listener" | "conn" | "udp" | "flow" | "kernel" | "peer";
+
+/** The kernel's numbers for one of our sockets, or null where it can't tell. */
+export interface KernelView {
+  state: KernelState;
+  /** Bytes the kernel holds for the reader (LISTEN: connections waiting in the accept queue). */
+  recvQ: number;
+  /** Bytes the kernel holds for the peer (LISTEN: the backlog). */
+  sendQ: number;
+  info?: KernelSocketInfo;
+}
+
+/** One socket as `/api/sockets` shows it. */
+export interface SocketRecord {
+  id: string;
+  endpoint: string;
+  transport: "tcp" | "udp";
+  kind: SocketKind;
+  /** False for a peer's socket (the `nc` on the other end); true for ours and our leftovers. */
+  ours: boolean;
+  /** True where only the kernel still has the socket (TIME_WAIT after our close, …). */
+  kernelOnly: boolean;
+  role?: "server" | "client";
+  state: string;
+  local: Address;
+  remote: Address | null;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  app: { rxBuffered: number; txBuffered: number; paused?: boolean } | null;
+  kernel: KernelView | null;
+  openedAt: number | null;
+  closedAt: number | null;
+  closeReason: string | null;
+  lastActivity: number | null;
+}

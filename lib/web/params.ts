@@ -1,0 +1,58 @@
+/** Query and body parameter parsing with bounds checks, answered with a specific 400. */
+
+/** A parameter that failed validation; routes answer it with 400 and its message. */
+export class ParamError extends Error {}
+
+/** Parses an optional integer query parameter within [min, max]. */
+export function intParam(
+  url: URL,
+  name: string,
+  options: { min: number; max: number; fallback?: number },
+): number | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") return options.fallback;
+  if (!/^-?\d+$/.test(raw)) {
+    throw new ParamError(`Cannot parse query: "${name}" is not an integer: "${raw}"`);
+  }
+  const n = Number(raw);
+  if (n < options.min || n > options.max) {
+    throw new ParamError(
+      `Cannot parse query: "${name}" is out of range ${options.min}..${options.max}: "${raw}"`,
+    );
+  }
+  return n;
+}
+
+/** Parses an optional string query parameter limited to a set of values. */
+export function enumParam<T extends string>(
+  url: URL,
+  name: string,
+  values: readonly T[],
+): T | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") return undefined;
+  if (!values.includes(raw as T)) {
+    throw new ParamError(
+      `Cannot parse query: "${name}" must be one of ${values.join(", ")}: "${raw}"`,
+    );
+  }
+  return raw as T;
+}
+
+/** Reads a JSON object body, bounded in size. */
+export async function jsonBody(req: Request, maxBytes = 65536): Promise<Record<string, unknown>> {
+  const text = await req.text();
+  if (text.length > maxBytes) {
+    throw new ParamError(`Cannot parse body: larger than ${maxBytes} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ParamError(`Cannot parse body: not valid JSON: "${text.slice(0, 60)}"`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ParamError("Cannot parse body: expected a JSON object");
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,144 @@
+/** Prometheus text exposition (version 0.0.4) from the registry's numbers. Pure. */
+import type { EndpointStats } from "../net/registry.ts";
+import type { SocketRecord } from "../net/types.ts";
+
+/** What the exposition is made from. */
+export interface MetricsInput {
+  endpoints: Iterable<EndpointStats>;
+  packetLog: { entries: number; capacity: number; dropped: number };
+  /** Joined sockets, for the kernel queue sums; null when the kernel view is unavailable. */
+  sockets: readonly SocketRecord[] | null;
+  uptimeSeconds: number;
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+/** Renders the metrics; every family has HELP and TYPE lines. */
+export function renderMetrics(input: MetricsInput): string {
+  const lines: string[] = [];
+  const family = (name: string, type: string, help: string) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  const endpoints = [...input.endpoints];
+  const perEndpoint = (
+    name: string,
+    type: string,
+    help: string,
+    value: (e: EndpointStats) => number,
+  ) => {
+    family(name, type, help);
+    for (const e of endpoints) lines.push(`${name}{endpoint="${escapeLabel(e.name)}"} ${value(e)}`);
+  };
+  const perKind = (
+    name: string,
+    help: string,
+    value: (e: EndpointStats) => Record<string, number>,
+  ) => {
+    family(name, "counter", help);
+    for (const e of endpoints) {
+      for (const [kind, n] of Object.entries(value(e))) {
+        lines.push(`${name}{endpoint="${escapeLabel(e.name)}",kind="${escapeLabel(kind)}"} ${n}`);
+      }
+    }
+  };
+  perEndpoint(
+    "sockscope_up",
+    "gauge",
+    "Whether the endpoint is listening.",
+    (e) => e.listening ? 1 : 0,
+  );
+  perEndpoint(
+    "sockscope_connections",
+    "gauge",
+    "Live connections (UDP: live flows).",
+    (e) => e.live,
+  );
+  perEndpoint(
+    "sockscope_connections_accepted_total",
+    "counter",
+    "Connections accepted (UDP: flows seen).",
+    (e) => e.accepted,
+  );
+  perEndpoint(
+    "sockscope_connections_closed_total",
+    "counter",
+    "Connections closed (UDP: flows expired).",
+    (e) => e.closed,
+  );
+  perEndpoint(
+    "sockscope_connections_refused_total",
+    "counter",
+    "Connections refused by the per-endpoint limit.",
+    (e) => e.refused,
+  );
+  perEndpoint(
+    "sockscope_received_bytes_total",
+    "counter",
+    "Bytes read from peers.",
+    (e) => e.bytesIn,
+  );
+  perEndpoint(
+    "sockscope_sent_bytes_total",
+    "counter",
+    "Bytes written to peers.",
+    (e) => e.bytesOut,
+  );
+  perEndpoint(
+    "sockscope_reads_total",
+    "counter",
+    "Reads (UDP: datagrams received).",
+    (e) => e.messagesIn,
+  );
+  perEndpoint(
+    "sockscope_writes_total",
+    "counter",
+    "Writes the kernel accepted (UDP: datagrams sent).",
+    (e) => e.messagesOut,
+  );
+  perKind(
+    "sockscope_errors_total",
+    "Errors by kind (reset, broken-pipe, protocol, …).",
+    (e) => e.errors,
+  );
+  perKind(
+    "sockscope_limit_hits_total",
+    "Limits and timeouts that triggered, by kind.",
+    (e) => e.limitHits,
+  );
+  family("sockscope_packet_log_entries", "gauge", "Entries held in the packet log.");
+  lines.push(`sockscope_packet_log_entries ${input.packetLog.entries}`);
+  family("sockscope_packet_log_capacity", "gauge", "Entries the packet log can hold.");
+  lines.push(`sockscope_packet_log_capacity ${input.packetLog.capacity}`);
+  family(
+    "sockscope_packet_log_dropped_total",
+    "counter",
+    "Packet-log entries overwritten by newer ones.",
+  );
+  lines.push(`sockscope_packet_log_dropped_total ${input.packetLog.dropped}`);
+  if (input.sockets !== null) {
+    const recv = new Map<string, number>();
+    const send = new Map<string, number>();
+    for (const s of input.sockets) {
+      if (!s.ours || s.kernel === null || s.kind === "listener") continue;
+      recv.set(s.endpoint, (recv.get(s.endpoint) ?? 0) + s.kernel.recvQ);
+      send.set(s.endpoint, (send.get(s.endpoint) ?? 0) + s.kernel.sendQ);
+    }
+    perEndpoint(
+      "sockscope_kernel_recv_queue_bytes",
+      "gauge",
+      "Sum of the kernel's Recv-Q over the endpoint's sockets.",
+      (e) => recv.get(e.name) ?? 0,
+    );
+    perEndpoint(
+      "sockscope_kernel_send_queue_bytes",
+      "gauge",
+      "Sum of the kernel's Send-Q over the endpoint's sockets.",
+      (e) => send.get(e.name) ?? 0,
+    );
+  }
+  family("sockscope_uptime_seconds", "gauge", "Seconds since the service started.");
+  lines.push(`sockscope_uptime_seconds ${input.uptimeSeconds.toFixed(3)}`);
+  return lines.join("\n") + "\n";
+}

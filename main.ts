@@ -1,0 +1,263 @@
+/**
+ * sockscope: builds the app (routes, middleware) and, only when run as the
+ * main module, starts every endpoint and serves the dashboard.
+ */
+import { Hono } from "hono";
+import { parseArgs } from "node:util";
+import { KernelTable } from "./lib/kernel/kernel_table.ts";
+import { ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts";
+import { Service, type ServiceOptions } from "./lib/net/service.ts";
+import { type AppState, type Handlers, jsonError, type RouteContext } from "./lib/web/define.ts";
+import { ParamError } from "./lib/web/params.ts";
+import { handler as endpoints } from "./routes/api/endpoints.ts";
+import { handler as events } from "./routes/api/events.ts";
+import { handler as packets } from "./routes/api/packets.ts";
+import { handler as sinkDrain } from "./routes/api/sink/drain.ts";
+import { handler as sockets } from "./routes/api/sockets.ts";
+import { handler as socket } from "./routes/api/sockets/[id].ts";
+import { handler as socketClose } from "./routes/api/sockets/[id]/close.ts";
+import { handler as metrics } from "./routes/metrics.ts";
+
+/** Every route, in one place: the whole API fits on one screen. */
+const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
+  ["/api/endpoints", endpoints],
+  ["/api/sockets", sockets],
+  ["/api/sockets/:id", socket],
+  ["/api/sockets/:id/close", socketClose],
+  ["/api/packets", packets],
+  ["/api/events", events],
+  ["/api/sink/drain", sinkDrain],
+  ["/metrics", metrics],
+];
+
+/** Options of {@linkcode createApp}. */
+export interface AppOptions {
+  /** When set, every request must carry it (`Authorization: Bearer …` or `?token=`). */
+  token?: string;
+}
+
+function dispatch(handlers: Handlers, state: AppState) {
+  const allow = [...Object.keys(handlers), ...("GET" in handlers ? ["HEAD"] : [])].join(", ");
+  return async function route(req: Request, params: Record<string, string>): Promise<Response> {
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    const fn = handlers[method as keyof Handlers];
+    if (fn === undefined) {
+      return jsonError(405, `Method "${req.method}" not allowed: use ${allow}`, { allow });
+    }
+    const ctx: RouteContext = { req, url: new URL(req.url), params, state };
+    try {
+      const res = await fn(ctx);
+      return req.method === "HEAD" ? new Response(null, res) : res;
+    } catch (err) {
+      if (err instanceof ParamError) return jsonError(400, err.message);
+      console.error(err);
+      return jsonError(500, `Internal error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+}
+
+/** Builds the HTTP app for a running service; tests call `app.fetch` in process. */
+export function createApp(state: AppState, options: AppOptions = {}): Hono {
+  const app = new Hono();
+  if (options.token !== undefined) {
+    const token = options.token;
+    app.use(async function requireToken(c, next) {
+      const url = new URL(c.req.url);
+      const given = c.req.header("authorization")?.replace(/^Bearer /, "") ??
+        url.searchParams.get("token") ??
+        c.req.header("cookie")?.match(/sockscope_token=([^;]+)/)?.[1];
+      if (given !== token) {
+        return jsonError(401, "Token required: pass ?token= or Authorization: Bearer");
+      }
+      await next();
+      if (url.searchParams.has("token")) {
+        c.res.headers.append(
+          "set-cookie",
+          `sockscope_token=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        );
+      }
+    });
+  }
+  for (const [path, handlers] of ROUTES) {
+    const route = dispatch(handlers, state);
+    app.all(path, (c) => route(c.req.raw, c.req.param() as Record<string, string>));
+  }
+  app.notFound((c) => jsonError(404, `No route "${new URL(c.req.url).pathname}"`));
+  return app;
+}
+
+const USAGE = `Usage: deno task start [options]
+
+  --host HOST             address every endpoint and the dashboard bind to (default 127.0.0.1)
+  --port PORT             dashboard port (default 8000; 0 = any free port)
+${
+  ENDPOINTS.map((e) =>
+    `  --${e.name}-port PORT`.padEnd(26) + `${e.name} endpoint port (default ${e.defaultPort})`
+  ).join("\n")
+}
+  --max-conns N           live connections per TCP endpoint (default 10000)
+  --idle-timeout SECONDS  close TCP connections idle this long, 0 = never (default 300)
+  --app-max-content BYTES largest app-protocol content-length (default 1048576)
+  --backlog N             listen backlog, capped by net.core.somaxconn (default 4096)
+  --log-entries N         packet-log entries kept (default 10000)
+  --log-preview BYTES     bytes kept per packet-log entry (default 64)
+  --keep-closed N         closed sockets kept readable at /api/sockets/:id (default 1000)
+  --max-flows N           UDP peers tracked as flows (default 10000)
+  --no-kernel             do not read the kernel's socket table
+  --token TOKEN           require this token on the dashboard (required off loopback)
+  -h, --help              show this help`;
+
+/** Parsed command line, or a usage error message. */
+export function parseFlags(
+  args: string[],
+): { service: ServiceOptions; port: number; token?: string; kernel: boolean } | string {
+  const portFlags = Object.fromEntries(
+    ENDPOINTS.map((e) => [`${e.name}-port`, { type: "string" as const }]),
+  );
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...portFlags,
+        host: { type: "string" },
+        port: { type: "string" },
+        "max-conns": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "app-max-content": { type: "string" },
+        backlog: { type: "string" },
+        "log-entries": { type: "string" },
+        "log-preview": { type: "string" },
+        "keep-closed": { type: "string" },
+        "max-flows": { type: "string" },
+        "no-kernel": { type: "boolean" },
+        token: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  if (values.help) return USAGE;
+  const int = (name: string, min: number, max: number, fallback: number): number => {
+    const raw = values[name];
+    if (raw === undefined) return fallback;
+    if (typeof raw !== "string" || !/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new RangeError(`Invalid --${name}: "${raw}" is not an integer in ${min}..${max}`);
+    }
+    return Number(raw);
+  };
+  try {
+    const ports: Record<string, number> = {};
+    for (const e of ENDPOINTS) ports[e.name] = int(`${e.name}-port`, 0, 65535, e.defaultPort);
+    const host = (values.host as string | undefined) ?? "127.0.0.1";
+    return {
+      port: int("port", 0, 65535, 8000),
+      token: values.token as string | undefined,
+      kernel: !values["no-kernel"],
+      service: {
+        host,
+        ports,
+        maxConns: int("max-conns", 1, 1_000_000, 10_000),
+        idleTimeoutMs: int("idle-timeout", 0, 86_400, 300) * 1000,
+        appMaxContent: int("app-max-content", 0, 1 << 30, 1_048_576),
+        backlog: int("backlog", 1, 65535, 4096),
+        logEntries: int("log-entries", 1, 10_000_000, 10_000),
+        logPreview: int("log-preview", 0, 65535, 64),
+        keepClosed: int("keep-closed", 0, 1_000_000, 1000),
+        maxFlows: int("max-flows", 1, 1_000_000, 10_000),
+      },
+    };
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+async function main(args: string[]): Promise<number> {
+  const flags = parseFlags(args);
+  if (typeof flags === "string") {
+    const help = flags === USAGE;
+    (help ? console.log : console.error)(help ? USAGE : `sockscope: ${flags} (see --help)`);
+    return help ? 0 : 2;
+  }
+  const host = flags.service.host!;
+  let token = flags.token;
+  if (!isLoopback(host) && token === undefined) {
+    token = crypto.randomUUID();
+  }
+  let service: Service;
+  try {
+    service = new Service({
+      ...flags.service,
+      kernel: flags.kernel ? new KernelTable() : undefined,
+    });
+  } catch (err) {
+    console.error(`sockscope: cannot start: ${err instanceof Error ? err.message : err}`);
+    return 1;
+  }
+  const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
+  const app = createApp(state, { token });
+  const ac = new AbortController();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: host,
+      port: flags.port,
+      signal: ac.signal,
+      onListen: () => {},
+    }, app.fetch);
+  } catch (err) {
+    await service.close();
+    console.error(
+      `sockscope: cannot start the dashboard: ${err instanceof Error ? err.message : err}`,
+    );
+    return 1;
+  }
+  const dash = `${
+    server.addr.hostname.includes(":") ? `[${server.addr.hostname}]` : server.addr.hostname
+  }:${server.addr.port}`;
+  state.dashboard = dash;
+  const lines = [`sockscope dashboard  http://${dash}/${token ? `?token=${token}` : ""}`];
+  for (const spec of ENDPOINTS) {
+    const addr = service.registry.endpoints.get(spec.name)!.address!;
+    lines.push(
+      `  ${spec.name.padEnd(10)} ${spec.transport} ${
+        `${addr.hostname}:${addr.port}`.padEnd(22)
+      } ${spec.description}`,
+    );
+    lines.push(
+      `  ${"".padEnd(10)}     try: ${tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash)}`,
+    );
+  }
+  lines.push(
+    service.kernelStatus.reason === "Kernel view not configured"
+      ? "  kernel view: off (--no-kernel)"
+      : "  kernel view: sampled while someone looks, at most every 500 ms",
+  );
+  console.log(lines.join("\n"));
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
+  const onSignal = (name: string) => () => stop(name);
+  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
+    "SIGTERM",
+    onSignal("SIGTERM"),
+  ]];
+  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
+  const why = await stopped;
+  console.log(`sockscope: ${why}, closing listeners and connections`);
+  // Whatever hangs, the process is gone within 2 s.
+  setTimeout(() => Deno.exit(0), 1800).unref();
+  ac.abort();
+  await Promise.allSettled([service.close(), server.finished]);
+  for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,19 @@
+import { ENDPOINTS, tryItLine } from "../../lib/net/endpoint_table.ts";
+import { define, json } from "../../lib/web/define.ts";
+
+export const handler = define.handlers({
+  GET({ state }) {
+    const { service, dashboard } = state;
+    const endpoints = ENDPOINTS.map((spec) => {
+      const stats = service.registry.endpoints.get(spec.name)!;
+      const addr = stats.address;
+      return {
+        ...stats.toJSON(),
+        tryIt: addr === null
+          ? []
+          : spec.tryIt.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard)),
+      };
+    });
+    return json({ endpoints, sink: { draining: service.sink.draining } });
+  },
+});

@@ -1,0 +1,22 @@
+import { define, json } from "../../lib/web/define.ts";
+import { enumParam, intParam } from "../../lib/web/params.ts";
+
+export const handler = define.handlers({
+  GET({ url, state }) {
+    const log = state.service.log;
+    const packets = log.query({
+      after: intParam(url, "after", { min: 0, max: Number.MAX_SAFE_INTEGER }),
+      limit: intParam(url, "limit", { min: 0, max: 10_000, fallback: 100 }),
+      conn: url.searchParams.get("conn") || undefined,
+      endpoint: url.searchParams.get("endpoint") || undefined,
+      dir: enumParam(url, "dir", ["in", "out"] as const),
+    });
+    return json({
+      lastSeq: log.lastSeq,
+      dropped: log.dropped,
+      capacity: log.capacity,
+      previewBytes: log.previewBytes,
+      packets,
+    });
+  },
+});

@@ -1,0 +1,23 @@
+import { define } from "../lib/web/define.ts";
+import { renderMetrics } from "../lib/web/prometheus.ts";
+
+export const handler = define.handlers({
+  async GET({ state }) {
+    const { service } = state;
+    const sockets = await service.sockets();
+    const log = service.log;
+    const body = renderMetrics({
+      endpoints: service.registry.endpoints.values(),
+      packetLog: {
+        entries: Math.min(log.lastSeq, log.capacity),
+        capacity: log.capacity,
+        dropped: log.dropped,
+      },
+      sockets: service.kernelStatus.available ? sockets : null,
+      uptimeSeconds: (Date.now() - state.startedAt) / 1000,
+    });
+    return new Response(body, {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  },
+});
