@@ -9,6 +9,10 @@ import { ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts";
 import { Service, type ServiceOptions } from "./lib/net/service.ts";
 import { type AppState, type Handlers, jsonError, type RouteContext } from "./lib/web/define.ts";
 import { ParamError } from "./lib/web/params.ts";
+import { handler as clients } from "./routes/api/clients.ts";
+import { handler as clientStop } from "./routes/api/clients/[id]/stop.ts";
+import { handler as clientMulticonn } from "./routes/api/clients/multiconn.ts";
+import { handler as clientSink } from "./routes/api/clients/sink.ts";
 import { handler as endpoints } from "./routes/api/endpoints.ts";
 import { handler as events } from "./routes/api/events.ts";
 import { handler as packets } from "./routes/api/packets.ts";
@@ -27,6 +31,10 @@ const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/packets", packets],
   ["/api/events", events],
   ["/api/sink/drain", sinkDrain],
+  ["/api/clients", clients],
+  ["/api/clients/multiconn", clientMulticonn],
+  ["/api/clients/sink", clientSink],
+  ["/api/clients/:id/stop", clientStop],
   ["/metrics", metrics],
 ];
 

@@ -5,6 +5,7 @@
  */
 import { PacketLog } from "../capture/packet_log.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import { ClientRuns } from "./client_runs.ts";
 import { ENDPOINTS } from "./endpoint_table.ts";
 import { appHandler } from "./endpoints/app.ts";
 import { echoHandler } from "./endpoints/echo.ts";
@@ -76,6 +77,8 @@ export class Service {
   readonly tcp = new Map<string, TcpEndpoint>();
   readonly udp = new Map<string, UdpEndpoint>();
   readonly sink = new Sink();
+  /** Clients the service runs itself (multiconn load, the sink writer). */
+  readonly clients: ClientRuns;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
   #sweeper: ReturnType<typeof setInterval>;
@@ -95,6 +98,7 @@ export class Service {
       tookMs: null,
     };
     const ctx: ServiceContext = { registry: this.registry, log: this.log, pool: this.pool };
+    this.clients = new ClientRuns(ctx);
     const tcpOptions = {
       hostname: this.host,
       maxConns: options.maxConns,
@@ -175,8 +179,8 @@ export class Service {
 
   /** Closes one live connection (as TCPView can); false if there is no such connection. */
   closeSocket(id: string): boolean {
-    for (const endpoint of this.tcp.values()) {
-      for (const conn of endpoint.conns) {
+    for (const conns of [...[...this.tcp.values()].map((e) => e.conns), this.clients.conns]) {
+      for (const conn of conns) {
         if (conn.id === id) {
           conn.close("closed through the API");
           return true;
@@ -191,6 +195,7 @@ export class Service {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
+    this.clients.close();
     await Promise.all([
       ...[...this.tcp.values()].map((e) => e.close()),
       ...[...this.udp.values()].map((e) => e.close()),

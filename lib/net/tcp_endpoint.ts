@@ -90,13 +90,6 @@ export class TcpEndpoint implements Observed {
     return this.stats.address!.port;
   }
 
-  /** Wraps a connection the service opened itself, so it is observed like any other. */
-  adopt(conn: Deno.Conn): ObservedConn {
-    const observed = new ObservedConn(conn, this.#connCtx, "client");
-    this.#track(observed);
-    return observed;
-  }
-
   /** Closes connections idle longer than the endpoint's idle timeout; returns how many. */
   sweepIdle(now: number): number {
     if (this.#idleTimeoutMs <= 0) return 0;
