@@ -23,6 +23,8 @@ export interface ConnCounters {
   messagesOut: number;
   /** Errors by kind: "reset", "broken-pipe", "protocol", … */
   errors: Record<string, number>;
+  /** Limit and timeout hits by kind: "max-conns", "idle-timeout", "app-content-length", … */
+  limitHits: Record<string, number>;
 }
 
 /** What an endpoint does with the bytes it reads. */
@@ -172,7 +174,13 @@ export class ObservedConn implements PacketSource {
     this.#ctx.log.annotate(this.lastInSeq, note);
   }
 
-  /** Counts an error of `kind` against the endpoint (protocol errors, limits, …). */
+  /** Counts a limit of `kind` that triggered on this connection. */
+  countLimit(kind: string): void {
+    const hits = this.#ctx.counters.limitHits;
+    hits[kind] = (hits[kind] ?? 0) + 1;
+  }
+
+  /** Counts an error of `kind` against the endpoint (protocol errors, resets, …). */
   countError(kind: string): void {
     const errors = this.#ctx.counters.errors;
     errors[kind] = (errors[kind] ?? 0) + 1;

@@ -95,7 +95,8 @@ export class TcpEndpoint implements Observed {
     if (this.#idleTimeoutMs <= 0) return 0;
     let n = 0;
     for (const conn of this.conns) {
-      if (!conn.paused && now - conn.lastActivity > this.#idleTimeoutMs) {
+      // Held connections (the sink) count as idle too, so peers that left do not pile up.
+      if (now - conn.lastActivity > this.#idleTimeoutMs) {
         this.stats.hit("idle-timeout");
         conn.close("idle timeout");
         n++;

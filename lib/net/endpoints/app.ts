@@ -66,6 +66,7 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
           break;
         }
       }
+      if (error?.kind === "content-too-large") conn.countLimit("app-content-length");
       if (failed === null && error !== null) {
         failed = errorAnswer(error);
         conn.annotate({ kind: "app-error", summary: error.message, error: true });
