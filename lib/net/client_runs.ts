@@ -1,7 +1,7 @@
 /**
  * Clients the service runs itself (the multiconn load generator, the sink
  * writer), over observed connections, so their sockets show up in the table
- * like any other: endpoint "clients", role "client".
+ * like any other: endpoint "launcher", role "client".
  */
 import { multiconn, type MulticonnResult } from "../client/multiconn.ts";
 import { sink, type SinkResult } from "../client/sink.ts";
@@ -49,7 +49,7 @@ let nextRunId = 1;
 
 /** Starts, tracks and stops the service's own client runs. */
 export class ClientRuns {
-  readonly stats = new EndpointStats("clients", "tcp", "Connections the service opened itself");
+  readonly stats = new EndpointStats("launcher", "tcp", "Connections the service opened itself");
   readonly conns = new Set<ObservedConn>();
   #runs = new Map<string, ClientRun & { abort: AbortController }>();
   #ctx: ServiceContext;
