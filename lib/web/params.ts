@@ -39,12 +39,33 @@ export function enumParam<T extends string>(
   return raw as T;
 }
 
-/** Reads a JSON object body, bounded in size. */
+/** Reads a JSON object body, bounded in bytes: a larger one is refused without being held. */
 export async function jsonBody(req: Request, maxBytes = 65536): Promise<Record<string, unknown>> {
-  const text = await req.text();
-  if (text.length > maxBytes) {
-    throw new ParamError(`Cannot parse body: larger than ${maxBytes} bytes`);
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw new ParamError(`Cannot parse body: larger than ${maxBytes} bytes`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body !== null) {
+    const reader = req.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.length;
+        if (size > maxBytes) throw new ParamError(`Cannot parse body: larger than ${maxBytes} bytes`);
+        chunks.push(value);
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
   }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  const text = new TextDecoder().decode(bytes);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -104,11 +104,11 @@ export class UdpEndpoint implements Observed, PacketSource {
     return this.stats.address!.port;
   }
 
-  /** Ends flows quiet for longer than the flow timeout; returns how many. */
-  sweepIdle(now: number): number {
+  /** Ends flows quiet for longer than the flow timeout (every flow with `all`); returns how many. */
+  sweepIdle(now: number, all = false): number {
     let n = 0;
     for (const [key, flow] of this.flows) {
-      if (now - flow.lastActivity > this.#flowIdleMs) {
+      if (all || now - flow.lastActivity > this.#flowIdleMs) {
         flow.closedAt = now;
         this.flows.delete(key);
         this.stats.live--;
@@ -131,7 +131,7 @@ export class UdpEndpoint implements Observed, PacketSource {
       // Already closed.
     }
     await this.#loop;
-    this.sweepIdle(Infinity);
+    this.sweepIdle(nowMs(), true);
     this.#ctx.registry.remove(this);
   }
 
