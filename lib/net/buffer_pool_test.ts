@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { BufferPool } from "./buffer_pool.ts";
+
+Deno.test("BufferPool.small() cuts distinct slots from one slab and reuses returned ones", () => {
+  const pool = new BufferPool({ smallSize: 8, slotsPerSlab: 4 });
+  const slots = [pool.small(), pool.small(), pool.small(), pool.small()];
+  assert.equal(new Set(slots.map((s) => s.buffer)).size, 1, "one slab");
+  slots[0].fill(1);
+  assert.ok(slots.slice(1).every((s) => s.every((b) => b === 0)), "slots do not overlap");
+  pool.releaseSmall(slots[2]);
+  assert.equal(pool.small(), slots[2]);
+  assert.notEqual(pool.small().buffer, slots[0].buffer, "a fifth slot opens a new slab");
+});
+
+Deno.test("BufferPool.large() lends and keeps at most keepLarge buffers", () => {
+  const pool = new BufferPool({ largeSize: 16, keepLarge: 1 });
+  const a = pool.large();
+  const b = pool.large();
+  assert.equal(pool.largeInUse, 2);
+  pool.releaseLarge(a);
+  pool.releaseLarge(b);
+  assert.equal(pool.largeInUse, 0);
+  assert.equal(pool.large(), a, "the kept one is reused");
+  assert.notEqual(pool.large(), b, "the second was left to the collector");
+});
