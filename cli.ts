@@ -1,6 +1,7 @@
 /**
- * `deno task client <echo|multiconn|app|udp|sink|probe> [options]`: the
- * tutorial's clients, a load generator and a connect probe. Exit 0 on
+ * `deno task client <echo|multiconn|app|udp|sink|probe|chat|clients|reverse|frame|discard|chargen>
+ * [options]`: the tutorial's clients, a load generator, a connect probe and
+ * the lab clients. Exit 0 on
  * success, 1 on a failed or mismatched exchange or a timeout, 2 on a usage
  * error, with a one-line reason on stderr.
  *
@@ -8,6 +9,25 @@
  */
 import { parseArgs } from "node:util";
 import { app, APP_PORT, type AppResult, resolveAppOptions } from "./lib/client/app.ts";
+import { chat, CHAT_PORT, resolveChatOptions } from "./lib/client/chat.ts";
+import {
+  clientList,
+  type ClientListResult,
+  CLIENTS_PORT,
+  resolveClientListOptions,
+} from "./lib/client/client_list.ts";
+import { frame, FRAME_PORTS, type FrameResult, resolveFrameOptions } from "./lib/client/frame.ts";
+import { resolveReverseOptions, reverse, REVERSE_PORT } from "./lib/client/reverse.ts";
+import {
+  chargen,
+  CHARGEN_PORT,
+  discard,
+  DISCARD_PORT,
+  resolveThroughputOptions,
+  type ThroughputOptions,
+  type ThroughputResult,
+} from "./lib/client/throughput.ts";
+import { encodeMessage, type FramingKind } from "./lib/protocol/framing.ts";
 import { echo, ECHO_PORT, resolveEchoOptions } from "./lib/client/echo.ts";
 import {
   multiconn,
@@ -30,6 +50,8 @@ export interface CliIo {
   progress: boolean;
   /** Stops a running client (Ctrl-C). */
   signal?: AbortSignal;
+  /** Opens standard input, for the interactive chat. @default no input */
+  stdin?: () => ReadableStream<Uint8Array>;
 }
 
 /** Exit codes, as scripts see them. */
@@ -309,7 +331,255 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
         };
       },
     },
+    chat: {
+      summary: 'Join the chat: 64-byte headers, "Msg received", relays',
+      usage: "chat [options]",
+      about: "Join the chat endpoint. Each line read from stdin is sent behind a 64-byte length " +
+        'header and answered with "Msg received"; messages from other participants are printed ' +
+        'as "[name] text" when they arrive. "!DISCONNECT" or the end of input leaves. ' +
+        "With --send, send one message and leave.",
+      flags: {
+        port: portFlag(CHAT_PORT),
+        send: {
+          type: "string",
+          arg: "<text>",
+          help: "Send this one message instead of stdin's lines",
+        },
+        name: {
+          type: "string",
+          arg: "<name>",
+          help: "Name to take in the room (default: your address)",
+        },
+        wait: {
+          type: "string",
+          arg: "<secs>",
+          help: "Stay this long after the last message, printing relays (default 0)",
+        },
+        timeout: timeoutFlag('Seconds to wait for the connect and each "Msg received"', 5),
+        ...COMMON,
+      },
+      prepare(values, positionals) {
+        noPositionals(positionals);
+        const send = values.send as string | undefined;
+        if (send !== undefined && send.length === 0) {
+          throw new RangeError('Invalid --send: "" is empty');
+        }
+        const live = !values.json;
+        const options = resolveChatOptions({
+          ...address(values),
+          name: values.name as string | undefined,
+          waitMs: seconds(values, "wait", 0, 86_400),
+          timeoutMs: seconds(values, "timeout", 0.001, 3600),
+          signal: io.signal,
+          onEvent: live
+            ? (e) =>
+              io.stdout(
+                e.kind === "ack"
+                  ? "Msg received\n"
+                  : e.kind === "relay"
+                  ? `[${e.name}] ${e.text}\n`
+                  : `${e.text}\n`,
+              )
+            : undefined,
+        });
+        return async () => {
+          if (status !== null && send === undefined) {
+            io.stderr(
+              `Connected to ${options.hostname}:${options.port}: type messages, ` +
+                '"!DISCONNECT" or Ctrl-D to leave\n',
+            );
+          }
+          const lines = send !== undefined ? [send] : stdinLines(io);
+          const result = await chat(lines, options);
+          return { ...result, json: result, text: "" };
+        };
+      },
+    },
+    clients: {
+      summary: "Send a name, print the JSON list of every client seen",
+      usage: "clients [options] [name]",
+      about: 'Send <name> (default "name", as the seed\'s client) to the clients endpoint and ' +
+        "print the JSON list of every client it has seen, however long.",
+      flags: {
+        port: portFlag(CLIENTS_PORT),
+        timeout: timeoutFlag("Seconds the whole exchange may take", 5),
+        ...COMMON,
+      },
+      prepare(values, positionals) {
+        const name = positionals.length === 0 ? "name" : text(positionals, "name");
+        const options = resolveClientListOptions({
+          ...address(values),
+          timeoutMs: seconds(values, "timeout", 0.001, 3600),
+          signal: io.signal,
+        });
+        return async () => {
+          const result = await clientList(name, options);
+          return { ...result, json: result, text: formatClientList(result) };
+        };
+      },
+    },
+    reverse: {
+      summary: "Send a message and half-close, print it reversed",
+      usage: "reverse [options] <message>",
+      about: "Send <message> to the reverse endpoint, half-close, and print the bytes it " +
+        "answers with (the message reversed) until it closes.",
+      flags: {
+        port: portFlag(REVERSE_PORT),
+        timeout: timeoutFlag("Seconds the whole exchange may take", 5),
+        ...COMMON,
+      },
+      prepare(values, positionals) {
+        const message = text(positionals, "message");
+        const options = resolveReverseOptions({
+          ...address(values),
+          timeoutMs: seconds(values, "timeout", 0.001, 3600),
+          signal: io.signal,
+        });
+        return async () => {
+          const result = await reverse(message, options);
+          return { ...result, json: result, text: `${result.text}\n` };
+        };
+      },
+    },
+    frame: {
+      summary: "Framing lab: send framed messages, print the echoes",
+      usage: "frame [options] <message>...",
+      about: "Send each <message> to a framing endpoint in its framing (fixed 32-byte records, " +
+        "newline-delimited, 5-digit length prefix, or ended by closing) and print each echo " +
+        "on a line. --bytewise splits messages across reads, --together merges them into one.",
+      flags: {
+        kind: {
+          type: "string",
+          arg: "<kind>",
+          help: "fixed, delimited, prefixed or close (default delimited)",
+        },
+        port: {
+          type: "string",
+          arg: "<port>",
+          help:
+            `Port to connect to (default: the kind's, ${FRAME_PORTS.fixed} to ${FRAME_PORTS.close})`,
+        },
+        bytewise: { type: "boolean", help: "Write one byte per write" },
+        together: { type: "boolean", help: "Write every message in one write" },
+        timeout: timeoutFlag("Seconds the whole exchange may take", 5),
+        ...COMMON,
+      },
+      prepare(values, positionals) {
+        if (positionals.length === 0) throw new TypeError("Missing message");
+        if (values.bytewise && values.together) {
+          throw new TypeError('Options "--bytewise" and "--together" exclude each other');
+        }
+        const options = resolveFrameOptions({
+          ...address(values),
+          kind: values.kind as FramingKind | undefined,
+          writes: values.bytewise ? "byte" : values.together ? "together" : "message",
+          timeoutMs: seconds(values, "timeout", 0.001, 3600),
+          signal: io.signal,
+        });
+        // A message the framing cannot carry is a usage error, found before connecting.
+        if (options.kind === "close" && positionals.length > 1) {
+          throw new RangeError("Invalid messages: the close framing carries one message");
+        }
+        for (const m of positionals) encodeMessage(options.kind, new TextEncoder().encode(m));
+        return async () => {
+          const result = await frame(positionals, options);
+          return { ...result, json: result, text: formatFrame(result) };
+        };
+      },
+    },
+    discard: throughputCommand(io, progress, {
+      name: "discard",
+      port: DISCARD_PORT,
+      run: discard,
+      summary: "Throughput: write N bytes into discard (RFC 863)",
+      about: "Write --bytes into the discard endpoint, half-close, wait for it to close, " +
+        "and report the rate.",
+      did: "written into discard",
+      flags: {
+        bytes: { type: "string", arg: "<n>", help: "Bytes to write (default 10000000)" },
+        chunk: { type: "string", arg: "<bytes>", help: "Bytes per write (default 65536)" },
+        timeout: timeoutFlag("Seconds to wait for the connect, any one write and the close", 5),
+      },
+    }),
+    chargen: throughputCommand(io, progress, {
+      name: "chargen",
+      port: CHARGEN_PORT,
+      run: chargen,
+      summary: "Throughput: read N bytes of chargen (RFC 864), checking the pattern",
+      about: "Read --bytes from the chargen endpoint, check every byte against the RFC 864 " +
+        "pattern, and report the rate.",
+      did: "read from chargen",
+      flags: {
+        bytes: { type: "string", arg: "<n>", help: "Bytes to read (default 10000000)" },
+        timeout: timeoutFlag("Seconds to wait for the connect and for any one read", 5),
+      },
+    }),
   };
+}
+
+/** The discard and chargen commands: the same flags and report around a different run. */
+function throughputCommand(
+  io: CliIo,
+  progress: ((line: string) => void) | null,
+  spec: {
+    name: string;
+    port: number;
+    run: (options: ThroughputOptions) => Promise<ThroughputResult>;
+    summary: string;
+    about: string;
+    /** What happened to the bytes, for the report line. */
+    did: string;
+    flags: Record<string, Flag>;
+  },
+): Command {
+  return {
+    summary: spec.summary,
+    usage: `${spec.name} [options]`,
+    about: spec.about,
+    flags: { port: portFlag(spec.port), ...spec.flags, ...COMMON },
+    prepare(values, positionals) {
+      noPositionals(positionals);
+      const options = resolveThroughputOptions({
+        ...address(values),
+        bytes: integer(values, "bytes"),
+        chunkSize: integer(values, "chunk"),
+        timeoutMs: seconds(values, "timeout", 0.001, 3600),
+        signal: io.signal,
+        onProgress: progress
+          ? (p) =>
+            progress(`${spec.name} ${p.elapsedSeconds.toFixed(1)} s  ${formatBytes(p.bytes)}`)
+          : undefined,
+      }, spec.port);
+      return async () => {
+        const result = await spec.run(options);
+        return { ...result, json: result, text: formatThroughput(spec.did, result) };
+      };
+    },
+  };
+}
+
+/** Lines of standard input, without their line ends; none when the CLI has no stdin. */
+async function* stdinLines(io: CliIo): AsyncGenerator<string> {
+  if (io.stdin === undefined) return;
+  const reader = io.stdin().getReader();
+  const utf8 = new TextDecoder();
+  let pending = "";
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending += utf8.decode(value, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) !== -1) {
+        const line = pending.slice(0, nl).replace(/\r$/, "");
+        pending = pending.slice(nl + 1);
+        if (line.length > 0) yield line;
+      }
+    }
+    if (pending.length > 0) yield pending;
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /**
@@ -526,6 +796,25 @@ function formatSink(r: SinkResult): string {
   return `${lines.join("\n")}\n`;
 }
 
+function formatClientList(r: ClientListResult): string {
+  const lines = [JSON.stringify(r.clients, null, 4)];
+  if (r.reads > 1) lines.push(`(${r.bytes} bytes in ${r.reads} reads)`);
+  return `${lines.join("\n")}\n`;
+}
+
+function formatFrame(r: FrameResult): string {
+  return r.echoed.length === 0 ? "" : `${r.echoed.join("\n")}\n`;
+}
+
+function formatThroughput(what: string, r: ThroughputResult): string {
+  const lines = [
+    `${r.bytes} bytes (${formatBytes(r.bytes)}) ${what} in ${r.seconds.toFixed(3)} s: ` +
+    `${r.megabytesPerSecond.toFixed(2)} MB/s`,
+  ];
+  if (r.mismatchAt === null) lines.push("every byte matched the RFC 864 pattern");
+  return `${lines.join("\n")}\n`;
+}
+
 function formatProbe(r: ProbeResult): string {
   const lines = [
     `--- ${r.address.hostname}:${r.address.port} probe statistics ---`,
@@ -591,6 +880,7 @@ function denoIo(): CliIo {
     stdout: (text) => writeAll(Deno.stdout, text),
     stderr: (text) => writeAll(Deno.stderr, text),
     progress: Deno.stderr.isTerminal(),
+    stdin: () => Deno.stdin.readable,
   };
 }
 

@@ -54,6 +54,100 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
       "curl -X POST -d '{\"drain\":true}' http://{dashboard}/api/sink/drain",
     ],
   },
+  {
+    name: "chat",
+    transport: "tcp",
+    defaultPort: 65437,
+    description: 'Chat room: 64-byte length header, "Msg received", !DISCONNECT; relays to others',
+    tryIt: [
+      "deno task client chat --port {port}",
+      "printf '%-64s%s' 5 hello | nc {host} {port}",
+    ],
+  },
+  {
+    name: "clients",
+    transport: "tcp",
+    defaultPort: 65438,
+    description: "Send your name, get the JSON list of every client seen so far",
+    tryIt: ["echo alice | nc {host} {port}", "deno task client clients --port {port} alice"],
+  },
+  {
+    name: "reverse",
+    transport: "tcp",
+    defaultPort: 65439,
+    description: "Answers with the bytes reversed once the client half-closes",
+    tryIt: [
+      "printf 'Hello, world!' | nc -N {host} {port}",
+      'deno task client reverse --port {port} "Hello, world!"',
+    ],
+  },
+  {
+    name: "http-hello",
+    transport: "tcp",
+    defaultPort: 65440,
+    description: "A raw socket answering a browser with a hand-written HTTP response",
+    tryIt: [
+      "curl -v http://{host}:{port}/",
+      "printf 'GET / HTTP/1.1\\r\\n\\r\\n' | nc {host} {port}",
+    ],
+  },
+  {
+    name: "frame-fixed",
+    transport: "tcp",
+    defaultPort: 65441,
+    description: "Framing lab: fixed 32-byte records padded with spaces, echoed whole",
+    tryIt: [
+      "printf '%-32s%-32s' hello world | nc {host} {port}",
+      'deno task client frame --kind fixed --port {port} --bytewise "hello" "world"',
+    ],
+  },
+  {
+    name: "frame-delimited",
+    transport: "tcp",
+    defaultPort: 65442,
+    description: "Framing lab: messages ended by a newline, echoed whole",
+    tryIt: ["nc {host} {port}", 'deno task client frame --kind delimited --port {port} "a" "b"'],
+  },
+  {
+    name: "frame-prefixed",
+    transport: "tcp",
+    defaultPort: 65443,
+    description: "Framing lab: a 5-digit ASCII length prefix, then the message, echoed whole",
+    tryIt: [
+      "printf '00005hello00005world' | nc {host} {port}",
+      'deno task client frame --kind prefixed --port {port} "hello" "world"',
+    ],
+  },
+  {
+    name: "frame-close",
+    transport: "tcp",
+    defaultPort: 65444,
+    description: "Framing lab: the message ends when the client half-closes; echoed, then closed",
+    tryIt: [
+      "printf 'hello' | nc -N {host} {port}",
+      'deno task client frame --kind close --port {port} "hello"',
+    ],
+  },
+  {
+    name: "discard",
+    transport: "tcp",
+    defaultPort: 65445,
+    description: "Discard (RFC 863): reads and drops everything, for throughput tests",
+    tryIt: [
+      "head -c 100M /dev/zero | nc -N {host} {port}",
+      "deno task client discard --port {port} --bytes 100000000",
+    ],
+  },
+  {
+    name: "chargen",
+    transport: "tcp",
+    defaultPort: 65446,
+    description: "Chargen (RFC 864): the 72-char rotating pattern, as fast as you read",
+    tryIt: [
+      "nc {host} {port} | head -c 740",
+      "deno task client chargen --port {port} --bytes 100000000",
+    ],
+  },
 ];
 
 /** Fills `{host}`, `{port}` and `{dashboard}` in a try-it line. */

@@ -2,6 +2,7 @@
  * The registry: every live socket of every endpoint, the recently closed
  * ones with their final counters, and each endpoint's totals.
  */
+import type { Fault } from "./faults.ts";
 import type { ConnCounters } from "./observed_conn.ts";
 import type { Address, SocketRecord } from "./types.ts";
 
@@ -32,6 +33,10 @@ export class EndpointStats implements ConnCounters {
   errors: Record<string, number> = {};
   /** Limit and timeout hits by kind: "max-conns", "idle-timeout", … */
   limitHits: Record<string, number> = {};
+  /** The fault in force (TCP endpoints; null for UDP), set through the endpoint's fault switch. */
+  fault: Fault | null = null;
+  /** Times each fault mode acted: writes held, connections stalled, reset or half-closed, pauses. */
+  faults: Record<string, number> = {};
 
   constructor(name: string, transport: "tcp" | "udp", description: string) {
     this.name = name;
@@ -62,6 +67,8 @@ export class EndpointStats implements ConnCounters {
       messagesOut: this.messagesOut,
       errors: this.errors,
       limitHits: this.limitHits,
+      fault: this.fault,
+      faults: this.faults,
     };
   }
 }

@@ -8,14 +8,21 @@ import { BufferPool } from "./buffer_pool.ts";
 import { ClientRuns } from "./client_runs.ts";
 import { ENDPOINTS } from "./endpoint_table.ts";
 import { appHandler } from "./endpoints/app.ts";
+import { chargenBehaviour } from "./endpoints/chargen.ts";
+import { ChatRoom } from "./endpoints/chat.ts";
+import { ClientList } from "./endpoints/clients.ts";
+import { discardHandler } from "./endpoints/discard.ts";
 import { echoHandler } from "./endpoints/echo.ts";
+import { framingHandler } from "./endpoints/framing.ts";
+import { httpHelloHandler } from "./endpoints/http_hello.ts";
+import { reverseHandler } from "./endpoints/reverse.ts";
 import { Sink } from "./endpoints/sink.ts";
 import { UdpEndpoint } from "./endpoints/udp.ts";
 import { nowMs } from "./observed_conn.ts";
 import { EndpointStats, Registry } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
 import { type EndpointAddress, joinKernel } from "./socket_view.ts";
-import { TcpEndpoint } from "./tcp_endpoint.ts";
+import { type TcpBehaviour, TcpEndpoint } from "./tcp_endpoint.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
@@ -77,6 +84,8 @@ export class Service {
   readonly tcp = new Map<string, TcpEndpoint>();
   readonly udp = new Map<string, UdpEndpoint>();
   readonly sink = new Sink();
+  /** The chat endpoint's room, which the dashboard reads and posts into. */
+  readonly chat = new ChatRoom();
   /** Clients the service runs itself (multiconn load, the sink writer). */
   readonly clients: ClientRuns;
   #kernel: KernelSource | undefined;
@@ -99,18 +108,37 @@ export class Service {
     };
     const ctx: ServiceContext = { registry: this.registry, log: this.log, pool: this.pool };
     this.clients = new ClientRuns(ctx);
+    // What each TCP endpoint does, by name; any other TCP endpoint echoes.
+    const behaviours: Record<string, TcpBehaviour> = {
+      sink: this.sink,
+      app: { handler: appHandler({ maxContentLength: options.appMaxContent }) },
+      chat: this.chat,
+      clients: new ClientList(),
+      reverse: { handler: reverseHandler() },
+      "http-hello": { handler: httpHelloHandler() },
+      "frame-fixed": { handler: framingHandler("fixed") },
+      "frame-delimited": { handler: framingHandler("delimited") },
+      "frame-prefixed": { handler: framingHandler("prefixed") },
+      "frame-close": { handler: framingHandler("close") },
+      discard: { handler: discardHandler },
+      chargen: chargenBehaviour(),
+    };
     const tcpOptions = {
       hostname: this.host,
       maxConns: options.maxConns,
       idleTimeoutMs: options.idleTimeoutMs,
       backlog: options.backlog,
     };
+    let binding = "";
     try {
       for (const spec of ENDPOINTS) {
         const stats = this.registry.addEndpoint(
           new EndpointStats(spec.name, spec.transport, spec.description),
         );
         const port = options.ports?.[spec.name] ?? spec.defaultPort;
+        binding = `"${spec.name}" on ${
+          this.host.includes(":") ? `[${this.host}]` : this.host
+        }:${port}`;
         if (spec.transport === "udp") {
           this.udp.set(
             spec.name,
@@ -118,18 +146,15 @@ export class Service {
           );
           continue;
         }
-        const behaviour = spec.name === "sink"
-          ? this.sink
-          : spec.name === "app"
-          ? { handler: appHandler({ maxContentLength: options.appMaxContent }) }
-          : { handler: echoHandler };
+        const behaviour = behaviours[spec.name] ?? { handler: echoHandler };
         const endpoint = new TcpEndpoint(stats, ctx, behaviour, { ...tcpOptions, port });
         this.tcp.set(spec.name, endpoint);
         if (spec.name === "sink") this.sink.attach(endpoint);
       }
     } catch (err) {
-      // A port in use: release what was bound before reporting which one failed.
+      // A port in use: release what was bound, then report which one failed (same error class).
       void this.close();
+      if (err instanceof Error) err.message = `Cannot listen for ${binding}: ${err.message}`;
       throw err;
     }
     this.#sweeper = setInterval(() => this.#sweep(), 1000);

@@ -2,7 +2,8 @@
  * A TCP endpoint: a listener whose accept loop never waits on per-connection
  * work, a per-endpoint connection limit, and the LISTEN row of the table.
  */
-import { type ConnHandler, errorKind, ObservedConn } from "./observed_conn.ts";
+import { type Fault, FaultConn, FaultSwitch } from "./faults.ts";
+import { type ConnHandler, errorKind, type ObservedConn } from "./observed_conn.ts";
 import type { EndpointStats, Observed } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
 import type { SocketRecord } from "./types.ts";
@@ -26,6 +27,10 @@ export interface TcpBehaviour {
   handler: ConnHandler;
   /** Whether a new connection starts with its serve loop held (the sink). @default false */
   startPaused?(): boolean;
+  /** Called once a connection is accepted and served (chargen starts writing here). */
+  opened?(conn: ObservedConn): void;
+  /** Called once a connection closed, however it closed (rooms forget their members here). */
+  closed?(conn: ObservedConn): void;
 }
 
 /** A listening TCP endpoint and its live connections. */
@@ -34,8 +39,13 @@ export class TcpEndpoint implements Observed {
   readonly endpoint: string;
   readonly stats: EndpointStats;
   readonly conns = new Set<ObservedConn>();
+  /** The fault in force on this endpoint and the wrappers that apply it. */
+  readonly faults: FaultSwitch;
   #ctx: ServiceContext;
   #behaviour: TcpBehaviour;
+  #handler: ConnHandler;
+  /** A connection the in-flight accept took after pause-accept was set, held until it clears. */
+  #held: Deno.TcpConn | null = null;
   #listener: Deno.TcpListener;
   #maxConns: number;
   #noDelay: boolean;
@@ -56,6 +66,8 @@ export class TcpEndpoint implements Observed {
     this.id = `l-${stats.name}`;
     this.#ctx = ctx;
     this.#behaviour = behaviour;
+    this.faults = new FaultSwitch(stats);
+    this.#handler = this.faults.wrap(behaviour.handler);
     this.#maxConns = options.maxConns ?? 10_000;
     this.#noDelay = options.noDelay ?? true;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
@@ -79,6 +91,7 @@ export class TcpEndpoint implements Observed {
         stats.live--;
         stats.closed++;
         ctx.registry.remove(conn);
+        behaviour.closed?.(conn);
       },
     };
     ctx.registry.add(this);
@@ -88,6 +101,11 @@ export class TcpEndpoint implements Observed {
   /** The port the listener is bound to. */
   get port(): number {
     return this.stats.address!.port;
+  }
+
+  /** Switches the endpoint's fault; `{mode: "none"}` restores normal behaviour. */
+  setFault(fault: Fault): void {
+    this.faults.set(fault, this.conns, !this.#behaviour.startPaused?.());
   }
 
   /** Closes connections idle longer than the endpoint's idle timeout; returns how many. */
@@ -114,6 +132,12 @@ export class TcpEndpoint implements Observed {
       this.#listener.close();
     } catch {
       // Already closed.
+    }
+    this.faults.dispose();
+    try {
+      this.#held?.close();
+    } catch {
+      // The peer closed it first.
     }
     for (const conn of [...this.conns]) conn.close("service stopping");
     await this.#loop;
@@ -155,6 +179,11 @@ export class TcpEndpoint implements Observed {
   async #acceptLoop(): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
+      const paused = this.faults.acceptGate();
+      if (paused !== null) {
+        await paused;
+        continue;
+      }
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
@@ -167,6 +196,21 @@ export class TcpEndpoint implements Observed {
         failures = Math.min(failures + 1, 10);
         await new Promise((resolve) => setTimeout(resolve, 10 * failures));
         continue;
+      }
+      const gate = this.faults.acceptGate();
+      if (gate !== null) {
+        // pause-accept arrived while accept() was waiting: hold what it took, accept nothing more.
+        this.#held = conn;
+        await gate;
+        this.#held = null;
+        if (this.#closed) {
+          try {
+            conn.close();
+          } catch {
+            // Closed by close() already.
+          }
+          return;
+        }
       }
       if (this.stats.live >= this.#maxConns) {
         this.stats.refused++;
@@ -185,9 +229,10 @@ export class TcpEndpoint implements Observed {
           // The peer may already be gone; the read will tell.
         }
       }
-      const observed = new ObservedConn(conn, this.#connCtx);
+      const observed = new FaultConn(conn, this.#connCtx, this.faults);
       this.#track(observed);
-      observed.serve(this.#behaviour.handler, { paused: this.#behaviour.startPaused?.() });
+      this.faults.start(observed, this.#handler, this.#behaviour.startPaused?.() ?? false);
+      this.#behaviour.opened?.(observed);
     }
   }
 }

@@ -52,7 +52,9 @@ export async function jsonBody(req: Request, maxBytes = 65536): Promise<Record<s
         const { done, value } = await reader.read();
         if (done) break;
         size += value.length;
-        if (size > maxBytes) throw new ParamError(`Cannot parse body: larger than ${maxBytes} bytes`);
+        if (size > maxBytes) {
+          throw new ParamError(`Cannot parse body: larger than ${maxBytes} bytes`);
+        }
         chunks.push(value);
       }
     } finally {

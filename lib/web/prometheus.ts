@@ -107,6 +107,30 @@ export function renderMetrics(input: MetricsInput): string {
     "Limits and timeouts that triggered, by kind.",
     (e) => e.limitHits,
   );
+  family(
+    "sockscope_faults_total",
+    "counter",
+    "Times a fault acted, by mode (delay, drip: writes held; half-close, close-unread, stall: " +
+      "connections; pause-accept: pauses).",
+  );
+  for (const e of endpoints) {
+    for (const [mode, n] of Object.entries(e.faults)) {
+      lines.push(
+        `sockscope_faults_total{endpoint="${escapeLabel(e.name)}",mode="${
+          escapeLabel(mode)
+        }"} ${n}`,
+      );
+    }
+  }
+  family("sockscope_fault_active", "gauge", "1 for the fault mode in force on an endpoint.");
+  for (const e of endpoints) {
+    if (e.fault === null || e.fault.mode === "none") continue;
+    lines.push(
+      `sockscope_fault_active{endpoint="${escapeLabel(e.name)}",mode="${
+        escapeLabel(e.fault.mode)
+      }"} 1`,
+    );
+  }
   family("sockscope_packet_log_entries", "gauge", "Entries held in the packet log.");
   lines.push(`sockscope_packet_log_entries ${input.packetLog.entries}`);
   family("sockscope_packet_log_capacity", "gauge", "Entries the packet log can hold.");

@@ -18,6 +18,9 @@ function intField(
   return v;
 }
 
+/** Endpoints that echo every byte, which is what the load generator verifies. */
+const ECHOING = ["echo", "multiconn"];
+
 export const handler = define.handlers({
   async POST({ req, state }) {
     const body = await jsonBody(req);

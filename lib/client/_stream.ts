@@ -1,0 +1,73 @@
+/** Reading helpers for the lab clients: reads bounded in time and in bytes. */
+import type { StreamConn } from "./types.ts";
+
+/**
+ * Settles like `op`, a read or write on `conn`; after `ms` without settling,
+ * closes `conn` (so `op` ends) and throws `Deno.errors.TimedOut(message)`.
+ */
+export async function within<T>(
+  op: Promise<T>,
+  ms: number,
+  conn: { close(): void },
+  message: string,
+): Promise<T> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, ms);
+  try {
+    return await op;
+  } catch (err) {
+    if (timedOut) throw new Deno.errors.TimedOut(message);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What {@linkcode readToEnd} read. */
+export interface ReadAll {
+  bytes: Uint8Array;
+  /** Reads it took. */
+  reads: number;
+}
+
+/**
+ * Reads until the peer closes; throws RangeError past `maxBytes`. Bound it
+ * in time through the connection's signal (see dialBound).
+ */
+export async function readToEnd(conn: StreamConn, maxBytes: number): Promise<ReadAll> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let reads = 0;
+  const buf = new Uint8Array(64 * 1024);
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    reads++;
+    total += n;
+    if (total > maxBytes) throw new RangeError(`Reply larger than ${maxBytes} bytes`);
+    chunks.push(buf.slice(0, n));
+  }
+  return { bytes: concat(chunks), reads };
+}
+
+/** Joins byte arrays into a new one. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Half-closes `conn` (sends FIN); throws TypeError if the connection cannot. */
+export async function halfClose(conn: StreamConn): Promise<void> {
+  if (conn.closeWrite === undefined) {
+    throw new TypeError("Cannot half-close: the connection has no closeWrite()");
+  }
+  await conn.closeWrite();
+}

@@ -1,0 +1,159 @@
+/**
+ * The framing lab client (seeds 001 and 002): send messages in one of the
+ * four framings, one byte per write or all in one write if asked, and check
+ * that each comes back whole.
+ */
+import {
+  encodeMessage,
+  FrameDecoder,
+  FRAMING_KINDS,
+  type FramingKind,
+} from "../protocol/framing.ts";
+import { causeOf, deadline, dialBound, writeAll } from "./_conn.ts";
+import { checkInteger, resolveTcpOptions } from "./_check.ts";
+import { concat, halfClose } from "./_stream.ts";
+import type { DialAddress, TcpClientOptions } from "./types.ts";
+
+/** Default port of each framing endpoint. */
+export const FRAME_PORTS: Readonly<Record<FramingKind, number>> = {
+  fixed: 65441,
+  delimited: 65442,
+  prefixed: 65443,
+  close: 65444,
+};
+
+/** How the client cuts what it sends into writes. */
+export type FrameWrites = "message" | "byte" | "together";
+
+/** Options for {@linkcode frame}. */
+export interface FrameOptions extends TcpClientOptions {
+  /**
+   * The framing, which also picks the default port.
+   *
+   * @default {"delimited"}
+   */
+  kind?: FramingKind;
+  /** Port of the framing endpoint. @default the kind's port, 65441 to 65444 */
+  port?: number;
+  /**
+   * One write per message, one write per byte (so messages split across the
+   * server's reads), or every message in one write (so they merge).
+   *
+   * @default {"message"}
+   */
+  writes?: FrameWrites;
+  /**
+   * Longest the whole exchange may take, in milliseconds.
+   *
+   * @default {5000}
+   */
+  timeoutMs?: number;
+}
+
+/** What one framing exchange did. */
+export interface FrameResult {
+  /** True when every message came back whole and equal. */
+  ok: boolean;
+  /** Why the exchange failed, in one line. */
+  error?: string;
+  address: DialAddress;
+  kind: FramingKind;
+  sent: string[];
+  echoed: string[];
+  /** Writes the client made. */
+  writes: number;
+  /** Reads the echoes took. */
+  reads: number;
+  seconds: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Checks options and fills in defaults; throws TypeError or RangeError. */
+export function resolveFrameOptions(options: FrameOptions = {}): Required<FrameOptions> {
+  const kind = options.kind ?? "delimited";
+  if (!FRAMING_KINDS.includes(kind)) {
+    throw new TypeError(`Invalid kind: "${kind}" is not one of ${FRAMING_KINDS.join(", ")}`);
+  }
+  const writes = options.writes ?? "message";
+  if (!["message", "byte", "together"].includes(writes)) {
+    throw new TypeError(`Invalid writes: "${writes}" is not one of message, byte, together`);
+  }
+  return {
+    ...resolveTcpOptions(options, FRAME_PORTS[kind]),
+    kind,
+    writes,
+    timeoutMs: checkInteger(options.timeoutMs ?? 5000, "timeoutMs", 1, 3_600_000),
+  };
+}
+
+/** Sends `messages` framed as `kind` and reads the echoes until each came back. */
+export async function frame(messages: string[], options: FrameOptions = {}): Promise<FrameResult> {
+  const { hostname, port, kind, writes, timeoutMs, signal, dial } = resolveFrameOptions(options);
+  if (messages.length === 0) throw new RangeError("Invalid messages: none given");
+  if (kind === "close" && messages.length > 1) {
+    throw new RangeError("Invalid messages: the close framing carries one message per connection");
+  }
+  // Encoding first reports a message the framing cannot carry before anything is sent.
+  const frames = messages.map((m) => encodeMessage(kind, encoder.encode(m)));
+  const address = { hostname, port };
+  const started = performance.now();
+  using limit = deadline(timeoutMs, `No echo of every message within ${timeoutMs} ms`, signal);
+  using conn = await dialBound(dial, address, limit.signal);
+  conn.setNoDelay?.(true);
+  const echoed: string[] = [];
+  let writeCount = 0;
+  let reads = 0;
+  let error: string | undefined;
+  const send = async () => {
+    const chunks = writes === "together"
+      ? [concat(frames)]
+      : writes === "byte"
+      ? frames.flatMap((f) => Array.from(f, (_, i) => f.subarray(i, i + 1)))
+      : frames;
+    for (const chunk of chunks) {
+      await writeAll(conn, chunk);
+      writeCount++;
+    }
+    if (kind === "close") await halfClose(conn);
+  };
+  const receive = async () => {
+    const framing = new FrameDecoder(kind);
+    const buf = new Uint8Array(64 * 1024);
+    while (echoed.length < messages.length) {
+      const n = await conn.read(buf);
+      const result = n === null ? framing.end() : framing.push(buf.subarray(0, n));
+      if (n !== null) reads++;
+      for (const m of result.messages) echoed.push(decoder.decode(m.payload));
+      if (result.error !== null) {
+        error = `Cannot decode the echo: ${result.error.message}`;
+        return;
+      }
+      if (n === null) break;
+    }
+  };
+  try {
+    await Promise.all([send(), receive()]);
+  } catch (err) {
+    throw causeOf(err, limit.signal);
+  }
+  if (error === undefined && echoed.length < messages.length) {
+    error = `Connection closed after ${echoed.length} of ${messages.length} echoes`;
+  }
+  if (error === undefined) {
+    const i = echoed.findIndex((e, i) => e !== messages[i]);
+    if (i !== -1) error = `Echo of message ${i + 1} differs: "${echoed[i]}"`;
+  }
+  return {
+    ok: error === undefined,
+    ...(error === undefined ? {} : { error }),
+    address,
+    kind,
+    sent: messages,
+    echoed,
+    writes: writeCount,
+    reads,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The reverse client (seed 002): send a message, half-close, and read the
+ * bytes back in reverse order until the server closes.
+ */
+import { causeOf, deadline, dialBound, sameBytes, writeAll } from "./_conn.ts";
+import { checkInteger, resolveTcpOptions } from "./_check.ts";
+import { halfClose, readToEnd } from "./_stream.ts";
+import type { DialAddress, TcpClientOptions } from "./types.ts";
+
+/** Default port of the reverse endpoint. */
+export const REVERSE_PORT = 65439;
+
+/** Options for {@linkcode reverse}. */
+export interface ReverseOptions extends TcpClientOptions {
+  /**
+   * Port of the reverse endpoint.
+   *
+   * @default {65439}
+   */
+  port?: number;
+  /**
+   * Longest the whole exchange may take, in milliseconds.
+   *
+   * @default {5000}
+   */
+  timeoutMs?: number;
+}
+
+/** What one reverse exchange did. */
+export interface ReverseResult {
+  /** True when the answer is exactly the bytes sent, reversed. */
+  ok: boolean;
+  /** Why the exchange failed, in one line. */
+  error?: string;
+  address: DialAddress;
+  sent: number;
+  received: number;
+  /** The answer as UTF-8 text (invalid sequences replaced: bytes are reversed one by one). */
+  text: string;
+  /** Seconds from connect to the server's close. */
+  seconds: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Checks reverse options and fills in defaults; throws TypeError or RangeError. */
+export function resolveReverseOptions(options: ReverseOptions = {}): Required<ReverseOptions> {
+  return {
+    ...resolveTcpOptions(options, REVERSE_PORT),
+    timeoutMs: checkInteger(options.timeoutMs ?? 5000, "timeoutMs", 1, 3_600_000),
+  };
+}
+
+/** Sends `message`, half-closes, and checks that the reversed bytes come back. */
+export async function reverse(
+  message: string | Uint8Array,
+  options: ReverseOptions = {},
+): Promise<ReverseResult> {
+  const { hostname, port, timeoutMs, signal, dial } = resolveReverseOptions(options);
+  const payload = typeof message === "string" ? encoder.encode(message) : message;
+  const address = { hostname, port };
+  const started = performance.now();
+  using limit = deadline(timeoutMs, `No answer within ${timeoutMs} ms`, signal);
+  using conn = await dialBound(dial, address, limit.signal);
+  let reply: Uint8Array;
+  try {
+    await writeAll(conn, payload);
+    await halfClose(conn);
+    reply = (await readToEnd(conn, payload.length + 4096)).bytes;
+  } catch (err) {
+    throw causeOf(err, limit.signal);
+  }
+  const expected = payload.slice().reverse();
+  const result: ReverseResult = {
+    ok: true,
+    address,
+    sent: payload.length,
+    received: reply.length,
+    text: decoder.decode(reply),
+    seconds: (performance.now() - started) / 1000,
+  };
+  if (!sameBytes(reply, expected)) {
+    return { ...result, ok: false, error: `Answer is not the message reversed: "${result.text}"` };
+  }
+  return result;
+}

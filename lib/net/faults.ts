@@ -1,0 +1,440 @@
+/**
+ * Fault modes: the things that make sockets hard, switched on per endpoint
+ * and wrapped around the observed connection and its handler rather than
+ * written into endpoints. Write-side faults (delay, drip, half-close) live in
+ * {@linkcode FaultConn}, read-side ones (stall, close with unread data) in
+ * {@linkcode FaultSwitch.wrap}, and pause-accept in the endpoint's accept
+ * loop through {@linkcode FaultSwitch.acceptGate}. With no fault set, a read
+ * costs one property check and a write two.
+ */
+import type { PacketNote } from "../capture/packet_log.ts";
+import { type ConnContext, type ConnHandler, errorKind, ObservedConn } from "./observed_conn.ts";
+
+/** A fault and its parameters; `none` clears. */
+export type Fault =
+  | { mode: "none" }
+  /** Hold each write `ms` milliseconds before it goes out. */
+  | { mode: "delay"; ms: number }
+  /** Write `bytes` at a time, `interval` milliseconds apart. */
+  | { mode: "drip"; bytes: number; interval: number }
+  /** Send FIN after `bytes` bytes written; later writes are dropped. */
+  | { mode: "half-close"; bytes: number }
+  /** Stop reading and close as soon as the peer's data waits unread: the kernel sends RST. */
+  | { mode: "close-unread" }
+  /** Stop reading: the kernel's receive queue fills, then the peer's send queue. */
+  | { mode: "stall" }
+  /** Stop calling accept(): the accept queue fills to the backlog and new clients hang. */
+  | { mode: "pause-accept" };
+
+/** A fault's name. */
+export type FaultMode = Fault["mode"];
+
+/** Every mode with its parameters and their inclusive bounds. */
+export const FAULT_PARAMS: Readonly<Record<FaultMode, Readonly<Record<string, [number, number]>>>> =
+  {
+    none: {},
+    delay: { ms: [0, 60_000] },
+    drip: { bytes: [1, 65_536], interval: [1, 10_000] },
+    "half-close": { bytes: [0, 65_536] },
+    "close-unread": {},
+    stall: {},
+    "pause-accept": {},
+  };
+
+/** Every mode, in the order the API documents them. */
+export const FAULT_MODES = Object.keys(FAULT_PARAMS) as FaultMode[];
+
+/** The fault in force on an endpoint, with a generation that changes on every switch. */
+export interface ActiveFault {
+  readonly fault: Exclude<Fault, { mode: "none" }>;
+  readonly generation: number;
+}
+
+/** Where a switch reports: the endpoint's current fault and its per-mode counters. */
+export interface FaultTarget {
+  fault: Fault | null;
+  /** Times each fault acted (writes held, connections stalled, reset or half-closed, pauses). */
+  faults: Record<string, number>;
+}
+
+const NONE: Fault = Object.freeze({ mode: "none" });
+
+/**
+ * Checks a fault body (`{"mode": "delay", "ms": 200}`) and returns the fault;
+ * throws TypeError or RangeError with a message fit for a 400.
+ */
+export function parseFault(body: Record<string, unknown>): Fault {
+  const mode = body.mode;
+  if (typeof mode !== "string" || !Object.hasOwn(FAULT_PARAMS, mode)) {
+    throw new TypeError(
+      `Cannot parse fault: "mode" must be one of ${FAULT_MODES.join(", ")}: ${
+        JSON.stringify(mode) ?? "missing"
+      }`,
+    );
+  }
+  const params = FAULT_PARAMS[mode as FaultMode];
+  const names = Object.keys(params);
+  for (const key of Object.keys(body)) {
+    if (key !== "mode" && !Object.hasOwn(params, key)) {
+      throw new TypeError(
+        `Cannot parse fault: "${key}" does not apply to mode "${mode}" (${
+          names.length === 0 ? "it takes no parameters" : `it takes ${names.join(", ")}`
+        })`,
+      );
+    }
+  }
+  const out: Record<string, unknown> = { mode };
+  for (const [name, [min, max]] of Object.entries(params)) {
+    const v = body[name];
+    if (v === undefined || v === null) {
+      throw new TypeError(
+        `Cannot parse fault: mode "${mode}" needs "${name}", an integer in ${min}..${max}`,
+      );
+    }
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      throw new RangeError(
+        `Cannot parse fault: "${name}" must be an integer in ${min}..${max}: ${JSON.stringify(v)}`,
+      );
+    }
+    out[name] = v;
+  }
+  return out as Fault;
+}
+
+/** Describes a fault in a few words, for the packet log and the banner. */
+export function describeFault(fault: Fault): string {
+  switch (fault.mode) {
+    case "none":
+      return "no fault";
+    case "delay":
+      return `delay ${fault.ms} ms before each write`;
+    case "drip":
+      return `drip ${fault.bytes} B every ${fault.interval} ms`;
+    case "half-close":
+      return `half-close after ${fault.bytes} B`;
+    case "close-unread":
+      return "close with unread data (RST)";
+    case "stall":
+      return "stall (stop reading)";
+    case "pause-accept":
+      return "pause accept";
+    default: {
+      const unreachable: never = fault;
+      throw new TypeError(`Unknown fault: ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/** One endpoint's fault: what is in force, and the wrappers that apply it. */
+export class FaultSwitch {
+  /** The fault in force, or null: the one check the hot path makes. */
+  active: ActiveFault | null = null;
+  #target: FaultTarget;
+  #generation = 0;
+  #sleepers = new Set<() => void>();
+  #stalled = new WeakSet<ObservedConn>();
+  #gate: PromiseWithResolvers<void> | null = null;
+
+  /** Creates a switch with no fault, reporting into `target`. */
+  constructor(target: FaultTarget) {
+    this.#target = target;
+    target.fault = NONE;
+  }
+
+  /** The fault in force (`none` when cleared). */
+  get fault(): Fault {
+    return this.active?.fault ?? NONE;
+  }
+
+  /**
+   * Switches to `fault` and applies it to the live `conns` where that makes
+   * sense: a stall stops their reads, clearing it resumes them when
+   * `canResume` (the sink keeps its own connections held), and held writes
+   * re-check the new fault at once.
+   */
+  set(fault: Fault, conns: Iterable<ObservedConn>, canResume = true): void {
+    const previous = this.fault.mode;
+    this.#generation++;
+    this.active = fault.mode === "none" ? null : { fault, generation: this.#generation };
+    this.#target.fault = fault.mode === "none" ? NONE : fault;
+    for (const wake of [...this.#sleepers]) wake();
+    if (previous === "stall" && fault.mode !== "stall") {
+      for (const conn of conns) {
+        if (!this.#stalled.has(conn)) continue;
+        this.#stalled.delete(conn);
+        if (canResume && !conn.closed) conn.resume();
+      }
+    }
+    if (fault.mode === "stall") { for (const conn of conns) this.#stall(conn); }
+    if (fault.mode === "pause-accept" && this.#gate === null) {
+      this.#gate = Promise.withResolvers<void>();
+      this.count("pause-accept");
+    } else if (fault.mode !== "pause-accept") {
+      this.#openGate();
+    }
+  }
+
+  /** Counts one action of a fault. */
+  count(mode: FaultMode): void {
+    const faults = this.#target.faults;
+    faults[mode] = (faults[mode] ?? 0) + 1;
+  }
+
+  /** While pause-accept is on, a promise that settles when accepting may go on; else null. */
+  acceptGate(): Promise<void> | null {
+    return this.#gate?.promise ?? null;
+  }
+
+  /** Releases everything waiting on the switch (the endpoint is closing). */
+  dispose(): void {
+    this.#openGate();
+    for (const wake of [...this.#sleepers]) wake();
+  }
+
+  /** Wraps a handler so each read consults the fault in force. */
+  wrap(inner: ConnHandler): ConnHandler {
+    const data = (conn: ObservedConn, chunk: Uint8Array): void | Promise<unknown> => {
+      const active = this.active;
+      if (active === null) return inner.data(conn, chunk);
+      switch (active.fault.mode) {
+        case "stall": {
+          const result = inner.data(conn, chunk);
+          this.#stall(conn);
+          return result;
+        }
+        case "close-unread": {
+          const result = inner.data(conn, chunk);
+          const next = () => this.#closeUnread(conn, inner);
+          return result === undefined ? next() : result.then(next);
+        }
+        default:
+          return inner.data(conn, chunk);
+      }
+    };
+    if (inner.end === undefined) return { data };
+    return { data, end: (conn) => inner.end!(conn) };
+  }
+
+  /**
+   * Starts a new connection's serve loop under the fault in force: a stall
+   * starts it held, close-unread reads one byte and closes on the rest.
+   */
+  start(conn: ObservedConn, handler: ConnHandler, paused: boolean): void {
+    const mode = this.active?.fault.mode;
+    if (mode === "stall") {
+      conn.serve(handler, { paused: true });
+      this.#stall(conn);
+      return;
+    }
+    if (mode !== "close-unread") {
+      conn.serve(handler, { paused });
+      return;
+    }
+    conn.serve(handler, { paused: true });
+    this.#closeUnread(conn, handler).then(() => {
+      if (!conn.closed && !paused && !this.#stalled.has(conn)) conn.resume();
+    }, (err) => failConn(conn, err));
+  }
+
+  /** Sleeps `ms`, waking early when the fault changes or `wakeOn` registers a close. */
+  sleep(ms: number, wakeOn: (wake: () => void) => void): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+      wakeOn(wake);
+    });
+  }
+
+  #stall(conn: ObservedConn): void {
+    conn.pause();
+    if (this.#stalled.has(conn) || conn.closed) return;
+    this.#stalled.add(conn);
+    this.count("stall");
+    if (conn.lastInSeq > 0) {
+      conn.annotate({
+        kind: "fault",
+        summary: "stall fault: stopped reading; the kernel's receive queue fills from here",
+      });
+    }
+  }
+
+  /**
+   * Waits for the peer's next bytes, reads just one, and closes with the
+   * rest unread so the kernel answers with RST; if the fault was cleared
+   * meanwhile, the byte goes to the handler as usual.
+   */
+  async #closeUnread(conn: ObservedConn, handler: ConnHandler): Promise<unknown> {
+    if (conn.closed) return;
+    const one = new Uint8Array(1);
+    const n = await conn.read(one);
+    // End of stream: the serve loop's next read sees it too and ends the connection.
+    if (n === null || conn.closed) return;
+    if (this.active?.fault.mode !== "close-unread") return handler.data(conn, one);
+    this.count("close-unread");
+    conn.annotate({
+      kind: "fault",
+      summary: "close-unread fault: read 1 byte, closing with the rest unread, so the kernel " +
+        "sends RST",
+      error: true,
+    });
+    conn.close("fault: closed with unread data (RST)");
+  }
+
+  #openGate(): void {
+    this.#gate?.resolve();
+    this.#gate = null;
+  }
+}
+
+/**
+ * The observed connection with the write-side faults: each write consults
+ * the endpoint's fault; faulted writes queue so they stay in order, and the
+ * bytes they hold count as the app's send buffer.
+ */
+export class FaultConn extends ObservedConn {
+  #faults: FaultSwitch;
+  #tail: Promise<number> | null = null;
+  #wake: (() => void) | null = null;
+  #halfCloseGeneration = -1;
+  #halfCloseSent = 0;
+  #halfClosed = false;
+
+  /** Wraps an accepted connection; `faults` is its endpoint's switch. */
+  constructor(conn: Deno.Conn, ctx: ConnContext, faults: FaultSwitch) {
+    super(conn, ctx);
+    this.#faults = faults;
+  }
+
+  /** Writes all of `data`, held, split or cut short by the fault in force. */
+  override write(data: Uint8Array, notes?: readonly PacketNote[]): Promise<number> {
+    if (this.#faults.active === null && this.#tail === null) return super.write(data, notes);
+    if (this.closed) return Promise.reject(new Deno.errors.BadResource("Connection is closed"));
+    const queuedAt = performance.now();
+    this.txBuffered += data.length;
+    const go = () => this.#faultedWrite(data, notes, queuedAt);
+    const run = this.#tail === null ? go() : this.#tail.then(go, go);
+    this.#tail = run;
+    const clear = () => {
+      if (this.#tail === run) this.#tail = null;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  /** Closes now, waking a held write so it fails instead of waiting out its timer. */
+  override close(reason?: string): void {
+    super.close(reason);
+    this.#wake?.();
+  }
+
+  async #faultedWrite(
+    data: Uint8Array,
+    notes: readonly PacketNote[] | undefined,
+    queuedAt: number,
+  ): Promise<number> {
+    let view = data;
+    let first = true;
+    const put = (piece: Uint8Array, extra?: PacketNote): Promise<number> => {
+      this.txBuffered -= piece.length;
+      view = view.subarray(piece.length);
+      const these = first ? withNote(notes, extra) : extra === undefined ? undefined : [extra];
+      first = false;
+      return super.write(piece, these);
+    };
+    try {
+      while (view.length > 0) {
+        if (this.closed) throw new Deno.errors.BadResource("Connection is closed");
+        // Past a half-close the write side is shut for good: the rest is dropped.
+        if (this.#halfClosed) break;
+        const active = this.#faults.active;
+        const fault = active?.fault;
+        if (fault?.mode === "delay") {
+          const wait = queuedAt + fault.ms - performance.now();
+          if (wait >= 1) {
+            await this.#sleep(wait);
+            continue;
+          }
+          this.#faults.count("delay");
+          await put(view, {
+            kind: "fault",
+            summary: `delay fault: held ${Math.round(performance.now() - queuedAt)} ms`,
+          });
+        } else if (fault?.mode === "drip") {
+          if (first) this.#faults.count("drip");
+          const note: PacketNote | undefined = first
+            ? {
+              kind: "fault",
+              summary:
+                `drip fault: ${data.length} B as ${fault.bytes}-byte pieces every ${fault.interval} ms`,
+            }
+            : undefined;
+          await put(view.subarray(0, fault.bytes), note);
+          if (view.length > 0) await this.#sleep(fault.interval);
+        } else if (fault?.mode === "half-close") {
+          if (this.#halfCloseGeneration !== active!.generation) {
+            this.#halfCloseGeneration = active!.generation;
+            this.#halfCloseSent = 0;
+          }
+          const left = Math.max(0, fault.bytes - this.#halfCloseSent);
+          const piece = view.subarray(0, Math.min(left, view.length));
+          const closing = this.#halfCloseSent + piece.length >= fault.bytes;
+          const note: PacketNote | undefined = closing
+            ? { kind: "fault", summary: `half-close fault: FIN after ${fault.bytes} B written` }
+            : undefined;
+          if (piece.length > 0) {
+            this.#halfCloseSent += piece.length;
+            await put(piece, note);
+          } else if (note !== undefined && this.lastInSeq > 0) {
+            this.annotate(note);
+          }
+          if (closing) await this.#halfClose();
+        } else {
+          await put(view);
+        }
+      }
+    } finally {
+      if (view.length > 0 && !this.closed) this.txBuffered -= view.length;
+    }
+    return data.length;
+  }
+
+  async #halfClose(): Promise<void> {
+    this.#halfClosed = true;
+    this.#faults.count("half-close");
+    try {
+      await this.closeWrite();
+    } catch {
+      // The peer is gone already; the serve loop's next read reports how.
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return this.#faults.sleep(ms, (wake) => {
+      this.#wake = () => {
+        this.#wake = null;
+        wake();
+      };
+    });
+  }
+}
+
+function withNote(
+  notes: readonly PacketNote[] | undefined,
+  extra: PacketNote | undefined,
+): readonly PacketNote[] | undefined {
+  if (extra === undefined) return notes;
+  return notes === undefined ? [extra] : [...notes, extra];
+}
+
+/** Closes a connection after an error the serve loop did not see, counting its kind. */
+function failConn(conn: ObservedConn, err: unknown): void {
+  if (conn.closed) return;
+  const kind = errorKind(err);
+  if (kind !== null) conn.countError(kind);
+  conn.close(kind === null ? "closed" : `error: ${kind}`);
+}
