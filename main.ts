@@ -14,6 +14,8 @@ import { handler as clientStop } from "./routes/api/clients/[id]/stop.ts";
 import { handler as clientMulticonn } from "./routes/api/clients/multiconn.ts";
 import { handler as clientSink } from "./routes/api/clients/sink.ts";
 import { handler as endpoints } from "./routes/api/endpoints.ts";
+import { handler as endpointFault } from "./routes/api/endpoints/[name]/fault.ts";
+import { handler as chat } from "./routes/api/chat.ts";
 import { handler as events } from "./routes/api/events.ts";
 import { handler as packets } from "./routes/api/packets.ts";
 import { handler as sinkDrain } from "./routes/api/sink/drain.ts";
@@ -21,10 +23,19 @@ import { handler as sockets } from "./routes/api/sockets.ts";
 import { handler as socket } from "./routes/api/sockets/[id].ts";
 import { handler as socketClose } from "./routes/api/sockets/[id]/close.ts";
 import { handler as metrics } from "./routes/metrics.ts";
+import { pageHandlers, type PageModule } from "./lib/web/page.tsx";
+import { StaticFiles } from "./lib/web/static_files.ts";
+import App from "./routes/_app.tsx";
+import * as buffersPage from "./routes/buffers.tsx";
+import * as indexPage from "./routes/index.tsx";
+import * as packetsPage from "./routes/packets.tsx";
+import * as socketsPage from "./routes/sockets.tsx";
+import * as socketPage from "./routes/sockets/[id].tsx";
 
 /** Every route, in one place: the whole API fits on one screen. */
 const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/endpoints", endpoints],
+  ["/api/endpoints/:name/fault", endpointFault],
   ["/api/sockets", sockets],
   ["/api/sockets/:id", socket],
   ["/api/sockets/:id/close", socketClose],
@@ -35,7 +46,18 @@ const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/clients/multiconn", clientMulticonn],
   ["/api/clients/sink", clientSink],
   ["/api/clients/:id/stop", clientStop],
+  ["/api/chat", chat],
   ["/metrics", metrics],
+];
+
+/** The dashboard's pages (routes/*.tsx), rendered on the server inside routes/_app.tsx. */
+// deno-lint-ignore no-explicit-any
+const PAGES: ReadonlyArray<readonly [string, PageModule<any>]> = [
+  ["/", indexPage],
+  ["/sockets", socketsPage],
+  ["/sockets/:id", socketPage],
+  ["/packets", packetsPage],
+  ["/buffers", buffersPage],
 ];
 
 /** Options of {@linkcode createApp}. */
@@ -55,7 +77,10 @@ function dispatch(handlers: Handlers, state: AppState) {
     const ctx: RouteContext = { req, url: new URL(req.url), params, state };
     try {
       const res = await fn(ctx);
-      return req.method === "HEAD" ? new Response(null, res) : res;
+      if (req.method !== "HEAD") return res;
+      // Nobody reads a HEAD body: cancel it so a stream (SSE) stops producing.
+      await res.body?.cancel();
+      return new Response(null, res);
     } catch (err) {
       if (err instanceof ParamError) return jsonError(400, err.message);
       console.error(err);
@@ -90,30 +115,45 @@ export function createApp(state: AppState, options: AppOptions = {}): Hono {
     const route = dispatch(handlers, state);
     app.all(path, (c) => route(c.req.raw, c.req.param() as Record<string, string>));
   }
+  const files = new StaticFiles(new URL("./static/", import.meta.url));
+  const assets = async () => ({
+    css: await files.url("/styles.css"),
+    js: await files.url("/build/_client.js"),
+    jsCss: await files.url("/build/_client.css"),
+  });
+  for (const [path, mod] of PAGES) {
+    const route = dispatch(pageHandlers(mod, App, assets), state);
+    app.all(path, (c) => route(c.req.raw, c.req.param() as Record<string, string>));
+  }
+  app.use(async function serveStatic(c, next) {
+    const res = await files.serve(c.req.raw);
+    if (res !== null) return res;
+    await next();
+  });
   app.notFound((c) => jsonError(404, `No route "${new URL(c.req.url).pathname}"`));
   return app;
 }
 
 const USAGE = `Usage: deno task start [options]
 
-  --host HOST             address every endpoint and the dashboard bind to (default 127.0.0.1)
-  --port PORT             dashboard port (default 8000; 0 = any free port)
+  --host HOST                   address every endpoint and the dashboard bind to (default 127.0.0.1)
+  --port PORT                   dashboard port (default 8000; 0 = any free port)
 ${
   ENDPOINTS.map((e) =>
-    `  --${e.name}-port PORT`.padEnd(26) + `${e.name} endpoint port (default ${e.defaultPort})`
+    `  --${e.name}-port PORT`.padEnd(32) + `${e.name} endpoint port (default ${e.defaultPort})`
   ).join("\n")
 }
-  --max-conns N           live connections per TCP endpoint (default 10000)
-  --idle-timeout SECONDS  close TCP connections idle this long, 0 = never (default 300)
-  --app-max-content BYTES largest app-protocol content-length (default 1048576)
-  --backlog N             listen backlog, capped by net.core.somaxconn (default 4096)
-  --log-entries N         packet-log entries kept (default 10000)
-  --log-preview BYTES     bytes kept per packet-log entry (default 64)
-  --keep-closed N         closed sockets kept readable at /api/sockets/:id (default 1000)
-  --max-flows N           UDP peers tracked as flows (default 10000)
-  --no-kernel             do not read the kernel's socket table
-  --token TOKEN           require this token on the dashboard (required off loopback)
-  -h, --help              show this help`;
+  --max-conns N                 live connections per TCP endpoint (default 10000)
+  --idle-timeout SECONDS        close TCP connections idle this long, 0 = never (default 300)
+  --app-max-content BYTES       largest app-protocol content-length (default 1048576)
+  --backlog N                   listen backlog, capped by net.core.somaxconn (default 4096)
+  --log-entries N               packet-log entries kept (default 10000)
+  --log-preview BYTES           bytes kept per packet-log entry (default 64)
+  --keep-closed N               closed sockets kept readable at /api/sockets/:id (default 1000)
+  --max-flows N                 UDP peers tracked as flows (default 10000)
+  --no-kernel                   do not read the kernel's socket table
+  --token TOKEN                 require this token on the dashboard (required off loopback)
+  -h, --help                    show this help`;
 
 /** Parsed command line, or a usage error message. */
 export function parseFlags(
@@ -235,12 +275,12 @@ async function main(args: string[]): Promise<number> {
   for (const spec of ENDPOINTS) {
     const addr = service.registry.endpoints.get(spec.name)!.address!;
     lines.push(
-      `  ${spec.name.padEnd(10)} ${spec.transport} ${
+      `  ${spec.name.padEnd(15)} ${spec.transport} ${
         `${addr.hostname}:${addr.port}`.padEnd(22)
       } ${spec.description}`,
     );
     lines.push(
-      `  ${"".padEnd(10)}     try: ${tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash)}`,
+      `  ${"".padEnd(15)}     try: ${tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash)}`,
     );
   }
   lines.push(

@@ -27,10 +27,10 @@ export const handler = define.handlers({
     const { service } = state;
     const name = body.endpoint ?? "multiconn";
     const endpoint = typeof name === "string" ? service.tcp.get(name) : undefined;
-    if (endpoint === undefined || name === "sink") {
+    if (endpoint === undefined || !ECHOING.includes(name as string)) {
       return jsonError(
         400,
-        `Cannot parse body: "endpoint" must name an echoing TCP endpoint: ${JSON.stringify(name)}`,
+        `Cannot parse body: "endpoint" must be one of ${ECHOING.join(", ")}: ${JSON.stringify(name)}`,
       );
     }
     const conns = intField(body, "conns", 1, 1000, 4)!;

@@ -1,0 +1,334 @@
+/**
+ * The socket table's model, pure and shared by the page (server render), the
+ * island and its worker: filtering, sorting, and the bookkeeping that
+ * highlights new and changed rows. No DOM, no Deno.
+ */
+import type { KernelStatus } from "../lib/net/service.ts";
+import type { SocketRecord } from "../lib/net/types.ts";
+import { fmtAddr } from "./_format.ts";
+import type { StreamStatus } from "./_hooks.ts";
+
+/** Columns the table sorts by. */
+export type SortKey =
+  | "id"
+  | "endpoint"
+  | "state"
+  | "local"
+  | "remote"
+  | "recvQ"
+  | "sendQ"
+  | "rx"
+  | "tx"
+  | "bytesIn"
+  | "bytesOut"
+  | "age"
+  | "owner";
+
+/** The table's filter and sort, as the page's query string carries them. */
+export interface TableView {
+  endpoint: string;
+  state: string;
+  q: string;
+  sort: SortKey;
+  desc: boolean;
+}
+
+/** Pixel height of one row; the stylesheet fixes it so the window can be computed. */
+export const ROW_HEIGHT = 24;
+/** Rows rendered before the browser measures the viewport (and on the server). */
+export const FIRST_ROWS = 60;
+/** Rendering is throttled to this interval however fast events come. */
+export const MIN_UPDATE_MS = 500;
+/** A row counts as new this long after it first appears. */
+export const NEW_MS = 3000;
+/** A changed row is highlighted this long. */
+export const CHANGED_MS = 1500;
+/** Kernel states in the order the filter lists them. */
+export const STATES = [
+  "LISTEN",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT1",
+  "FIN_WAIT2",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "CLOSING",
+  "TIME_WAIT",
+  "UNCONN",
+];
+
+/** The table's columns: sort key, heading, and what the column means. */
+export const COLUMNS: { key: SortKey; label: string; title: string; num?: boolean }[] = [
+  { key: "id", label: "ID", title: "Connection id: open its detail" },
+  { key: "endpoint", label: "Endpoint", title: "The service endpoint the socket belongs to" },
+  { key: "state", label: "State", title: "TCP state as the kernel names it" },
+  { key: "local", label: "Local", title: "The socket's own address" },
+  { key: "remote", label: "Remote", title: "The address it talks to" },
+  {
+    key: "recvQ",
+    label: "Recv-Q",
+    num: true,
+    title: "Kernel: bytes received but not yet read by the process (LISTEN: accept queue)",
+  },
+  {
+    key: "sendQ",
+    label: "Send-Q",
+    num: true,
+    title: "Kernel: bytes written but not yet acknowledged by the peer (LISTEN: backlog)",
+  },
+  {
+    key: "rx",
+    label: "App rx",
+    num: true,
+    title: "Process: bytes read from the socket but not yet parsed or handled",
+  },
+  {
+    key: "tx",
+    label: "App tx",
+    num: true,
+    title: "Process: bytes it wants to write that the kernel has not taken yet",
+  },
+  { key: "bytesIn", label: "In", num: true, title: "Bytes read by this socket" },
+  { key: "bytesOut", label: "Out", num: true, title: "Bytes written by this socket" },
+  { key: "age", label: "Age", num: true, title: "Time since the connection opened" },
+  { key: "owner", label: "Owner", title: "Ours (this process), a peer's socket, or kernel-only" },
+];
+
+/** Who holds a socket, as the Owner column says it. */
+export function ownerOf(s: SocketRecord): string {
+  if (!s.ours) return "peer";
+  if (s.kernelOnly) return "kernel only";
+  return s.role ?? (s.kind === "listener" ? "listener" : s.kind);
+}
+
+/** The id column's text: kernel and peer rows have long ids, shown by their local port. */
+export function shortId(s: SocketRecord): string {
+  if (s.kind === "peer") return `peer:${s.local.port}`;
+  if (s.kind === "kernel") return `kern:${s.local.port}`;
+  return s.id;
+}
+
+function addrSortKey(a: SocketRecord["local"] | null): string {
+  return a === null ? "" : `${a.hostname}:${String(a.port).padStart(5, "0")}`;
+}
+
+function sortValue(s: SocketRecord, key: SortKey, now: number): number | string {
+  switch (key) {
+    case "id":
+      return s.id;
+    case "endpoint":
+      return s.endpoint;
+    case "state":
+      return s.state;
+    case "local":
+      return addrSortKey(s.local);
+    case "remote":
+      return addrSortKey(s.remote);
+    case "recvQ":
+      return s.kernel?.recvQ ?? -1;
+    case "sendQ":
+      return s.kernel?.sendQ ?? -1;
+    case "rx":
+      return s.app?.rxBuffered ?? -1;
+    case "tx":
+      return s.app?.txBuffered ?? -1;
+    case "bytesIn":
+      return s.bytesIn;
+    case "bytesOut":
+      return s.bytesOut;
+    case "age":
+      return s.openedAt === null ? -1 : now - s.openedAt;
+    case "owner":
+      return ownerOf(s);
+    default: {
+      const never: never = key;
+      throw new TypeError(`Unknown sort key "${never}"`);
+    }
+  }
+}
+
+// Listeners first, then by when they opened: the order `ss` roughly keeps.
+function baseOrder(a: SocketRecord, b: SocketRecord): number {
+  const la = a.kind === "listener" || a.kind === "udp" ? 0 : 1;
+  const lb = b.kind === "listener" || b.kind === "udp" ? 0 : 1;
+  if (la !== lb) return la - lb;
+  return (a.openedAt ?? Infinity) - (b.openedAt ?? Infinity) || (a.id < b.id ? -1 : 1);
+}
+
+/** The rows a view shows, filtered and sorted (pure: the page and the island share it). */
+export function viewRows(
+  sockets: readonly SocketRecord[],
+  view: TableView,
+  now: number,
+): SocketRecord[] {
+  const q = view.q.trim().toLowerCase();
+  const rows = sockets.filter((s) =>
+    (view.endpoint === "" || s.endpoint === view.endpoint) &&
+    (view.state === "" || s.state === view.state) &&
+    (q === "" || s.id.toLowerCase().includes(q) || fmtAddr(s.local).includes(q) ||
+      fmtAddr(s.remote).includes(q))
+  );
+  const dir = view.desc ? -1 : 1;
+  const keyed = rows.map((s) => ({ s, k: sortValue(s, view.sort, now) }));
+  keyed.sort((a, b) => a.k < b.k ? -dir : a.k > b.k ? dir : baseOrder(a.s, b.s));
+  return keyed.map((x) => x.s);
+}
+
+/** Parses the table's view from a page URL, with defaults for anything missing or unknown. */
+export function parseView(url: URL): TableView {
+  const sort = url.searchParams.get("sort") ?? "endpoint";
+  return {
+    endpoint: url.searchParams.get("endpoint") ?? "",
+    state: (url.searchParams.get("state") ?? "").toUpperCase(),
+    q: url.searchParams.get("q") ?? "",
+    sort: COLUMNS.some((c) => c.key === sort) ? sort as SortKey : "endpoint",
+    desc: url.searchParams.get("dir") === "desc",
+  };
+}
+
+export function viewQuery(view: TableView): string {
+  const p = new URLSearchParams();
+  if (view.endpoint) p.set("endpoint", view.endpoint);
+  if (view.state) p.set("state", view.state);
+  if (view.q) p.set("q", view.q);
+  if (view.sort !== "endpoint") p.set("sort", view.sort);
+  if (view.desc) p.set("dir", "desc");
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+/** Above this many rows the table asks for a snapshot every 2 s instead of every second. */
+export const LARGE_TABLE = 1500;
+
+/** What the table remembers about a row between snapshots. */
+interface RowMeta {
+  seenAt: number;
+  changedAt: number;
+  /** Bumped on every change, so a memoised row knows to render again. */
+  version: number;
+  /** The snapshot generation that last listed it; older ones are forgotten. */
+  gen: number;
+  state: string;
+  bytesIn: number;
+  bytesOut: number;
+  recvQ: number | undefined;
+  sendQ: number | undefined;
+  rx: number | undefined;
+  tx: number | undefined;
+}
+
+function differs(m: RowMeta, s: SocketRecord): boolean {
+  return m.state !== s.state || m.bytesIn !== s.bytesIn || m.bytesOut !== s.bytesOut ||
+    m.recvQ !== s.kernel?.recvQ || m.sendQ !== s.kernel?.sendQ ||
+    m.rx !== s.app?.rxBuffered || m.tx !== s.app?.txBuffered;
+}
+
+function remember(m: RowMeta, s: SocketRecord): void {
+  m.state = s.state;
+  m.bytesIn = s.bytesIn;
+  m.bytesOut = s.bytesOut;
+  m.recvQ = s.kernel?.recvQ;
+  m.sendQ = s.kernel?.sendQ;
+  m.rx = s.app?.rxBuffered;
+  m.tx = s.app?.txBuffered;
+}
+
+/** How a row is drawn beyond its data: its version (for memoising) and its highlight. */
+export interface RowFlags {
+  /** -1 for rows the server rendered before any snapshot. */
+  version: number;
+  /** `" is-new"`, `" chg-a"`, `" chg-b"` (alternating, so a repeated change flashes again) or `""`. */
+  flash: string;
+}
+
+/** Tracks rows across snapshots: which are new, which changed, and when. */
+export class RowTracker {
+  #meta = new Map<string, RowMeta>();
+  #gen = 0;
+  #version = 0;
+
+  /** Takes a snapshot taken at `now` (epoch ms). */
+  update(sockets: readonly SocketRecord[], now: number): void {
+    const g = ++this.#gen;
+    for (const s of sockets) {
+      const m = this.#meta.get(s.id);
+      if (m === undefined) {
+        const fresh = {
+          // Rows there when the page opened are not "new".
+          seenAt: g === 1 ? 0 : now,
+          changedAt: 0,
+          version: ++this.#version,
+          gen: g,
+        } as RowMeta;
+        remember(fresh, s);
+        this.#meta.set(s.id, fresh);
+      } else {
+        m.gen = g;
+        if (differs(m, s)) {
+          remember(m, s);
+          m.changedAt = now;
+          m.version = ++this.#version;
+        }
+      }
+    }
+    for (const [id, m] of this.#meta) if (m.gen !== g) this.#meta.delete(id);
+  }
+
+  /** The flags of one row as of `now`. */
+  flags(id: string, now: number): RowFlags {
+    const m = this.#meta.get(id);
+    if (m === undefined) return { version: -1, flash: "" };
+    const flash = now - m.seenAt < NEW_MS
+      ? " is-new"
+      : now - m.changedAt < CHANGED_MS
+      ? (m.version % 2 ? " chg-a" : " chg-b")
+      : "";
+    return { version: m.version, flash };
+  }
+}
+
+/** The state filter's counts: rows per state, most first; and every endpoint seen. */
+export function summarise(
+  sockets: readonly SocketRecord[],
+  known: readonly string[],
+): { byState: [string, number][]; endpoints: string[] } {
+  const states = new Map<string, number>();
+  const endpoints = new Set(known);
+  for (const s of sockets) {
+    states.set(s.state, (states.get(s.state) ?? 0) + 1);
+    endpoints.add(s.endpoint);
+  }
+  return { byState: [...states].sort((a, b) => b[1] - a[1]), endpoints: [...endpoints] };
+}
+
+/** What the table shows: the counts, and the rows of one window of the sorted, filtered list. */
+export interface TableState {
+  kernel: KernelStatus;
+  /** When the snapshot was taken (epoch ms); ages count from it. */
+  updatedAt: number;
+  total: number;
+  matching: number;
+  byState: [string, number][];
+  endpoints: string[];
+  /** Index of `rows[0]` in the matching rows. */
+  start: number;
+  rows: SocketRecord[];
+  flags: RowFlags[];
+  /** Snapshots come every 2 s rather than 1 s. */
+  large: boolean;
+  /** False while only the server's first rows are known. */
+  live: boolean;
+}
+
+/** Messages from the island to its worker. */
+export type ToWorker =
+  | { type: "init"; view: TableView; endpoints: string[]; start: number; end: number }
+  | { type: "view"; view: TableView }
+  | { type: "window"; start: number; end: number }
+  | { type: "visible"; visible: boolean };
+
+/** Messages from the worker to the island. */
+export type FromWorker =
+  | { type: "state"; state: TableState; workMs: number }
+  | { type: "status"; status: StreamStatus };

@@ -1,0 +1,144 @@
+/**
+ * The socket table's worker (bundled to static/build/_sockets_worker.js): it
+ * owns the `/api/events` socket stream, parses each snapshot (megabytes with
+ * thousands of connections), tracks new and changed rows, filters and sorts,
+ * and hands the page only the rows of the window it shows. The page's main
+ * thread never touches the full list, so scrolling stays smooth.
+ */
+import type { KernelStatus } from "../lib/net/service.ts";
+import type { SocketRecord } from "../lib/net/types.ts";
+import {
+  type FromWorker,
+  LARGE_TABLE,
+  MIN_UPDATE_MS,
+  RowTracker,
+  summarise,
+  type TableState,
+  type TableView,
+  type ToWorker,
+  viewRows,
+} from "./_sockets_view.ts";
+
+const scope = globalThis as unknown as {
+  postMessage(message: FromWorker): void;
+  onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
+};
+
+/** Rows sent beyond the requested window, so small scrolls need no round trip. */
+const MARGIN = 60;
+
+let view: TableView | null = null;
+let known: string[] = [];
+let win = { start: 0, end: 100 };
+let visible = true;
+let source: EventSource | null = null;
+let large = false;
+let pending: string | null = null;
+let timer: ReturnType<typeof setTimeout> | null = null;
+let lastApply = 0;
+const tracker = new RowTracker();
+let snapshot: { kernel: KernelStatus; sockets: SocketRecord[]; at: number } | null = null;
+let rows: SocketRecord[] = [];
+let counts: { byState: [string, number][]; endpoints: string[] } = { byState: [], endpoints: [] };
+
+function connect(): void {
+  source?.close();
+  const es = new EventSource(`/api/events?packets=0&socketsMs=${large ? 2000 : 1000}`);
+  source = es;
+  scope.postMessage({ type: "status", status: "connecting" });
+  es.onopen = () => scope.postMessage({ type: "status", status: "live" });
+  es.onerror = () =>
+    scope.postMessage({
+      type: "status",
+      status: es.readyState === EventSource.CLOSED ? "down" : "connecting",
+    });
+  es.addEventListener("sockets", (ev) => {
+    // Only the newest snapshot is parsed; one that is overtaken costs nothing.
+    pending = (ev as MessageEvent<string>).data;
+    schedule();
+  });
+}
+
+function schedule(): void {
+  if (timer !== null || pending === null || !visible) return;
+  timer = setTimeout(apply, Math.max(0, MIN_UPDATE_MS - (performance.now() - lastApply)));
+}
+
+function apply(): void {
+  timer = null;
+  const text = pending;
+  if (text === null || view === null) return;
+  pending = null;
+  const t0 = performance.now();
+  lastApply = t0;
+  let data: { kernel: KernelStatus; sockets: SocketRecord[] };
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  tracker.update(data.sockets, now);
+  snapshot = { ...data, at: now };
+  counts = summarise(data.sockets, known);
+  rows = viewRows(data.sockets, view, now);
+  post(t0);
+  // Big snapshots cost a parse each: take them half as often.
+  const n = data.sockets.length;
+  if (n > LARGE_TABLE !== large && (n > LARGE_TABLE || n < LARGE_TABLE * 0.7)) {
+    large = n > LARGE_TABLE;
+    connect();
+  }
+}
+
+function post(t0: number): void {
+  if (snapshot === null) return;
+  const start = Math.max(0, win.start - MARGIN);
+  const end = Math.min(rows.length, win.end + MARGIN);
+  const slice = rows.slice(start, end);
+  const state: TableState = {
+    kernel: snapshot.kernel,
+    updatedAt: snapshot.at,
+    total: snapshot.sockets.length,
+    matching: rows.length,
+    byState: counts.byState,
+    endpoints: counts.endpoints,
+    start,
+    rows: slice,
+    flags: slice.map((s) => tracker.flags(s.id, snapshot!.at)),
+    large,
+    live: true,
+  };
+  scope.postMessage({ type: "state", state, workMs: performance.now() - t0 });
+}
+
+scope.onmessage = (ev) => {
+  const msg = ev.data;
+  switch (msg.type) {
+    case "init":
+      view = msg.view;
+      known = msg.endpoints;
+      win = { start: msg.start, end: msg.end };
+      connect();
+      break;
+    case "view": {
+      view = msg.view;
+      const t0 = performance.now();
+      if (snapshot !== null) rows = viewRows(snapshot.sockets, view, snapshot.at);
+      post(t0);
+      break;
+    }
+    case "window":
+      win = { start: msg.start, end: msg.end };
+      post(performance.now());
+      break;
+    case "visible":
+      visible = msg.visible;
+      schedule();
+      break;
+    default: {
+      const never: never = msg;
+      throw new TypeError(`Unknown message "${JSON.stringify(never)}"`);
+    }
+  }
+};

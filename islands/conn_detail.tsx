@@ -1,0 +1,485 @@
+/**
+ * One connection: its counters and queues over time, its packets, and a
+ * follow-stream view (both directions interleaved and coloured, as text or
+ * hex) like Wireshark's "Follow TCP Stream". Closed connections keep their
+ * final counters and whatever packets the log still holds.
+ */
+import { useMemo, useRef, useState } from "preact/hooks";
+import type { PacketEntry } from "../lib/capture/packet_log.ts";
+import type { KernelStatus } from "../lib/net/service.ts";
+import type { SocketRecord } from "../lib/net/types.ts";
+import { island } from "../lib/web/island.tsx";
+import { Chart, COLORS, Samples } from "./_chart.tsx";
+import {
+  fmtAddr,
+  fmtAge,
+  fmtBytes,
+  fmtInt,
+  fmtTime,
+  fromBase64,
+  hexDump,
+  streamText,
+} from "./_format.ts";
+import { postJson, useEventStream, useInterval } from "./_hooks.ts";
+import { DirMark, Notes, PacketPane } from "./_packets.tsx";
+import { KernelNotice, LiveDot, StateBadge } from "./_ui.tsx";
+import { ownerOf, shortId } from "./_sockets_view.ts";
+
+/** Props of the connection detail island. */
+export interface ConnDetailProps {
+  socket: SocketRecord;
+  kernel: KernelStatus;
+  /** Its packets still in the log, oldest first. */
+  packets: PacketEntry[];
+  /** The log's newest seq when the page was rendered. */
+  lastSeq: number;
+  previewBytes: number;
+  /** The other end of the same connection, where both ends are on this host. */
+  counterpart: SocketRecord | null;
+  now: number;
+}
+
+const KEEP_PACKETS = 5000;
+
+function Field({ label, children, title }: { label: string; children: unknown; title?: string }) {
+  return (
+    <div class="field" title={title}>
+      <dt>{label}</dt>
+      <dd>{children as never}</dd>
+    </div>
+  );
+}
+
+/** Cumulative bytes in and out, rebuilt from the packets, anchored at the socket's totals. */
+function byteHistory(socket: SocketRecord, packets: PacketEntry[]): (number | null)[][] {
+  let sumIn = 0;
+  let sumOut = 0;
+  for (const p of packets) p.dir === "in" ? sumIn += p.len : sumOut += p.len;
+  // The ring may have dropped the oldest packets: start from what they must have added up to.
+  let cin = Math.max(0, socket.bytesIn - sumIn);
+  let cout = Math.max(0, socket.bytesOut - sumOut);
+  const xs: number[] = [];
+  const ins: number[] = [];
+  const outs: number[] = [];
+  if (socket.openedAt !== null) {
+    xs.push(socket.openedAt / 1000);
+    ins.push(cin);
+    outs.push(cout);
+  }
+  for (const p of packets) {
+    if (p.dir === "in") cin += p.len;
+    else cout += p.len;
+    const x = p.ts / 1000;
+    if (xs.length > 0 && xs[xs.length - 1] >= x) {
+      ins[ins.length - 1] = cin;
+      outs[outs.length - 1] = cout;
+    } else {
+      xs.push(x);
+      ins.push(cin);
+      outs.push(cout);
+    }
+  }
+  const end = (socket.closedAt ?? Date.now()) / 1000;
+  if (xs.length === 0 || xs[xs.length - 1] < end) {
+    xs.push(end);
+    ins.push(Math.max(cin, socket.bytesIn));
+    outs.push(Math.max(cout, socket.bytesOut));
+  }
+  return [xs, ins, outs];
+}
+
+function FollowStream(
+  { packets, socket, previewBytes }: {
+    packets: PacketEntry[];
+    socket: SocketRecord;
+    previewBytes: number;
+  },
+) {
+  const [mode, setMode] = useState<"text" | "hex">("text");
+  const [show, setShow] = useState<"both" | "in" | "out">("both");
+  const shown = show === "both" ? packets : packets.filter((p) => p.dir === show);
+  let inBytes = 0;
+  let outBytes = 0;
+  for (const p of packets) p.dir === "in" ? inBytes += p.len : outBytes += p.len;
+  const local = fmtAddr(socket.local);
+  const remote = socket.remote === null ? "*:*" : fmtAddr(socket.remote);
+  const offsets = { in: 0, out: 0 };
+  return (
+    <div class="follow">
+      <div class="toolbar">
+        <h2>Follow stream</h2>
+        <span class="seg js-only" role="group" aria-label="Show as">
+          <button
+            type="button"
+            class={mode === "text" ? "btn on" : "btn"}
+            onClick={() => setMode("text")}
+          >
+            text
+          </button>
+          <button
+            type="button"
+            class={mode === "hex" ? "btn on" : "btn"}
+            onClick={() => setMode("hex")}
+          >
+            hex
+          </button>
+        </span>
+        <label>
+          Show{" "}
+          <select value={show} onChange={(e) => setShow(e.currentTarget.value as typeof show)}>
+            <option value="both">entire conversation</option>
+            <option value="in">{remote} → {local} only</option>
+            <option value="out">{local} → {remote} only</option>
+          </select>
+        </label>
+        <span class="spacer" />
+        <span class="legend mono small">
+          <span class="dir-in-bg sw">{remote} → {local}: {fmtBytes(inBytes)}</span>
+          <span class="dir-out-bg sw">{local} → {remote}: {fmtBytes(outBytes)}</span>
+        </span>
+      </div>
+      <div class={`stream stream-${mode}`} data-follow-stream="">
+        {shown.length === 0 && <p class="muted">No payload in the log for this connection.</p>}
+        {shown.map((p) => {
+          const bytes = fromBase64(p.data);
+          const start = offsets[p.dir];
+          offsets[p.dir] += p.len;
+          const missing = p.len - bytes.length;
+          return (
+            <div
+              key={p.seq}
+              class={`chunk dir-${p.dir}-bg`}
+              data-seq={p.seq}
+              title={`#${p.seq} ${fmtTime(p.ts)} ${p.dir} ${p.len} bytes`}
+            >
+              {mode === "text"
+                ? <span class="chunk-text">{streamText(bytes)}</span>
+                : (
+                  <pre class="hexdump">
+                    {hexDump(bytes, start).map((r) => (
+                      <div key={r.offset}>
+                        <span class="off">{r.offset}</span>  {r.hex.padEnd(49)}  <span class="asc">{r.ascii}</span>
+                      </div>
+                    ))}
+                  </pre>
+                )}
+              {missing > 0 && (
+                <span
+                  class="gap"
+                  title={`Only the first ${previewBytes} bytes of each read or write are kept`}
+                >
+                  [{fmtInt(missing)} more bytes not kept]
+                </span>
+              )}
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+function ConnDetail(props: ConnDetailProps) {
+  const [socket, setSocket] = useState(props.socket);
+  const [kernel, setKernel] = useState(props.kernel);
+  const [packets, setPackets] = useState(props.packets);
+  const [gone, setGone] = useState(false);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [error, setError] = useState("");
+  const [now, setNow] = useState(props.now);
+  const newest = useRef(props.lastSeq);
+  const queues = useRef(new Samples(4, 600));
+  const [queueData, setQueueData] = useState<(number | null)[][]>([[], [], [], [], []]);
+  const open = socket.closedAt === null && !gone;
+  const id = socket.id;
+
+  useInterval(
+    async () => {
+      try {
+        const res = await fetch(`/api/sockets/${encodeURIComponent(id)}?limit=0`);
+        if (res.status === 404) {
+          setGone(true);
+          return;
+        }
+        const body = await res.json() as { socket: SocketRecord; kernel: KernelStatus };
+        const s = body.socket;
+        setSocket(s);
+        setKernel(body.kernel);
+        setNow(Date.now());
+        setQueueData(queues.current.push(Date.now(), [
+          s.kernel?.recvQ ?? null,
+          s.kernel?.sendQ ?? null,
+          s.app?.rxBuffered ?? null,
+          s.app?.txBuffered ?? null,
+        ]));
+      } catch {
+        // The next tick tries again.
+      }
+    },
+    open ? 1000 : null,
+    true,
+  );
+
+  const status = useEventStream(
+    open && socket.kind === "conn"
+      ? `/api/events?sockets=0&conn=${encodeURIComponent(id)}&after=${props.lastSeq}`
+      : null,
+    {
+      packets(data: { packets: PacketEntry[] }) {
+        const fresh = data.packets.filter((p) => p.seq > newest.current);
+        if (fresh.length === 0) return;
+        newest.current = fresh[fresh.length - 1].seq;
+        setPackets((old) => old.concat(fresh).slice(-KEEP_PACKETS));
+      },
+    },
+  );
+
+  const bytes = useMemo(() => byteHistory(socket, packets), [socket, packets]);
+  const close = async () => {
+    try {
+      await postJson(`/api/sockets/${encodeURIComponent(id)}/close`);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  const sel = selected === null ? undefined : packets.find((p) => p.seq === selected);
+  const info = socket.kernel?.info;
+  const other = props.counterpart;
+  const canClose = open && socket.kind === "conn" && socket.ours && !socket.kernelOnly;
+  const listen = socket.state === "LISTEN";
+  // Connections and UDP flows carry payload; listeners, kernel-only and peer rows do not.
+  const hasStream = packets.length > 0 || socket.kind === "conn" || socket.kind === "flow";
+
+  return (
+    <section class="detail" data-socket={id}>
+      <div class="toolbar">
+        <h1 class="mono">{id}</h1>
+        <StateBadge state={gone ? "CLOSED" : socket.state} />
+        <span class="mono">
+          {fmtAddr(socket.local)} ⇄ {socket.remote === null ? "*:*" : fmtAddr(socket.remote)}
+        </span>
+        <span class="muted">
+          {socket.endpoint} · {ownerOf(socket)}
+        </span>
+        <span class="spacer" />
+        {canClose && (
+          <button type="button" class="btn btn-danger js-only" onClick={close}>
+            Close connection
+          </button>
+        )}
+        {open
+          ? <LiveDot status={socket.kind === "conn" ? status : "live"} />
+          : <span class="pill">{gone ? "gone" : "closed"}</span>}
+      </div>
+      {error && <p class="banner bad">{error}</p>}
+      {socket.closedAt !== null && (
+        <p class="banner info">
+          Closed {fmtTime(socket.closedAt)} after{" "}
+          {fmtAge(socket.closedAt - (socket.openedAt ?? socket.closedAt))}
+          {socket.closeReason && <>: {socket.closeReason}</>}. Final counters below.
+        </p>
+      )}
+      {gone && socket.closedAt === null && (
+        <p class="banner info">
+          The kernel no longer lists this socket; the numbers below are the last seen.
+        </p>
+      )}
+      <KernelNotice kernel={kernel} />
+      <div class="detail-grid">
+        <dl class="fields card">
+          <Field label="endpoint">{socket.endpoint}</Field>
+          <Field label="transport">{socket.transport.toUpperCase()} · {socket.kind}</Field>
+          <Field label="opened">{socket.openedAt === null ? "—" : fmtTime(socket.openedAt)}</Field>
+          <Field label="age">
+            {socket.openedAt === null ? "—" : fmtAge((socket.closedAt ?? now) - socket.openedAt)}
+          </Field>
+          <Field label="bytes in / out">
+            <span class="c-in">{fmtBytes(socket.bytesIn)}</span> /{" "}
+            <span class="c-out">{fmtBytes(socket.bytesOut)}</span>
+          </Field>
+          <Field label="messages in / out">
+            {fmtInt(socket.messagesIn)} / {fmtInt(socket.messagesOut)}
+          </Field>
+          <Field
+            label={listen ? "accept queue / backlog" : "kernel Recv-Q / Send-Q"}
+            title="Bytes the kernel holds for the process to read / for the peer to acknowledge"
+          >
+            {socket.kernel
+              ? `${fmtInt(socket.kernel.recvQ)} / ${fmtInt(socket.kernel.sendQ)}`
+              : "—"}
+          </Field>
+          <Field
+            label="app rx / tx buffered"
+            title="Bytes the process holds unparsed / not yet written"
+          >
+            {socket.app
+              ? `${fmtBytes(socket.app.rxBuffered)} / ${fmtBytes(socket.app.txBuffered)}`
+              : "—"}
+            {socket.app?.paused && <span class="pill warn">not reading</span>}
+          </Field>
+          {info?.rttMs !== undefined && (
+            <Field label="rtt / var">
+              {info.rttMs.toFixed(3)} / {(info.rttVarMs ?? 0).toFixed(3)} ms
+            </Field>
+          )}
+          {info?.cwnd !== undefined && (
+            <Field label="cwnd · mss">{info.cwnd} · {info.mss ?? "—"}</Field>
+          )}
+          {info?.retransmits !== undefined && (
+            <Field label="retransmits · lost">{info.retransmits} · {info.lostPackets ?? 0}</Field>
+          )}
+          {info?.timer && (
+            <Field label="timer">
+              {info.timer} {info.timerMs !== undefined ? fmtAge(info.timerMs) : ""}
+            </Field>
+          )}
+          {other && (
+            <Field label="other end" title="The peer's socket on this host, as the kernel lists it">
+              <a class="mono" href={`/sockets/${encodeURIComponent(other.id)}`} title={other.id}>
+                {shortId(other)}
+              </a>{" "}
+              <StateBadge state={other.state} /> {other.kernel && (
+                <span class="mono small">
+                  Recv-Q {fmtInt(other.kernel.recvQ)} · Send-Q {fmtInt(other.kernel.sendQ)}
+                </span>
+              )}
+            </Field>
+          )}
+        </dl>
+        <div class="card">
+          <h2>Bytes over time</h2>
+          {bytes[0].length < 2
+            ? (
+              <p class="muted small">
+                No byte history: nothing of this socket is in the packet log.
+              </p>
+            )
+            : (
+              <Chart
+                height={160}
+                unit="bytes"
+                series={[
+                  { label: "in (read)", color: COLORS.in, stepped: true },
+                  { label: "out (written)", color: COLORS.out, stepped: true },
+                ]}
+                data={bytes}
+              />
+            )}
+        </div>
+        <div class="card">
+          <h2>Queues {open ? "(sampled every second while this page is open)" : ""}</h2>
+          {!open && queueData[0].length === 0
+            ? (
+              <p class="muted small">
+                Queues are sampled while the page is open; this socket was already gone. Its last
+                values are in the table on the left.
+              </p>
+            )
+            : (
+              <Chart
+                height={160}
+                unit={listen ? "count" : "bytes"}
+                series={[
+                  {
+                    label: listen ? "accept queue" : "kernel Recv-Q",
+                    color: COLORS.recvQ,
+                    stepped: true,
+                  },
+                  {
+                    label: listen ? "backlog" : "kernel Send-Q",
+                    color: COLORS.sendQ,
+                    stepped: true,
+                  },
+                  { label: "app rx", color: COLORS.appRx, stepped: true, dash: [4, 3] },
+                  { label: "app tx", color: COLORS.appTx, stepped: true, dash: [4, 3] },
+                ]}
+                data={queueData}
+              />
+            )}
+        </div>
+      </div>
+      {!hasStream && (
+        <p class="muted">
+          {listen
+            ? "A listening socket carries no payload: its connections do (see the socket table)."
+            : "The packet log records the service's own connections; this socket is the kernel's or a peer's."}
+          {other && socket.kind === "peer" && (
+            <>
+              {" "}Its other end,{" "}
+              <a href={`/sockets/${encodeURIComponent(other.id)}`}>{shortId(other)}</a>, has the
+              packets.
+            </>
+          )}
+        </p>
+      )}
+      {hasStream && (
+        <div class="card">
+          <div class="toolbar">
+            <h2>Packets</h2>
+            <span class="muted small">
+              {fmtInt(packets.length)} in the log (the first {props.previewBytes} bytes of each)
+            </span>
+          </div>
+          <div class="table-scroll short">
+            <table class="grid packet-table">
+              <colgroup>
+                <col class="w-seq" />
+                <col class="w-time" />
+                <col class="w-dir" />
+                <col class="w-len" />
+                <col class="w-data" />
+                <col class="w-dec" />
+              </colgroup>
+              <thead>
+                <tr>
+                  <th class="num">No.</th>
+                  <th>Time</th>
+                  <th>Dir</th>
+                  <th class="num">Len</th>
+                  <th>Data</th>
+                  <th>Decoded</th>
+                </tr>
+              </thead>
+              <tbody>
+                {packets.map((p, i) => (
+                  <tr
+                    key={p.seq}
+                    class={`row${i % 2 ? " odd" : ""}${p.seq === selected ? " selected" : ""}`}
+                    onClick={() => setSelected(p.seq)}
+                    data-seq={p.seq}
+                  >
+                    <td class="num mono">{p.seq}</td>
+                    <td class="mono">{fmtTime(p.ts)}</td>
+                    <td>
+                      <DirMark dir={p.dir} />
+                    </td>
+                    <td class="num mono">{fmtInt(p.len)}</td>
+                    <td class={`mono data dir-${p.dir}-fg`}>
+                      {streamText(fromBase64(p.data)).replace(/\n/g, "↵")}
+                    </td>
+                    <td class="decoded">
+                      <Notes notes={p.decoded} />
+                    </td>
+                  </tr>
+                ))}
+                {packets.length === 0 && (
+                  <tr>
+                    <td colSpan={6} class="empty">No packets in the log (yet, or any more).</td>
+                  </tr>
+                )}
+              </tbody>
+            </table>
+          </div>
+          {sel && <PacketPane p={sel} previewBytes={props.previewBytes} />}
+        </div>
+      )}
+      {hasStream && (
+        <div class="card">
+          <FollowStream packets={packets} socket={socket} previewBytes={props.previewBytes} />
+        </div>
+      )}
+    </section>
+  );
+}
+
+export default island("conn_detail", ConnDetail);

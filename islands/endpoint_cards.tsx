@@ -1,0 +1,240 @@
+/**
+ * The overview: one card per endpoint with its address, whether it listens,
+ * live connections, bytes/s in and out on a small live chart, errors and
+ * limit hits, and the lines to try it.
+ */
+import { useRef, useState } from "preact/hooks";
+import type { KernelStatus } from "../lib/net/service.ts";
+import type { Address } from "../lib/net/types.ts";
+import { island } from "../lib/web/island.tsx";
+import { Chart, COLORS, Samples } from "./_chart.tsx";
+import { fmtAddr, fmtAge, fmtBytes, fmtInt, fmtRate } from "./_format.ts";
+import { useEventStream, useInterval, useNow } from "./_hooks.ts";
+import { CopyLine, KernelNotice, LiveDot } from "./_ui.tsx";
+
+/** One endpoint as `/api/endpoints` lists it. */
+export interface EndpointView {
+  name: string;
+  transport: "tcp" | "udp";
+  description: string;
+  address: Address | null;
+  listening: boolean;
+  connections: number;
+  accepted: number;
+  closed: number;
+  refused: number;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  errors: Record<string, number>;
+  limitHits: Record<string, number>;
+  /** Shell lines to try it (only the table's endpoints have them). */
+  tryIt?: string[];
+}
+
+/** Props of the overview island. */
+export interface EndpointCardsProps {
+  endpoints: EndpointView[];
+  kernel: KernelStatus;
+  startedAt: number;
+  now: number;
+  draining: boolean;
+}
+
+interface Rate {
+  in: number | null;
+  out: number | null;
+}
+
+const HISTORY_S = 60;
+
+// The table's endpoints first (they have try-it lines), the service's own clients after.
+function byKind(a: EndpointView, b: EndpointView): number {
+  return Number(a.tryIt === undefined) - Number(b.tryIt === undefined);
+}
+
+function Counts({ label, counts }: { label: string; counts: Record<string, number> }) {
+  const entries = Object.entries(counts).filter(([, n]) => n > 0);
+  return (
+    <div class="kv-line">
+      <span class="muted">{label}</span>
+      {entries.length === 0
+        ? <span class="muted">none</span>
+        : entries.map(([k, n]) => (
+          <span class="badge st-bad" key={k}>
+            {k} <b>{fmtInt(n)}</b>
+          </span>
+        ))}
+    </div>
+  );
+}
+
+function Card(
+  { ep, rate, series, draining }: {
+    ep: EndpointView;
+    rate: Rate;
+    series: (number | null)[][] | undefined;
+    draining: boolean;
+  },
+) {
+  const unit = ep.transport === "udp" ? "flows" : "conns";
+  return (
+    <article class="card endpoint" data-endpoint={ep.name}>
+      <header class="card-head">
+        <h2>
+          <a href={`/sockets?endpoint=${encodeURIComponent(ep.name)}`}>{ep.name}</a>
+        </h2>
+        <span class="badge st-other">{ep.transport.toUpperCase()}</span>
+        {ep.address && <span class="mono addr">{fmtAddr(ep.address)}</span>}
+        {ep.tryIt === undefined && ep.address === null
+          ? <span class="pill">outgoing</span>
+          : (
+            <span class={`pill ${ep.listening ? "ok" : "bad"}`}>
+              {ep.listening ? (ep.transport === "udp" ? "bound" : "listening") : "not listening"}
+            </span>
+          )}
+        {ep.name === "sink" && (
+          <span class={`pill ${draining ? "ok" : "warn"}`}>
+            {draining ? "draining" : "not reading"}
+          </span>
+        )}
+      </header>
+      <p class="desc">{ep.description}</p>
+      <dl class="stats">
+        <div>
+          <dt>live {unit}</dt>
+          <dd class="big">{fmtInt(ep.connections)}</dd>
+        </div>
+        <div>
+          <dt>in</dt>
+          <dd class="big c-in">{fmtRate(rate.in)}</dd>
+        </div>
+        <div>
+          <dt>out</dt>
+          <dd class="big c-out">{fmtRate(rate.out)}</dd>
+        </div>
+        <div>
+          <dt>accepted / closed</dt>
+          <dd>
+            {fmtInt(ep.accepted)} / {fmtInt(ep.closed)}
+          </dd>
+        </div>
+      </dl>
+      <Chart
+        compact
+        height={44}
+        unit="rate"
+        window={HISTORY_S}
+        label={`${ep.name}: bytes per second in and out, last minute`}
+        series={[
+          { label: "in", color: COLORS.in, fill: true },
+          { label: "out", color: COLORS.out },
+        ]}
+        data={series ?? [[], [], []]}
+      />
+      <div class="kv-line mono small">
+        <span>
+          <span class="muted">total</span> <span class="c-in">{fmtBytes(ep.bytesIn)} in</span> ·
+          {" "}
+          <span class="c-out">{fmtBytes(ep.bytesOut)} out</span>
+        </span>
+        <span>
+          <span class="muted">msgs</span> {fmtInt(ep.messagesIn)} / {fmtInt(ep.messagesOut)}
+        </span>
+      </div>
+      <Counts label="errors" counts={ep.errors} />
+      <Counts
+        label="limit hits"
+        counts={{ ...ep.limitHits, ...(ep.refused > 0 ? { refused: ep.refused } : {}) }}
+      />
+      {ep.tryIt && ep.tryIt.length > 0 && (
+        <div class="tryit">
+          <div class="muted small">try it</div>
+          {ep.tryIt.map((line) => <CopyLine key={line} text={line} />)}
+        </div>
+      )}
+      <footer class="card-links small">
+        <a href={`/sockets?endpoint=${encodeURIComponent(ep.name)}`}>sockets →</a>
+        <a href={`/packets?endpoint=${encodeURIComponent(ep.name)}`}>packets →</a>
+        {ep.name === "sink" && <a href="/buffers">buffer demo →</a>}
+      </footer>
+    </article>
+  );
+}
+
+function EndpointCards(props: EndpointCardsProps) {
+  const [endpoints, setEndpoints] = useState(() => props.endpoints.slice().sort(byKind));
+  const [rates, setRates] = useState<Record<string, Rate>>({});
+  const [series, setSeries] = useState<Record<string, (number | null)[][]>>({});
+  const history = useRef(new Map<string, { ts: number; in: number; out: number }>());
+  const samples = useRef(new Map<string, Samples>());
+  const now = useNow(props.now);
+  const tryIt = new Map(props.endpoints.map((e) => [e.name, e.tryIt]));
+
+  const status = useEventStream("/api/events?sockets=0&packets=0", {
+    endpoints(list: EndpointView[]) {
+      const ts = Date.now();
+      const nextRates: Record<string, Rate> = {};
+      const nextSeries: Record<string, (number | null)[][]> = {};
+      for (const ep of list) {
+        const prev = history.current.get(ep.name);
+        const dt = prev ? (ts - prev.ts) / 1000 : 0;
+        const rate = prev && dt > 0.2
+          ? {
+            in: Math.max(0, (ep.bytesIn - prev.in) / dt),
+            out: Math.max(0, (ep.bytesOut - prev.out) / dt),
+          }
+          : { in: null, out: null };
+        history.current.set(ep.name, { ts, in: ep.bytesIn, out: ep.bytesOut });
+        nextRates[ep.name] = rate;
+        if (rate.in !== null) {
+          let s = samples.current.get(ep.name);
+          if (s === undefined) samples.current.set(ep.name, s = new Samples(2, HISTORY_S + 5));
+          nextSeries[ep.name] = s.push(ts, [rate.in, rate.out]);
+        }
+      }
+      setEndpoints(list.map((ep) => ({ ...ep, tryIt: tryIt.get(ep.name) })).sort(byKind));
+      setRates(nextRates);
+      setSeries((old) => ({ ...old, ...nextSeries }));
+    },
+  });
+  // The event stream carries counters only; the sink's switch is read from the API now and then.
+  const [draining, setDraining] = useState(props.draining);
+  useInterval(() => {
+    fetch("/api/endpoints").then((r) => r.json()).then(
+      (body) => setDraining(Boolean(body?.sink?.draining)),
+      () => {},
+    );
+  }, 5000);
+  const live = endpoints.reduce((n, e) => n + e.connections, 0);
+
+  return (
+    <section>
+      <div class="toolbar">
+        <h1>Endpoints</h1>
+        <span class="muted">
+          {endpoints.length} endpoints · {fmtInt(live)} live connection{live === 1 ? "" : "s"} · up
+          {" "}
+          {fmtAge(now - props.startedAt)}
+        </span>
+        <span class="spacer" />
+        <LiveDot status={status} />
+      </div>
+      <KernelNotice kernel={props.kernel} />
+      <div class="cards">
+        {endpoints.map((ep) => (
+          <Card
+            key={ep.name}
+            ep={ep}
+            rate={rates[ep.name] ?? { in: null, out: null }}
+            series={series[ep.name]}
+            draining={draining}
+          />
+        ))}
+      </div>
+    </section>
+  );
+}
+
+export default island("endpoint_cards", EndpointCards);

@@ -1,0 +1,41 @@
+import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
+import { definePage, page } from "../lib/web/page.tsx";
+import EndpointCards, { type EndpointView } from "../islands/endpoint_cards.tsx";
+
+export const handler = definePage.handlers({
+  GET({ state }) {
+    const { service, dashboard } = state;
+    const tryIt = new Map(ENDPOINTS.map((e) => [e.name, e.tryIt]));
+    const endpoints = [...service.registry.endpoints.values()].map((stats): EndpointView => {
+      const addr = stats.address;
+      const lines = tryIt.get(stats.name);
+      return {
+        ...(stats.toJSON() as unknown as EndpointView),
+        tryIt: lines === undefined
+          ? undefined
+          : addr === null
+          ? []
+          : lines.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard)),
+      };
+    });
+    return page({
+      endpoints,
+      kernel: service.kernelStatus,
+      startedAt: state.startedAt,
+      now: Date.now(),
+      draining: service.sink.draining,
+    }, { title: "Overview" });
+  },
+});
+
+export default definePage.page<typeof handler>(function Overview({ data }) {
+  return (
+    <EndpointCards
+      endpoints={data.endpoints}
+      kernel={data.kernel}
+      startedAt={data.startedAt}
+      now={data.now}
+      draining={data.draining}
+    />
+  );
+});
