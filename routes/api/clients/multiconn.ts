@@ -30,7 +30,9 @@ export const handler = define.handlers({
     if (endpoint === undefined || !ECHOING.includes(name as string)) {
       return jsonError(
         400,
-        `Cannot parse body: "endpoint" must be one of ${ECHOING.join(", ")}: ${JSON.stringify(name)}`,
+        `Cannot parse body: "endpoint" must be one of ${ECHOING.join(", ")}: ${
+          JSON.stringify(name)
+        }`,
       );
     }
     const conns = intField(body, "conns", 1, 1000, 4)!;
