@@ -6,10 +6,25 @@
  * `subarray` copy per read or write, whatever the traffic.
  */
 
-/** Who a packet belongs to: the socket id and its endpoint. */
+/** Who a packet belongs to: the socket id and its endpoint (and, where known, its addresses). */
 export interface PacketSource {
   readonly id: string;
   readonly endpoint: string;
+  readonly transport?: "tcp" | "udp";
+  readonly local?: { hostname: string; port: number };
+  readonly remote?: { hostname: string; port: number } | null;
+}
+
+/**
+ * Sees every packet in full, and TCP connections opening and closing: the
+ * hook a full-payload capture (pcapng) plugs into. Called on the hot path, so
+ * an implementation copies what it keeps and returns.
+ */
+export interface PacketTap {
+  packet(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number): void;
+  opened(src: PacketSource, ts: number): void;
+  /** `reset` when the connection ended by RST rather than FIN. */
+  closed(src: PacketSource, reset: boolean, ts: number): void;
 }
 
 /** Direction of a packet, seen from the process: `in` was read, `out` was written. */
@@ -69,6 +84,8 @@ export class PacketLog {
   #notes: (PacketNote[] | undefined)[];
   /** The seq the next record gets; seqs start at 1. */
   #next = 1;
+  /** Full-payload observer (the capture), or null. */
+  tap: PacketTap | null = null;
 
   constructor(options: PacketLogOptions = {}) {
     const capacity = options.entries ?? 10_000;
@@ -121,7 +138,18 @@ export class PacketLog {
     }
     this.#src[slot] = src;
     this.#notes[slot] = undefined;
+    if (this.tap !== null) this.tap.packet(src, dir, bytes, ts);
     return seq;
+  }
+
+  /** A TCP connection opened (for the tap's synthesized handshake). */
+  opened(src: PacketSource, ts: number): void {
+    if (this.tap !== null) this.tap.opened(src, ts);
+  }
+
+  /** A TCP connection closed, by FIN or by RST (for the tap). */
+  closed(src: PacketSource, reset: boolean, ts: number): void {
+    if (this.tap !== null) this.tap.closed(src, reset, ts);
   }
 
   /** Attaches a decoded summary to an entry still in the ring. */

@@ -77,6 +77,7 @@ function toAddress(addr: Deno.Addr): Address {
 export class ObservedConn implements PacketSource {
   readonly id: string;
   readonly endpoint: string;
+  readonly transport = "tcp" as const;
   readonly role: "server" | "client";
   readonly local: Address;
   readonly remote: Address;
@@ -117,6 +118,7 @@ export class ObservedConn implements PacketSource {
     this.role = role;
     this.local = toAddress(conn.localAddr);
     this.remote = toAddress(conn.remoteAddr);
+    ctx.log.opened(this, this.openedAt);
   }
 
   /** True once the connection was closed, by either side. */
@@ -245,6 +247,7 @@ export class ObservedConn implements PacketSource {
       // Already closed by the runtime after a reset.
     }
     if (!this.#reading) this.#releaseBuffers();
+    this.#ctx.log.closed(this, /reset|unread/.test(reason), this.closedAt);
     this.#ctx.onClose(this);
   }
 
