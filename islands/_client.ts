@@ -6,8 +6,10 @@ import "uplot/dist/uPlot.min.css";
 import { h, hydrate } from "preact";
 import { HYDRATED_ATTR, type Island, ISLAND_ATTR, PROPS_ATTR } from "../lib/web/island.tsx";
 import buffersDemo from "./buffers_demo.tsx";
+import chatRoom from "./chat_room.tsx";
 import connDetail from "./conn_detail.tsx";
 import endpointCards from "./endpoint_cards.tsx";
+import labs from "./labs.tsx";
 import multiconnLauncher from "./multiconn_launcher.tsx";
 import packetLog from "./packet_log.tsx";
 import socketsTable from "./sockets_table.tsx";
@@ -15,8 +17,10 @@ import socketsTable from "./sockets_table.tsx";
 // deno-lint-ignore no-explicit-any
 const ISLANDS: Island<any>[] = [
   buffersDemo,
+  chatRoom,
   connDetail,
   endpointCards,
+  labs,
   multiconnLauncher,
   packetLog,
   socketsTable,

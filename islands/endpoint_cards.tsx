@@ -1,13 +1,16 @@
 /**
  * The overview: one card per endpoint with its address, whether it listens,
  * live connections, bytes/s in and out on a small live chart, errors and
- * limit hits, and the lines to try it.
+ * limit hits, the lines to try it, and on TCP endpoints the fault in force
+ * with a control to switch it.
  */
 import { useRef, useState } from "preact/hooks";
+import type { Fault } from "../lib/net/faults.ts";
 import type { KernelStatus } from "../lib/net/service.ts";
 import type { Address } from "../lib/net/types.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
+import { FaultBadge, FaultControl } from "./_fault_control.tsx";
 import { fmtAddr, fmtAge, fmtBytes, fmtInt, fmtRate } from "./_format.ts";
 import { useEventStream, useInterval, useNow } from "./_hooks.ts";
 import { CopyLine, KernelNotice, LiveDot } from "./_ui.tsx";
@@ -29,6 +32,10 @@ export interface EndpointView {
   messagesOut: number;
   errors: Record<string, number>;
   limitHits: Record<string, number>;
+  /** The fault in force (TCP endpoints; null where faults do not apply). */
+  fault?: Fault | null;
+  /** Times each fault mode acted. */
+  faults?: Record<string, number>;
   /** Shell lines to try it (only the table's endpoints have them). */
   tryIt?: string[];
 }
@@ -71,16 +78,18 @@ function Counts({ label, counts }: { label: string; counts: Record<string, numbe
 }
 
 function Card(
-  { ep, rate, series, draining }: {
+  { ep, rate, series, draining, onFault }: {
     ep: EndpointView;
     rate: Rate;
     series: (number | null)[][] | undefined;
     draining: boolean;
+    onFault: (name: string, fault: Fault) => void;
   },
 ) {
   const unit = ep.transport === "udp" ? "flows" : "conns";
+  const faulted = ep.fault != null && ep.fault.mode !== "none";
   return (
-    <article class="card endpoint" data-endpoint={ep.name}>
+    <article class={faulted ? "card endpoint faulted" : "card endpoint"} data-endpoint={ep.name}>
       <header class="card-head">
         <h2>
           <a href={`/sockets?endpoint=${encodeURIComponent(ep.name)}`}>{ep.name}</a>
@@ -99,6 +108,7 @@ function Card(
             {draining ? "draining" : "not reading"}
           </span>
         )}
+        <FaultBadge fault={ep.fault} />
       </header>
       <p class="desc">{ep.description}</p>
       <dl class="stats">
@@ -148,6 +158,14 @@ function Card(
         label="limit hits"
         counts={{ ...ep.limitHits, ...(ep.refused > 0 ? { refused: ep.refused } : {}) }}
       />
+      {ep.fault != null && ep.tryIt !== undefined && (
+        <FaultControl
+          endpoint={ep.name}
+          fault={ep.fault}
+          acted={ep.faults ?? {}}
+          onApplied={(fault) => onFault(ep.name, fault)}
+        />
+      )}
       {ep.tryIt && ep.tryIt.length > 0 && (
         <div class="tryit">
           <div class="muted small">try it</div>
@@ -208,6 +226,9 @@ function EndpointCards(props: EndpointCardsProps) {
     );
   }, 5000);
   const live = endpoints.reduce((n, e) => n + e.connections, 0);
+  // The API's answer shows at once; the next event confirms it.
+  const onFault = (name: string, fault: Fault) =>
+    setEndpoints((list) => list.map((e) => e.name === name ? { ...e, fault } : e));
 
   return (
     <section>
@@ -230,6 +251,7 @@ function EndpointCards(props: EndpointCardsProps) {
             rate={rates[ep.name] ?? { in: null, out: null }}
             series={series[ep.name]}
             draining={draining}
+            onFault={onFault}
           />
         ))}
       </div>

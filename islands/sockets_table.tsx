@@ -15,7 +15,7 @@ import type { KernelStatus } from "../lib/net/service.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAddr, fmtAge, fmtBytes, fmtInt } from "./_format.ts";
-import { postJson, type StreamStatus, useRowWindow } from "./_hooks.ts";
+import { postJson, type StreamStatus, useInterval, useRowWindow } from "./_hooks.ts";
 import {
   COLUMNS,
   FIRST_ROWS,
@@ -75,13 +75,15 @@ interface RowProps {
   fade: string | undefined;
   closing: boolean;
   kernelReason: string | null;
+  /** A LISTEN row whose endpoint has the pause-accept fault on. */
+  acceptPaused: boolean;
   onClose: (id: string) => void;
 }
 
 function sameRow(a: RowProps, b: RowProps): boolean {
   return a.s.id === b.s.id && a.version === b.version && a.flash === b.flash &&
     a.age === b.age && a.fade === b.fade && a.closing === b.closing &&
-    a.kernelReason === b.kernelReason;
+    a.kernelReason === b.kernelReason && a.acceptPaused === b.acceptPaused;
 }
 
 /** One row, rendered again only when what it shows changed (scrolling moves it untouched). */
@@ -95,7 +97,9 @@ class Row extends Component<RowProps> {
   }
 }
 
-function rowCells({ s, flash, age, fade, closing, onClose, kernelReason }: RowProps) {
+function rowCells(
+  { s, flash, age, fade, closing, onClose, kernelReason, acceptPaused }: RowProps,
+) {
   let cls = `row${flash}`;
   if (!s.ours) cls += " is-peer";
   if (s.state === "TIME_WAIT") cls += " is-timewait";
@@ -121,7 +125,23 @@ function rowCells({ s, flash, age, fade, closing, onClose, kernelReason }: RowPr
             colSpan={2}
             title="Connections waiting in the accept queue / the backlog it may hold"
           >
-            {s.kernel ? <>accept {fmtInt(s.kernel.recvQ)} / {fmtInt(s.kernel.sendQ)}</> : "—"}
+            {acceptPaused && (
+              <span
+                class="badge st-closing"
+                data-accept-paused=""
+                title="pause-accept fault: connects wait in the accept queue"
+              >
+                accept paused
+              </span>
+            )}
+            {s.kernel
+              ? (
+                <>
+                  {acceptPaused ? "" : "accept "}
+                  {fmtInt(s.kernel.recvQ)} / {fmtInt(s.kernel.sendQ)}
+                </>
+              )
+              : "—"}
           </td>
         )
         : (
@@ -179,6 +199,22 @@ function SocketsTable(props: SocketsTableProps) {
   const received = useRef<number | null>(null);
   const asked = useRef({ start: 0, end: 0 });
   const win = useRowWindow(table.matching, ROW_HEIGHT, { initialRows: FIRST_ROWS });
+  // Faults are per endpoint, not per socket: the LISTEN rows read them from the endpoint list.
+  const [paused, setPaused] = useState<ReadonlySet<string>>(new Set());
+  const readPaused = async () => {
+    try {
+      const body: { endpoints?: { name: string; fault?: { mode: string } | null }[] } =
+        await (await fetch("/api/endpoints")).json();
+      const names = (body.endpoints ?? []).filter((e) => e.fault?.mode === "pause-accept")
+        .map((e) => e.name);
+      setPaused((old) =>
+        old.size === names.length && names.every((n) => old.has(n)) ? old : new Set(names)
+      );
+    } catch {
+      // The next tick tries again.
+    }
+  };
+  useInterval(readPaused, 2000, true);
 
   const send = (msg: ToWorker) => worker.current?.postMessage(msg);
 
@@ -295,6 +331,7 @@ function SocketsTable(props: SocketsTableProps) {
           : `opacity:${(0.3 + 0.55 * Math.min(1, left / 60000)).toFixed(2)}`}
         closing={closing.has(s.id)}
         kernelReason={kernelReason}
+        acceptPaused={s.kind === "listener" && paused.has(s.endpoint)}
         onClose={closeSocket}
       />,
     );

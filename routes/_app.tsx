@@ -5,6 +5,8 @@ const NAV = [
   ["/sockets", "Sockets"],
   ["/packets", "Packets"],
   ["/buffers", "Buffers"],
+  ["/labs", "Labs"],
+  ["/chat", "Chat"],
 ] as const;
 
 function active(path: string, href: string): boolean {

@@ -7,12 +7,8 @@
  * Needs /usr/bin/chromium; set SOCKSCOPE_SKIP_BROWSER=1 to skip these tests.
  */
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { KernelTable } from "../lib/kernel/kernel_table.ts";
-import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
-import { Service } from "../lib/net/service.ts";
-import type { AppState } from "../lib/web/define.ts";
-import { createApp } from "../main.ts";
+import type { Service } from "../lib/net/service.ts";
+import { BROWSER_TEST, open, shot, SHOTS, start, VIEWPORT } from "./_browser.ts";
 import {
   appFrame,
   closeQuietly,
@@ -23,116 +19,6 @@ import {
   waitFor,
   writeAll,
 } from "./_helpers.ts";
-
-const CHROMIUM = Deno.env.get("SOCKSCOPE_CHROMIUM") ?? "/usr/bin/chromium";
-const SKIP = Deno.env.get("SOCKSCOPE_SKIP_BROWSER") === "1";
-const ROOT = new URL("../", import.meta.url);
-const SHOTS = new URL("shots/", ROOT);
-const VIEWPORT = { width: 1440, height: 900 };
-
-/** A service on port 0 for every endpoint, its dashboard, and a browser pointed at it. */
-interface Harness extends AsyncDisposable {
-  service: Service;
-  base: string;
-  browser: Browser;
-  page: Page;
-  port(name: string): number;
-}
-
-async function requireChromium(): Promise<void> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    throw new Error(
-      `Browser tests need Chromium at ${CHROMIUM} (apt-get install chromium); ` +
-        "set SOCKSCOPE_SKIP_BROWSER=1 to skip them",
-    );
-  }
-}
-
-let built: Promise<void> | undefined;
-
-/** Bundles the islands once per run, as `deno task start` does before serving. */
-function build(): Promise<void> {
-  built ??= (async () => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "build"],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(`deno task build failed: ${new TextDecoder().decode(out.stderr)}`);
-    }
-  })();
-  return built;
-}
-
-async function start(): Promise<Harness> {
-  await requireChromium();
-  await build();
-  const service = new Service({
-    ports: Object.fromEntries(ENDPOINTS.map((e) => [e.name, 0])),
-    kernel: new KernelTable({ minIntervalMs: 0 }),
-  });
-  const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    createApp(state).fetch,
-  );
-  state.dashboard = `127.0.0.1:${server.addr.port}`;
-  let browser: Browser | undefined;
-  try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: 20_000,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    const context = await browser.newContext({ viewport: VIEWPORT });
-    context.setDefaultTimeout(5000);
-    const page = await context.newPage();
-    page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
-    return {
-      service,
-      base: `http://${state.dashboard}`,
-      browser,
-      page,
-      port(name) {
-        return (service.tcp.get(name) ?? service.udp.get(name))!.port;
-      },
-      async [Symbol.asyncDispose]() {
-        await browser!.close().catch(() => {});
-        ac.abort();
-        await Promise.allSettled([server.finished, service.close()]);
-      },
-    };
-  } catch (err) {
-    await browser?.close().catch(() => {});
-    ac.abort();
-    await Promise.allSettled([server.finished, service.close()]);
-    throw err;
-  }
-}
-
-async function open(h: Harness, path: string, island: string): Promise<void> {
-  await h.page.goto(`${h.base}${path}`);
-  await h.page.waitForSelector(`[data-island="${island}"][data-hydrated]`);
-}
-
-async function shot(h: Harness, name: string, fullPage = false): Promise<void> {
-  await Deno.mkdir(SHOTS, { recursive: true });
-  await h.page.screenshot({ path: new URL(`${name}.png`, SHOTS).pathname, fullPage });
-}
 
 /** One echo round trip, so the bytes are in the packet log before the test looks. */
 async function echo(conn: Deno.Conn, text: string): Promise<void> {
@@ -147,11 +33,9 @@ function idOf(service: Service, endpoint: string, remotePort: number): string {
   )!.id;
 }
 
-const options = { ignore: SKIP, sanitizeOps: false, sanitizeResources: false };
-
 Deno.test({
   name: "dashboard pages work in Chromium",
-  ...options,
+  ...BROWSER_TEST,
   async fn(t) {
     await using h = await start();
     const { page } = h;
@@ -374,7 +258,7 @@ function pct(sorted: number[], p: number): number {
 
 Deno.test({
   name: "the sockets table stays smooth with 2,000 live connections",
-  ...options,
+  ...BROWSER_TEST,
   async fn() {
     await using h = await start();
     const conns: Deno.TcpConn[] = [];

@@ -252,3 +252,101 @@ Deno.test("StaticFiles.url() changes when the file changes", async () => {
   assert(first !== second);
   assertEquals(await statics.url("/missing.css"), null);
 });
+
+/** A chat message as the seed's client frames it: its byte length padded to 64 bytes, then it. */
+function chatFrame(text: string): Uint8Array {
+  const body = encoder.encode(text);
+  const out = new Uint8Array(64 + body.length).fill(0x20, 0, 64);
+  out.set(encoder.encode(String(body.length)));
+  out.set(body, 64);
+  return out;
+}
+
+Deno.test("GET /chat renders the room's participants and messages before any script runs", async () => {
+  await using t = startService();
+  const conn = await connect(t.port("chat"));
+  try {
+    await writeAll(conn, chatFrame("!NAME bob"));
+    await readExactly(conn, "Msg received".length);
+    await writeAll(conn, chatFrame("hello from a socket"));
+    await readExactly(conn, "Msg received".length);
+    const posted = await t.api("/api/chat", {
+      method: "POST",
+      body: JSON.stringify({ name: "alice", text: "<script>window.__xss=1</script> hi" }),
+    });
+    assertEquals(posted.status, 201);
+    const { status, html } = await page(t, "/chat");
+    assertEquals(status, 200);
+    assertMatch(html, /<title>Chat · sockscope<\/title>/);
+    assertStringIncludes(html, 'data-participant="bob" data-kind="tcp"');
+    assertStringIncludes(html, 'data-participant="alice" data-kind="web"');
+    assertStringIncludes(html, "hello from a socket");
+    assertStringIncludes(html, "&lt;script>window.__xss=1&lt;/script> hi");
+    assert(!html.includes("<script>window"), "the text is never markup");
+    // The lines to join from a shell carry the real port.
+    assertStringIncludes(html, `deno task client chat --port ${t.port("chat")}`);
+    assertStringIncludes(html, `| nc 127.0.0.1 ${t.port("chat")}`);
+    const props = islandProps(html, "chat_room");
+    assertEquals((props.messages as { name: string }[]).map((m) => m.name), ["bob", "alice"]);
+  } finally {
+    closeQuietly(conn);
+  }
+});
+
+Deno.test("GET /labs renders every lab with its lesson, address, lines and read boundaries", async () => {
+  await using t = startService();
+  const conn = await connect(t.port("frame-delimited"));
+  try {
+    await writeAll(conn, encoder.encode("one\ntwo\n"));
+    await readExactly(conn, 8);
+    const { status, html } = await page(t, "/labs");
+    assertEquals(status, 200);
+    assertMatch(html, /<title>Labs · sockscope<\/title>/);
+    for (
+      const name of [
+        "chat",
+        "clients",
+        "reverse",
+        "http-hello",
+        "frame-fixed",
+        "frame-delimited",
+        "frame-prefixed",
+        "frame-close",
+        "discard",
+        "chargen",
+      ]
+    ) {
+      assertStringIncludes(html, `data-lab="${name}"`);
+      assertStringIncludes(html, `127.0.0.1:${t.port(name)}`);
+    }
+    assertStringIncludes(html, "seed 003");
+    assertStringIncludes(
+      html,
+      `<code class="mono cmd">printf '00005hello00005world' | nc 127.0.0.1 ${
+        t.port("frame-prefixed")
+      }</code>`,
+    );
+    // The read that held two messages, drawn and noted as such.
+    assertStringIncludes(html, "message 1 complete (4 B), message 2 complete (4 B)");
+    assertEquals(html.match(/piece piece-whole/g)?.length, 2);
+    assertStringIncludes(html, `href="http://127.0.0.1:${t.port("http-hello")}/"`);
+    // Both new pages are in the navigation.
+    assertStringIncludes(html, `href="/labs" class="active"`);
+    assertStringIncludes(html, `href="/chat"`);
+  } finally {
+    closeQuietly(conn);
+  }
+});
+
+Deno.test("GET / shows the fault in force on its endpoint's card", async () => {
+  await using t = startService();
+  t.service.tcp.get("echo")!.setFault({ mode: "delay", ms: 200 });
+  const { html } = await page(t, "/");
+  const card = html.slice(html.indexOf('data-endpoint="echo"'));
+  assertStringIncludes(card.slice(0, card.indexOf("</article>")), "fault: delay 200 ms");
+  assertStringIncludes(card, 'data-fault-badge="delay"');
+  assertEquals(html.match(/data-fault-badge=/g)?.length, 1);
+  // Every TCP endpoint of the table has the control; the UDP one does not.
+  assertStringIncludes(html, 'data-fault-control="chargen"');
+  assert(!html.includes('data-fault-control="udp"'));
+});

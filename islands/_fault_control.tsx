@@ -1,0 +1,195 @@
+/**
+ * The fault switch of one TCP endpoint as its overview card shows it: the
+ * mode in force as a badge, and a compact form that sets or clears it
+ * through `POST /api/endpoints/:name/fault`. The API checks the bounds; its
+ * error comes back inline, word for word.
+ */
+import { useEffect, useState } from "preact/hooks";
+import { type Fault, FAULT_PARAMS, type FaultMode } from "../lib/net/faults.ts";
+import { fmtInt } from "./_format.ts";
+import { postJson } from "./_hooks.ts";
+
+/** A mode the form can switch on (clearing is its own button). */
+type OnMode = Exclude<FaultMode, "none">;
+
+const MODES = (Object.keys(FAULT_PARAMS) as FaultMode[]).filter((m): m is OnMode => m !== "none");
+
+/** What a client of the endpoint sees under each mode, in a few words. */
+const HINTS: Record<OnMode, string> = {
+  delay: "every reply held this long",
+  drip: "replies cut into pieces, spaced out",
+  "half-close": "FIN after this many bytes; the server keeps reading",
+  "close-unread": "reads 1 byte of the next data, then closes: the kernel sends RST",
+  stall: "stops reading: Recv-Q fills, then the client's Send-Q",
+  "pause-accept": "stops accepting: connects wait in the accept queue (the LISTEN row)",
+};
+
+/** Starting values of the parameters, chosen so the effect is easy to see with nc. */
+const START: Record<string, number> = {
+  "delay.ms": 200,
+  "drip.bytes": 1,
+  "drip.interval": 100,
+  "half-close.bytes": 5,
+};
+
+const UNITS: Record<string, string> = { ms: "ms", bytes: "B", interval: "ms" };
+
+/** The fault in a few words for a badge: `delay 200 ms`, `accept paused`. */
+export function faultLabel(fault: Fault): string {
+  switch (fault.mode) {
+    case "none":
+      return "none";
+    case "delay":
+      return `delay ${fmtInt(fault.ms)} ms`;
+    case "drip":
+      return `drip ${fmtInt(fault.bytes)} B / ${fmtInt(fault.interval)} ms`;
+    case "half-close":
+      return `half-close after ${fmtInt(fault.bytes)} B`;
+    case "close-unread":
+      return "close unread (RST)";
+    case "stall":
+      return "stall (not reading)";
+    case "pause-accept":
+      return "accept paused";
+    default: {
+      const unreachable: never = fault;
+      return String((unreachable as { mode: unknown }).mode);
+    }
+  }
+}
+
+/** The badge of the fault in force; nothing when there is none. */
+export function FaultBadge({ fault }: { fault: Fault | null | undefined }) {
+  if (!fault || fault.mode === "none") return null;
+  return (
+    <span class="pill fault" data-fault-badge={fault.mode} title="Fault in force on this endpoint">
+      fault: {faultLabel(fault)}
+    </span>
+  );
+}
+
+function valuesOf(fault: Fault): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(START)) out[key] = String(v);
+  if (fault.mode === "none") return out;
+  for (const name of Object.keys(FAULT_PARAMS[fault.mode])) {
+    out[`${fault.mode}.${name}`] = String((fault as unknown as Record<string, number>)[name]);
+  }
+  return out;
+}
+
+/** Props of {@linkcode FaultControl}. */
+export interface FaultControlProps {
+  endpoint: string;
+  /** The fault in force, as `/api/endpoints` reports it. */
+  fault: Fault;
+  /** Times each mode acted on this endpoint. */
+  acted: Record<string, number>;
+  /** Called with the fault the API confirmed, before the next event brings it. */
+  onApplied: (fault: Fault) => void;
+}
+
+/** Mode, its parameters with their bounds, apply and clear. Needs JavaScript. */
+export function FaultControl({ endpoint, fault, acted, onApplied }: FaultControlProps) {
+  const active = fault.mode !== "none";
+  const [mode, setMode] = useState<OnMode>(active ? fault.mode as OnMode : "delay");
+  const [values, setValues] = useState(() => valuesOf(fault));
+  const [dirty, setDirty] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const key = JSON.stringify(fault);
+
+  // A fault switched elsewhere (curl, another tab) shows up in the form unless the user is editing.
+  useEffect(() => {
+    if (dirty || fault.mode === "none") return;
+    setMode(fault.mode);
+    setValues(valuesOf(fault));
+  }, [key]);
+
+  const send = async (body: Record<string, unknown>) => {
+    setBusy(true);
+    try {
+      const res = await postJson(`/api/endpoints/${encodeURIComponent(endpoint)}/fault`, body);
+      setError("");
+      setDirty(false);
+      onApplied(res.fault as Fault);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const apply = (e: Event) => {
+    e.preventDefault();
+    const body: Record<string, unknown> = { mode };
+    for (const name of Object.keys(FAULT_PARAMS[mode])) {
+      const raw = values[`${mode}.${name}`]?.trim() ?? "";
+      // Whatever was typed goes to the API as a number, so its message names the problem.
+      body[name] = raw === "" ? null : Number(raw);
+    }
+    send(body);
+  };
+
+  const params = Object.entries(FAULT_PARAMS[mode]);
+  const used = acted[fault.mode] ?? 0;
+  return (
+    <div class="fault-box js-only" data-fault-control={endpoint}>
+      <form class="fault-ctl" onSubmit={apply} noValidate>
+        <span class="muted">fault</span>
+        <select
+          aria-label={`Fault mode for ${endpoint}`}
+          value={mode}
+          onChange={(e) => {
+            setMode(e.currentTarget.value as OnMode);
+            setDirty(true);
+            setError("");
+          }}
+        >
+          {MODES.map((m) => <option key={m} value={m}>{m}</option>)}
+        </select>
+        {params.map(([name, [min, max]]) => (
+          <label key={`${mode}.${name}`} title={`${name}: an integer in ${min}..${max}`}>
+            {name === "interval" && <span class="muted">every</span>}
+            <input
+              type="number"
+              min={min}
+              max={max}
+              step={1}
+              aria-label={`${name} (${min}..${max})`}
+              value={values[`${mode}.${name}`] ?? ""}
+              onInput={(e) => {
+                const v = e.currentTarget.value;
+                setValues((old) => ({ ...old, [`${mode}.${name}`]: v }));
+                setDirty(true);
+              }}
+            />
+            <span class="muted">{UNITS[name] ?? name}</span>
+          </label>
+        ))}
+        <button type="submit" class="btn btn-small" disabled={busy}>apply</button>
+        <button
+          type="button"
+          class="btn btn-small"
+          disabled={busy || !active}
+          onClick={() => send({ mode: "none" })}
+          title="Back to normal for open and new connections"
+        >
+          clear
+        </button>
+        {active && used > 0 && (
+          <span class="muted small" title={`Times the ${fault.mode} fault acted`}>
+            acted {fmtInt(used)}×
+          </span>
+        )}
+      </form>
+      <div class="fault-hint muted small">
+        {mode}: {HINTS[mode]}
+        <span class="mono">
+          {params.map(([name, [min, max]]) => ` · ${name} ${fmtInt(min)}–${fmtInt(max)}`).join("")}
+        </span>
+      </div>
+      {error && <div class="c-bad small" role="alert">{error}</div>}
+    </div>
+  );
+}

@@ -1,0 +1,55 @@
+import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
+import { definePage, page } from "../lib/web/page.tsx";
+import type { EndpointView } from "../islands/endpoint_cards.tsx";
+import Labs, { LABS, type LabView, READS } from "../islands/labs.tsx";
+
+export const handler = definePage.handlers({
+  GET({ url, state }) {
+    const { service, dashboard } = state;
+    const specs = new Map(ENDPOINTS.map((e) => [e.name, e]));
+    const labs: LabView[] = [];
+    for (const info of LABS) {
+      const stats = service.registry.endpoints.get(info.name);
+      const spec = specs.get(info.name);
+      if (stats === undefined || spec === undefined) continue;
+      const addr = stats.address;
+      // A wildcard bind is reached the way this page was.
+      const host = addr === null || addr.hostname === "0.0.0.0" || addr.hostname === "::"
+        ? url.hostname
+        : addr.hostname;
+      labs.push({
+        ...(stats.toJSON() as unknown as EndpointView),
+        tryIt: addr === null
+          ? []
+          : spec.tryIt.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard)),
+        packets: info.group === "framing"
+          ? service.log.query({ endpoint: info.name, limit: READS })
+          : null,
+        open: info.name === "http-hello" && addr !== null
+          ? `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}/`
+          : null,
+      });
+    }
+    return page({ labs }, { title: "Labs" });
+  },
+});
+
+export default definePage.page<typeof handler>(function LabsPage({ data }) {
+  return (
+    <>
+      <div class="page-head">
+        <h1>Labs</h1>
+        <p class="lede">
+          Every system the tutorials describe, running as a live endpoint. Each section says what it
+          teaches and where it comes from, gives the lines to try it from a shell, and counts its
+          traffic as it happens; its sockets and bytes are in the{" "}
+          <a href="/sockets">socket table</a> and the <a href="/packets">packet log</a>{" "}
+          like everything else. Any of them can be switched into a fault mode from its card on the
+          {" "}
+          <a href="/">overview</a>.
+        </p>
+      </div>
+      <Labs labs={data.labs} />
+    </>
+  );
+});
