@@ -15,6 +15,9 @@ import { handler as clientMulticonn } from "./routes/api/clients/multiconn.ts";
 import { handler as clientSink } from "./routes/api/clients/sink.ts";
 import { handler as endpoints } from "./routes/api/endpoints.ts";
 import { handler as endpointFault } from "./routes/api/endpoints/[name]/fault.ts";
+import { handler as capture } from "./routes/api/capture.pcapng.ts";
+import { handler as captures } from "./routes/api/captures.ts";
+import { handler as captureFile } from "./routes/api/captures/[name].ts";
 import { handler as chat } from "./routes/api/chat.ts";
 import { handler as events } from "./routes/api/events.ts";
 import { handler as packets } from "./routes/api/packets.ts";
@@ -27,7 +30,9 @@ import { pageHandlers, type PageModule } from "./lib/web/page.tsx";
 import { StaticFiles } from "./lib/web/static_files.ts";
 import App from "./routes/_app.tsx";
 import * as buffersPage from "./routes/buffers.tsx";
+import * as chatPage from "./routes/chat.tsx";
 import * as indexPage from "./routes/index.tsx";
+import * as labsPage from "./routes/labs.tsx";
 import * as packetsPage from "./routes/packets.tsx";
 import * as socketsPage from "./routes/sockets.tsx";
 import * as socketPage from "./routes/sockets/[id].tsx";
@@ -47,6 +52,9 @@ const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/clients/sink", clientSink],
   ["/api/clients/:id/stop", clientStop],
   ["/api/chat", chat],
+  ["/api/capture.pcapng", capture],
+  ["/api/captures", captures],
+  ["/api/captures/:name", captureFile],
   ["/metrics", metrics],
 ];
 
@@ -58,6 +66,8 @@ const PAGES: ReadonlyArray<readonly [string, PageModule<any>]> = [
   ["/sockets/:id", socketPage],
   ["/packets", packetsPage],
   ["/buffers", buffersPage],
+  ["/labs", labsPage],
+  ["/chat", chatPage],
 ];
 
 /** Options of {@linkcode createApp}. */
@@ -151,6 +161,12 @@ ${
   --log-preview BYTES           bytes kept per packet-log entry (default 64)
   --keep-closed N               closed sockets kept readable at /api/sockets/:id (default 1000)
   --max-flows N                 UDP peers tracked as flows (default 10000)
+  --capture-bytes BYTES         full-payload capture kept for pcapng, 0 = off (default 67108864)
+  --capture-dir DIR             also write the capture to rotating pcapng files in DIR
+  --capture-files N             capture files kept in DIR, oldest deleted (default 10)
+  --capture-file-bytes BYTES    start a new capture file at this size (default 16777216)
+  --capture-file-seconds S      start a new capture file after S seconds, 0 = never (default 0)
+  --log-format text|json        json: one JSON line per connection open, close, error (default text)
   --no-kernel                   do not read the kernel's socket table
   --token TOKEN                 require this token on the dashboard (required off loopback)
   -h, --help                    show this help`;
@@ -180,6 +196,12 @@ export function parseFlags(
         "log-preview": { type: "string" },
         "keep-closed": { type: "string" },
         "max-flows": { type: "string" },
+        "capture-bytes": { type: "string" },
+        "capture-dir": { type: "string" },
+        "capture-files": { type: "string" },
+        "capture-file-bytes": { type: "string" },
+        "capture-file-seconds": { type: "string" },
+        "log-format": { type: "string" },
         "no-kernel": { type: "boolean" },
         token: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -201,6 +223,22 @@ export function parseFlags(
     const ports: Record<string, number> = {};
     for (const e of ENDPOINTS) ports[e.name] = int(`${e.name}-port`, 0, 65535, e.defaultPort);
     const host = (values.host as string | undefined) ?? "127.0.0.1";
+    const logFormat = values["log-format"] ?? "text";
+    if (logFormat !== "text" && logFormat !== "json") {
+      throw new RangeError(`Invalid --log-format: "${logFormat}" is not text or json`);
+    }
+    const captureBytes = int("capture-bytes", 0, 2 ** 31, 64 * 1024 * 1024);
+    if (captureBytes !== 0 && captureBytes < 4096) {
+      throw new RangeError(
+        `Invalid --capture-bytes: "${captureBytes}" is neither 0 nor 4096 or more`,
+      );
+    }
+    const captureDir = values["capture-dir"] as string | undefined;
+    if (captureDir !== undefined && (captureDir === "" || captureBytes === 0)) {
+      throw new RangeError(
+        `Invalid --capture-dir: "${captureDir}" needs a directory and --capture-bytes above 0`,
+      );
+    }
     return {
       port: int("port", 0, 65535, 8000),
       token: values.token as string | undefined,
@@ -216,6 +254,12 @@ export function parseFlags(
         logPreview: int("log-preview", 0, 65535, 64),
         keepClosed: int("keep-closed", 0, 1_000_000, 1000),
         maxFlows: int("max-flows", 1, 1_000_000, 10_000),
+        captureBytes,
+        captureDir,
+        captureFiles: int("capture-files", 1, 100_000, 10),
+        captureFileBytes: int("capture-file-bytes", 65536, 2 ** 40, 16 * 1024 * 1024),
+        captureFileSeconds: int("capture-file-seconds", 0, 30 * 86_400, 0),
+        logFormat,
       },
     };
   } catch (err) {
@@ -288,7 +332,20 @@ async function main(args: string[]): Promise<number> {
       ? "  kernel view: off (--no-kernel)"
       : "  kernel view: sampled while someone looks, at most every 500 ms",
   );
-  console.log(lines.join("\n"));
+  if (flags.service.logFormat === "json") {
+    // Log shippers read stdout: the banner is one more JSON line there.
+    const endpoints = Object.fromEntries(
+      service.addresses().map((a) => [a.name, `${a.address.hostname}:${a.address.port}`]),
+    );
+    console.log(JSON.stringify({
+      ts: new Date().toISOString(),
+      event: "start",
+      dashboard: `http://${dash}/`,
+      endpoints,
+    }));
+  } else {
+    console.log(lines.join("\n"));
+  }
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop(name);
   const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
@@ -297,7 +354,11 @@ async function main(args: string[]): Promise<number> {
   ]];
   for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
   const why = await stopped;
-  console.log(`sockscope: ${why}, closing listeners and connections`);
+  if (flags.service.logFormat === "json") {
+    console.log(JSON.stringify({ ts: new Date().toISOString(), event: "stop", signal: why }));
+  } else {
+    console.log(`sockscope: ${why}, closing listeners and connections`);
+  }
   // Whatever hangs, the process is gone within 2 s.
   setTimeout(() => Deno.exit(0), 1800).unref();
   ac.abort();

@@ -262,6 +262,18 @@ function ConnDetail(props: ConnDetailProps) {
           {socket.endpoint} · {ownerOf(socket)}
         </span>
         <span class="spacer" />
+        {socket.ours && !socket.kernelOnly && (socket.kind === "conn" || socket.kind === "flow") &&
+          (
+            <a
+              class="btn"
+              href={`/api/capture.pcapng?conn=${encodeURIComponent(id)}`}
+              download
+              data-action="pcapng"
+              title="This connection's full payloads as pcapng: open it in Wireshark and Follow TCP stream"
+            >
+              Download pcapng
+            </a>
+          )}
         {canClose && (
           <button type="button" class="btn btn-danger js-only" onClick={close}>
             Close connection

@@ -47,6 +47,15 @@ function query(filter: PacketFilter): string {
   return p.toString();
 }
 
+/** The capture download for a filter: endpoint and connection apply, direction does not. */
+function pcapngHref(filter: PacketFilter): string {
+  const p = new URLSearchParams();
+  if (filter.endpoint) p.set("endpoint", filter.endpoint);
+  if (filter.conn) p.set("conn", filter.conn);
+  const q = p.toString();
+  return `/api/capture.pcapng${q ? `?${q}` : ""}`;
+}
+
 function PacketRow(
   { p, odd, hex, selected, onSelect }: {
     p: PacketEntry;
@@ -241,6 +250,15 @@ function PacketLog(props: PacketLogProps) {
               ❚❚ Pause
             </button>
           )}
+        <a
+          class="btn"
+          href={pcapngHref(filter)}
+          download
+          data-action="pcapng"
+          title="Full payloads of what the filter shows (endpoint, connection) as pcapng, for Wireshark"
+        >
+          Download pcapng
+        </a>
         <span class="spacer" />
         <span class="muted small mono">
           {fmtInt(list.length)} shown · ring {fmtInt(props.capacity)} × {props.previewBytes} B

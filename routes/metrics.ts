@@ -15,6 +15,13 @@ export const handler = define.handlers({
       },
       sockets: service.kernelStatus.available ? sockets : null,
       uptimeSeconds: (Date.now() - state.startedAt) / 1000,
+      capture: service.capture?.stats() ?? null,
+      captureFiles: service.captureFiles === null ? null : {
+        files: service.captureFiles.list().length,
+        gapRecords: service.captureFiles.gapRecords,
+        errors: service.captureFiles.errors,
+      },
+      latency: [{ endpoint: "app", histogram: service.appLatency }],
     });
     return new Response(body, {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },

@@ -1,5 +1,7 @@
 import { definePage, page } from "../lib/web/page.tsx";
 import PacketLog, { HISTORY, type PacketFilter } from "../islands/packet_log.tsx";
+import { fmtBytes, fmtTime } from "../islands/_format.ts";
+import type { CaptureFileInfo } from "../lib/capture/capture_files.ts";
 
 export const handler = definePage.handlers({
   GET({ url, state }) {
@@ -25,9 +27,52 @@ export const handler = definePage.handlers({
       previewBytes: log.previewBytes,
       capacity: log.capacity,
       dropped: log.dropped,
+      captureFiles: state.service.captureFiles?.list() ?? null,
     }, { title: "Packets" });
   },
 });
+
+/** The rotating capture files of --capture-dir, with download links (server-rendered). */
+function CaptureFiles({ files }: { files: CaptureFileInfo[] | null }) {
+  if (files === null) {
+    return (
+      <p class="muted small">
+        Full payloads are kept in memory for the pcapng download; start with{" "}
+        <code>--capture-dir DIR</code> to also keep rotating capture files on disk.
+      </p>
+    );
+  }
+  return (
+    <section class="capture-files" data-capture-files="">
+      <h2>Capture files</h2>
+      {files.length === 0
+        ? <p class="muted small">No capture files yet: they are written once traffic flows.</p>
+        : (
+          <table class="grid">
+            <thead>
+              <tr>
+                <th>File</th>
+                <th class="num">Size</th>
+                <th>Last written</th>
+              </tr>
+            </thead>
+            <tbody>
+              {files.map((f) => (
+                <tr key={f.name}>
+                  <td class="mono">
+                    <a href={`/api/captures/${encodeURIComponent(f.name)}`} download>{f.name}</a>
+                    {f.current && <span class="pill">writing</span>}
+                  </td>
+                  <td class="num mono">{fmtBytes(f.bytes)}</td>
+                  <td class="mono">{f.modified === null ? "—" : fmtTime(f.modified)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+    </section>
+  );
+}
 
 export default definePage.page<typeof handler>(function PacketsPage({ data }) {
   return (
@@ -52,6 +97,7 @@ export default definePage.page<typeof handler>(function PacketsPage({ data }) {
         capacity={data.capacity}
         dropped={data.dropped}
       />
+      <CaptureFiles files={data.captureFiles} />
     </>
   );
 });

@@ -427,7 +427,10 @@ function parseMetrics(text: string): Map<string, number> {
         /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$/
           .exec(line))
     ) {
-      ok(help.has(m[1]) && type.has(m[1]), `sample without HELP and TYPE: ${line}`);
+      // A histogram's samples carry its family's name with _bucket, _sum or _count.
+      const base = m[1].replace(/_(bucket|sum|count)$/, "");
+      const family = type.get(base) === "histogram" ? base : m[1];
+      ok(help.has(family) && type.has(family), `sample without HELP and TYPE: ${line}`);
       const value = Number(m[3]);
       ok(Number.isFinite(value), `not a number: ${line}`);
       ok(!samples.has(m[1] + (m[2] ?? "")), `sample twice: ${line}`);

@@ -13,6 +13,13 @@ export interface PacketSource {
   readonly transport?: "tcp" | "udp";
   readonly local?: { hostname: string; port: number };
   readonly remote?: { hostname: string; port: number } | null;
+  /** Who connected (TCP): the peer (`server`) or the process (`client`). */
+  readonly role?: "server" | "client";
+  /** Why a closed connection closed ("closed by peer", "error: reset", …). */
+  readonly closeReason?: string | null;
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  readonly openedAt?: number | null;
 }
 
 /**
@@ -25,6 +32,23 @@ export interface PacketTap {
   opened(src: PacketSource, ts: number): void;
   /** `reset` when the connection ended by RST rather than FIN. */
   closed(src: PacketSource, reset: boolean, ts: number): void;
+}
+
+/** One tap that calls each of `taps` in turn; null when there are none. */
+export function composeTaps(taps: readonly (PacketTap | null | undefined)[]): PacketTap | null {
+  const list = taps.filter((t): t is PacketTap => t != null);
+  if (list.length <= 1) return list[0] ?? null;
+  return {
+    packet(src, dir, bytes, ts) {
+      for (const t of list) t.packet(src, dir, bytes, ts);
+    },
+    opened(src, ts) {
+      for (const t of list) t.opened(src, ts);
+    },
+    closed(src, reset, ts) {
+      for (const t of list) t.closed(src, reset, ts);
+    },
+  };
 }
 
 /** Direction of a packet, seen from the process: `in` was read, `out` was written. */

@@ -3,7 +3,12 @@
  * shared packet log and buffer pool, the idle sweeper, and the joined socket
  * view the API serves.
  */
-import { PacketLog } from "../capture/packet_log.ts";
+import { CaptureFiles } from "../capture/capture_files.ts";
+import { CaptureRing } from "../capture/capture_ring.ts";
+import { EventLog, LineWriter } from "../capture/event_log.ts";
+import { Histogram } from "../capture/histogram.ts";
+import { composeTaps, PacketLog } from "../capture/packet_log.ts";
+import { ConnTracing, otelRequested, otelTracer, type TracerLike } from "../capture/tracing.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ClientRuns } from "./client_runs.ts";
 import { ENDPOINTS } from "./endpoint_table.ts";
@@ -66,6 +71,22 @@ export interface ServiceOptions {
   maxFlows?: number;
   /** The kernel's socket table; without one, kernel columns are null with a reason. */
   kernel?: KernelSource;
+  /** Bytes of full-payload capture kept (the pcapng ring), 0 to disable. @default 67108864 */
+  captureBytes?: number;
+  /** Directory the capture rotates into as pcapng files; none when unset. */
+  captureDir?: string;
+  /** Capture files kept in `captureDir`. @default 10 */
+  captureFiles?: number;
+  /** Size at which a capture file is rotated. @default 16777216 */
+  captureFileBytes?: number;
+  /** Age at which a capture file is rotated, 0 for never. @default 0 */
+  captureFileSeconds?: number;
+  /** `json`: one JSON line per connection open, close and error, into `eventSink`. @default "text" */
+  logFormat?: "text" | "json";
+  /** Where JSON event lines go. @default stdout, batched */
+  eventSink?: (line: string) => void;
+  /** Spans for connections and app requests; null for none. @default Deno's tracer when OTEL_DENO is set */
+  tracer?: TracerLike | null;
 }
 
 /** Filters for {@linkcode Service.sockets}. */
@@ -88,6 +109,15 @@ export class Service {
   readonly chat = new ChatRoom();
   /** Clients the service runs itself (multiconn load, the sink writer). */
   readonly clients: ClientRuns;
+  /** Full-payload capture, or null with `captureBytes: 0`. */
+  readonly capture: CaptureRing | null;
+  /** The capture's rotating files, or null without `captureDir`. */
+  readonly captureFiles: CaptureFiles | null;
+  /** App-protocol request latency in seconds (frame complete to answer written). */
+  readonly appLatency = new Histogram();
+  /** Connection and request spans, when OpenTelemetry is on. */
+  readonly tracing: ConnTracing | null;
+  #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
   #sweeper: ReturnType<typeof setInterval>;
@@ -106,12 +136,48 @@ export class Service {
       sampledAt: null,
       tookMs: null,
     };
+    const captureBytes = options.captureBytes ?? 64 * 1024 * 1024;
+    this.capture = captureBytes === 0 ? null : new CaptureRing({
+      bytes: captureBytes,
+      udpEndpoints: ENDPOINTS.filter((e) => e.transport === "udp").map((e) => e.name),
+    });
+    if (options.captureDir !== undefined && this.capture === null) {
+      throw new RangeError("Cannot write capture files: the capture is off (captureBytes 0)");
+    }
+    this.captureFiles = options.captureDir === undefined || this.capture === null
+      ? null
+      : new CaptureFiles(this.capture, {
+        dir: options.captureDir,
+        files: options.captureFiles,
+        fileBytes: options.captureFileBytes,
+        fileSeconds: options.captureFileSeconds,
+      });
+    const tracer = options.tracer === undefined
+      ? (otelRequested() ? otelTracer() : null)
+      : options.tracer;
+    this.tracing = tracer === null ? null : new ConnTracing(tracer);
+    let events: EventLog | null = null;
+    if (options.logFormat === "json") {
+      let sink = options.eventSink;
+      if (sink === undefined) {
+        this.#lines = new LineWriter();
+        sink = this.#lines.write;
+      }
+      events = new EventLog(sink);
+    }
+    this.log.tap = composeTaps([this.capture, this.tracing, events]);
     const ctx: ServiceContext = { registry: this.registry, log: this.log, pool: this.pool };
     this.clients = new ClientRuns(ctx);
     // What each TCP endpoint does, by name; any other TCP endpoint echoes.
     const behaviours: Record<string, TcpBehaviour> = {
       sink: this.sink,
-      app: { handler: appHandler({ maxContentLength: options.appMaxContent }) },
+      app: {
+        handler: appHandler({
+          maxContentLength: options.appMaxContent,
+          latency: this.appLatency,
+          tracing: this.tracing,
+        }),
+      },
       chat: this.chat,
       clients: new ClientList(),
       reverse: { handler: reverseHandler() },
@@ -225,6 +291,8 @@ export class Service {
       ...[...this.tcp.values()].map((e) => e.close()),
       ...[...this.udp.values()].map((e) => e.close()),
     ]);
+    await this.captureFiles?.close();
+    await this.#lines?.flush();
   }
 
   async #sampleKernel(): Promise<KernelSocket[] | null> {

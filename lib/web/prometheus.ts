@@ -1,4 +1,6 @@
 /** Prometheus text exposition (version 0.0.4) from the registry's numbers. Pure. */
+import type { CaptureStats } from "../capture/capture_ring.ts";
+import type { Histogram } from "../capture/histogram.ts";
 import type { EndpointStats } from "../net/registry.ts";
 import type { SocketRecord } from "../net/types.ts";
 
@@ -9,6 +11,17 @@ export interface MetricsInput {
   /** Joined sockets, for the kernel queue sums; null when the kernel view is unavailable. */
   sockets: readonly SocketRecord[] | null;
   uptimeSeconds: number;
+  /** The full-payload capture; null when it is off. */
+  capture?: CaptureStats | null;
+  /** The capture's files on disk; null without `--capture-dir`. */
+  captureFiles?: { files: number; gapRecords: number; errors: number } | null;
+  /** App-protocol request latency (seconds) by endpoint. */
+  latency?: ReadonlyArray<{ endpoint: string; histogram: Histogram }>;
+}
+
+/** A number as Prometheus reads it (bounds like 0.00005 stay decimal). */
+function num(n: number): string {
+  return Number.isFinite(n) ? String(n) : n > 0 ? "+Inf" : n < 0 ? "-Inf" : "NaN";
 }
 
 function escapeLabel(value: string): string {
@@ -161,6 +174,89 @@ export function renderMetrics(input: MetricsInput): string {
       "Sum of the kernel's Send-Q over the endpoint's sockets.",
       (e) => send.get(e.name) ?? 0,
     );
+  }
+  const capture = input.capture ?? null;
+  const scalar = (name: string, type: string, help: string, value: number) => {
+    family(name, type, help);
+    lines.push(`${name} ${num(value)}`);
+  };
+  scalar(
+    "sockscope_capture_enabled",
+    "gauge",
+    "1 when the full-payload capture is on (--capture-bytes above 0).",
+    capture === null ? 0 : 1,
+  );
+  if (capture !== null) {
+    scalar(
+      "sockscope_capture_capacity_bytes",
+      "gauge",
+      "Bytes the capture ring can hold.",
+      capture.capacityBytes,
+    );
+    scalar(
+      "sockscope_capture_used_bytes",
+      "gauge",
+      "Bytes of the capture ring in use (payload and record headers).",
+      capture.usedBytes,
+    );
+    scalar(
+      "sockscope_capture_packets_total",
+      "counter",
+      "Packets (reads, writes, datagrams) captured in full.",
+      capture.packets,
+    );
+    scalar(
+      "sockscope_capture_bytes_total",
+      "counter",
+      "Payload bytes captured.",
+      capture.bytes,
+    );
+    scalar(
+      "sockscope_capture_dropped_packets_total",
+      "counter",
+      "Captured packets evicted from the ring by newer ones.",
+      capture.droppedPackets,
+    );
+    scalar(
+      "sockscope_capture_dropped_bytes_total",
+      "counter",
+      "Captured payload bytes evicted from the ring by newer ones.",
+      capture.droppedBytes,
+    );
+  }
+  const files = input.captureFiles ?? null;
+  if (files !== null) {
+    scalar("sockscope_capture_files", "gauge", "Capture files in --capture-dir.", files.files);
+    scalar(
+      "sockscope_capture_file_gap_records_total",
+      "counter",
+      "Capture records evicted from the ring before the file writer reached them.",
+      files.gapRecords,
+    );
+    scalar(
+      "sockscope_capture_file_write_errors_total",
+      "counter",
+      "Failed writes of capture files.",
+      files.errors,
+    );
+  }
+  const latency = input.latency ?? [];
+  const hist = "sockscope_app_request_duration_seconds";
+  family(
+    hist,
+    "histogram",
+    "App-protocol request latency: from the read that completed a request frame to the answer " +
+      "written.",
+  );
+  for (const { endpoint, histogram } of latency) {
+    const label = `endpoint="${escapeLabel(endpoint)}"`;
+    const cumulative = histogram.cumulative();
+    histogram.bounds.forEach((b, i) => {
+      lines.push(`${hist}_bucket{${label},le="${num(b)}"} ${cumulative[i]}`);
+    });
+    lines.push(`${hist}_bucket{${label},le="+Inf"} ${cumulative[cumulative.length - 1]}`);
+    lines.push(`${hist}_sum{${label}} ${num(histogram.sum)}`);
+    lines.push(`${hist}_count{${label}} ${histogram.count}`);
   }
   family("sockscope_uptime_seconds", "gauge", "Seconds since the service started.");
   lines.push(`sockscope_uptime_seconds ${input.uptimeSeconds.toFixed(3)}`);

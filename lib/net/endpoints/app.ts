@@ -3,7 +3,9 @@
  * incremental decoder that finishes every complete frame on each read and
  * answers requests on one connection in order.
  */
+import type { Histogram } from "../../capture/histogram.ts";
 import type { PacketNote } from "../../capture/packet_log.ts";
+import { ConnTracing, type SpanLike } from "../../capture/tracing.ts";
 import {
   answerRequest,
   type AppAnswer,
@@ -20,6 +22,10 @@ export interface AppEndpointOptions {
   maxContentLength?: number;
   /** How long the server keeps reading after an error frame before it closes. @default 1000 */
   lingerMs?: number;
+  /** Request latency in seconds, from the read that completed a frame to its answer written. */
+  latency?: Histogram;
+  /** Spans per request, when OpenTelemetry is on. */
+  tracing?: ConnTracing | null;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -39,8 +45,11 @@ function concat(parts: Uint8Array[]): Uint8Array {
 export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
   const decoderOptions = { maxContentLength: options.maxContentLength ?? 1_048_576 };
   const lingerMs = options.lingerMs ?? 1000;
+  const latency = options.latency;
+  const tracing = options.tracing ?? null;
   return {
     data(conn: ObservedConn, chunk: Uint8Array) {
+      const started = performance.now();
       let decoder = conn.data as AppFrameDecoder | undefined;
       if (decoder === undefined) {
         decoder = new AppFrameDecoder(decoderOptions);
@@ -51,10 +60,19 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
       if (frames.length === 0 && error === null) return;
       const parts: Uint8Array[] = [];
       const notes: PacketNote[] = [];
+      const spans: SpanLike[] | null = tracing === null ? null : [];
       let failed: AppAnswer | null = null;
+      let answered = 0;
       for (const frame of frames) {
-        conn.annotate({ kind: "app", summary: summarizeFrame(frame) });
+        answered++;
+        const summary = summarizeFrame(frame);
+        conn.annotate({ kind: "app", summary });
         const answer = answerRequest(frame);
+        if (spans !== null) {
+          const span = tracing!.request(conn, { "sockscope.app.request": summary });
+          if (answer.type === "error") ConnTracing.fail(span, summarizeAnswer(answer));
+          spans.push(span);
+        }
         parts.push(answer.bytes);
         notes.push({
           kind: "app",
@@ -73,7 +91,23 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
         parts.push(failed.bytes);
         notes.push({ kind: "app", summary: summarizeAnswer(failed), error: true });
       }
-      const written = conn.write(concat(parts), notes);
+      let written = conn.write(concat(parts), notes);
+      if (answered > 0 && (latency !== undefined || spans !== null)) {
+        written = written.then((n) => {
+          const seconds = (performance.now() - started) / 1000;
+          for (let i = 0; i < answered; i++) latency?.observe(seconds);
+          if (spans !== null) { for (const span of spans) span.end(); }
+          return n;
+        }, (err) => {
+          if (spans !== null) {
+            for (const span of spans) {
+              ConnTracing.fail(span, String(err));
+              span.end();
+            }
+          }
+          throw err;
+        });
+      }
       if (failed === null) return written;
       conn.countError("protocol");
       return written.then(() =>

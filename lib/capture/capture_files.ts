@@ -1,0 +1,209 @@
+/**
+ * `--capture-dir`: the capture ring written out to pcapng files that rotate
+ * like dumpcap's ring buffer (`-b filesize:… -b duration:… -b files:…`), so
+ * a capture survives a restart and can be downloaded later.
+ *
+ * A writer follows the ring with its own cursor and appends what is new every
+ * `flushMs`, so the hot path never touches the disk. Each file is a complete
+ * pcapng on its own: a connection already open when a file starts gets a
+ * synthesized handshake in it. Records evicted from the ring before the
+ * writer reached them are counted as `gapRecords`.
+ */
+import { type CaptureCursor, type CaptureRing, concat, encodeRecord } from "./capture_ring.ts";
+import { PcapngEncoder } from "./pcapng.ts";
+
+/** Rotation settings. */
+export interface CaptureFilesOptions {
+  /** Directory the files go to; created if missing. */
+  dir: string;
+  /** Start a new file once the current one has this many bytes. @default 16777216 */
+  fileBytes?: number;
+  /** Start a new file after this many seconds, 0 for never. @default 0 */
+  fileSeconds?: number;
+  /** Files kept; the oldest beyond are deleted. @default 10 */
+  files?: number;
+  /** How often new records are written. @default 1000 */
+  flushMs?: number;
+}
+
+/** One capture file, as `GET /api/captures` lists it. */
+export interface CaptureFileInfo {
+  name: string;
+  bytes: number;
+  /** Epoch ms of the last write. */
+  modified: number | null;
+  /** True for the file being written. */
+  current: boolean;
+}
+
+/** Names the writer gives files: `sockscope_00001_20250102T030405Z.pcapng`. */
+const FILE_NAME = /^sockscope_(\d{5,})_(\d{8}T\d{6}Z)\.pcapng$/;
+
+/** True if `name` is one of the capture files' names (no path, no tricks). */
+export function isCaptureFileName(name: string): boolean {
+  return FILE_NAME.test(name);
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+}
+
+/** Writes the ring to rotating pcapng files. */
+export class CaptureFiles {
+  readonly dir: string;
+  readonly fileBytes: number;
+  readonly fileSeconds: number;
+  readonly files: number;
+  #ring: CaptureRing;
+  #cursor: CaptureCursor;
+  #file: Deno.FsFile | null = null;
+  #name: string | null = null;
+  #size = 0;
+  #startedAt = 0;
+  #next: number;
+  #encoder = new PcapngEncoder();
+  #timer: ReturnType<typeof setInterval>;
+  #flushing: Promise<void> | null = null;
+  #closed = false;
+  /** Files written since start. */
+  written = 0;
+  /** Records evicted from the ring before they could be written. */
+  gapRecords = 0;
+  /** Write errors (a full disk, a removed directory); the writer keeps trying. */
+  errors = 0;
+  /** The last write error, for the API. */
+  lastError: string | null = null;
+
+  constructor(ring: CaptureRing, options: CaptureFilesOptions) {
+    this.dir = options.dir;
+    this.fileBytes = options.fileBytes ?? 16 * 1024 * 1024;
+    this.fileSeconds = options.fileSeconds ?? 0;
+    this.files = options.files ?? 10;
+    if (!Number.isInteger(this.files) || this.files < 1) {
+      throw new RangeError(
+        `Cannot rotate captures: files "${this.files}" is not a positive integer`,
+      );
+    }
+    this.#ring = ring;
+    // Only what happens from now on: records from before were written by nobody, or by a
+    // previous run into its own files.
+    this.#cursor = ring.cursorAtEnd();
+    Deno.mkdirSync(this.dir, { recursive: true });
+    let highest = 0;
+    for (const f of this.list()) highest = Math.max(highest, Number(FILE_NAME.exec(f.name)![1]));
+    this.#next = highest + 1;
+    this.#timer = setInterval(() => void this.flush(), options.flushMs ?? 1000);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** The capture files in the directory, oldest first (earlier runs' included). */
+  list(): CaptureFileInfo[] {
+    const out: CaptureFileInfo[] = [];
+    for (const entry of Deno.readDirSync(this.dir)) {
+      if (!entry.isFile || !FILE_NAME.test(entry.name)) continue;
+      try {
+        const info = Deno.statSync(`${this.dir}/${entry.name}`);
+        out.push({
+          name: entry.name,
+          bytes: info.size,
+          modified: info.mtime?.getTime() ?? null,
+          current: entry.name === this.#name,
+        });
+      } catch {
+        // Deleted by rotation between the listing and the stat.
+      }
+    }
+    return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
+  /** The path of a listed file, or null when `name` is not one (validate before calling). */
+  path(name: string): string | null {
+    if (!FILE_NAME.test(name)) return null;
+    return `${this.dir}/${name}`;
+  }
+
+  /** Writes what the ring got since the last flush; concurrent calls share one run. */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#write().finally(() => this.#flushing = null);
+    return this.#flushing;
+  }
+
+  /** Writes the rest and closes the current file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#timer);
+    await this.flush();
+    this.#closed = true;
+    this.#file?.close();
+    this.#file = null;
+  }
+
+  async #write(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      // Up to what the ring held when the flush began, so a flush ends under any load.
+      const end = this.#ring.endSeq;
+      while (this.#cursor.seq < end) {
+        this.#rotateIfDue();
+        // Open before encoding: a new file's encoder must see its connections from the start.
+        if (this.#file === null) await this.#open();
+        const blocks: Uint8Array[] = [];
+        const skipped = this.#cursor.skipped;
+        this.#ring.read(
+          this.#cursor,
+          end,
+          (rec) => encodeRecord(this.#encoder, rec, blocks),
+          256,
+        );
+        this.gapRecords += this.#cursor.skipped - skipped;
+        if (blocks.length > 0) await this.#append(concat(blocks));
+      }
+      this.#rotateIfDue();
+    } catch (err) {
+      this.errors++;
+      this.lastError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  #rotateIfDue(): void {
+    const due = this.#file !== null && (
+      this.#size >= this.fileBytes ||
+      this.fileSeconds > 0 && Date.now() - this.#startedAt >= this.fileSeconds * 1000
+    );
+    if (due) {
+      this.#file!.close();
+      this.#file = null;
+      this.#name = null;
+    }
+  }
+
+  async #append(bytes: Uint8Array): Promise<void> {
+    let view = bytes;
+    while (view.length > 0) view = view.subarray(await this.#file!.write(view));
+    this.#size += bytes.length;
+  }
+
+  async #open(): Promise<void> {
+    const now = Date.now();
+    const name = `sockscope_${String(this.#next++).padStart(5, "0")}_${stamp(now)}.pcapng`;
+    this.#file = await Deno.open(`${this.dir}/${name}`, {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    this.#name = name;
+    this.#size = 0;
+    this.#startedAt = now;
+    this.written++;
+    // A new file starts a new pcapng: header blocks, and handshakes again for open connections.
+    this.#encoder = new PcapngEncoder();
+    const header = concat(this.#encoder.header());
+    let view = header;
+    while (view.length > 0) view = view.subarray(await this.#file.write(view));
+    this.#size += header.length;
+    const old = this.list();
+    for (const f of old.slice(0, Math.max(0, old.length - this.files))) {
+      await Deno.remove(`${this.dir}/${f.name}`).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,458 @@
+/**
+ * Full-payload capture: a bounded byte ring that keeps every read and write
+ * whole, with TCP opens and closes, and exports any part of it as pcapng.
+ *
+ * The hot path (`packet`) copies the bytes once into a preallocated ring
+ * behind a 32-byte header written through a DataView: no object per packet.
+ * Each record carries its connection's byte offsets in both directions, so
+ * any subset of records (one connection, one endpoint, what is left after
+ * the oldest were evicted, one rotated file) exports with sequence numbers
+ * consistent with the byte stream: a connection whose beginning was evicted
+ * starts with a synthesized handshake at its first kept byte (marked by a
+ * packet comment), and bytes evicted in the middle of an export show as a gap
+ * ("previous segment not captured") rather than as wrong numbers.
+ */
+import type { Address } from "../net/types.ts";
+import type { PacketDir, PacketSource, PacketTap } from "./packet_log.ts";
+import { type ConnInfo, PcapngEncoder } from "./pcapng.ts";
+
+/** Sizing of the ring. */
+export interface CaptureRingOptions {
+  /** Bytes the ring holds, headers included; at least 4096. @default 67108864 */
+  bytes?: number;
+  /** Endpoints whose sources are UDP flows when a source does not say its transport. */
+  udpEndpoints?: Iterable<string>;
+}
+
+/** Which records an export or a reader wants. */
+export interface CaptureFilter {
+  /** A connection or flow id (`c12`, `u3`). */
+  conn?: string;
+  /** An endpoint name. */
+  endpoint?: string;
+}
+
+/** The capture's counters, for `/metrics` and the API. */
+export interface CaptureStats {
+  capacityBytes: number;
+  /** Bytes of the ring in use (headers and payload). */
+  usedBytes: number;
+  /** Records held: packets, opens and closes. */
+  records: number;
+  /** Packets (reads, writes, datagrams; large ones count once per stored piece) ever captured. */
+  packets: number;
+  /** Payload bytes ever captured. */
+  bytes: number;
+  /** Packets evicted by newer ones. */
+  droppedPackets: number;
+  /** Payload bytes evicted by newer ones. */
+  droppedBytes: number;
+}
+
+/** A connection or flow as the capture knows it. */
+export interface CaptureConn extends ConnInfo {
+  endpoint: string;
+}
+
+/** One record, as a reader sees it; the object and its payload are reused after the visit. */
+export interface CaptureRecord {
+  kind: "in" | "out" | "open" | "close";
+  conn: CaptureConn;
+  /** Epoch milliseconds. */
+  ts: number;
+  /** Bytes read on this connection before this record (mod 2^32). */
+  offIn: number;
+  /** Bytes written on this connection before this record (mod 2^32). */
+  offOut: number;
+  /** A view into the ring: valid only during the visit. */
+  payload: Uint8Array;
+  /** For `close`: ended by RST. */
+  reset: boolean;
+  /** For `close`: who closed (or reset) first. */
+  closer: "local" | "remote";
+}
+
+/** Where a reader is in the ring: the next record's seq and position. */
+export interface CaptureCursor {
+  seq: number;
+  pos: number;
+  /** Records evicted before this reader got to them. */
+  skipped: number;
+}
+
+const HEADER = 32;
+const K_IN = 1, K_OUT = 2, K_OPEN = 3, K_CLOSE = 4;
+const F_RESET = 1, F_REMOTE_CLOSER = 2;
+const KINDS = ["", "in", "out", "open", "close"] as const;
+const EMPTY = new Uint8Array(0);
+
+/** The bounded full-payload capture; plugs into the packet log as its tap. */
+export class CaptureRing implements PacketTap {
+  readonly capacity: number;
+  #ring: Uint8Array;
+  #view: DataView;
+  /** Largest payload in one record. */
+  #maxChunk: number;
+  #head = 0;
+  #tail = 0;
+  /** Seq of the next record written, and of the oldest still held. */
+  #headSeq = 0;
+  #tailSeq = 0;
+  /** Seq of the first record written at position 0 after the latest wrap. */
+  #wrapSeq = -1;
+  #count = 0;
+  #used = 0;
+  #packets = 0;
+  #bytes = 0;
+  #droppedPackets = 0;
+  #droppedBytes = 0;
+  // Sources by small index: records store the index, not the object.
+  #ids = new Map<PacketSource, number>();
+  #srcs: (PacketSource | undefined)[] = [];
+  #conns: (CaptureConn | undefined)[] = [];
+  #refs = new Int32Array(64);
+  #offIn = new Uint32Array(64);
+  #offOut = new Uint32Array(64);
+  #closed = new Uint8Array(64);
+  #free: number[] = [];
+  #lastSrc: PacketSource | null = null;
+  #lastIdx = 0;
+  /** The source being appended to: eviction must not forget it mid-append. */
+  #pinned = -1;
+  #udp: Set<string>;
+  #record: CaptureRecord;
+
+  constructor(options: CaptureRingOptions = {}) {
+    const bytes = options.bytes ?? 64 * 1024 * 1024;
+    if (!Number.isInteger(bytes) || bytes < 4096 || bytes > 2 ** 31) {
+      throw new RangeError(`Cannot size capture ring: "${bytes}" is not an integer in 4096..2^31`);
+    }
+    this.capacity = bytes & ~7;
+    this.#ring = new Uint8Array(this.capacity);
+    this.#view = new DataView(this.#ring.buffer);
+    // A record never takes more than a quarter of the ring, so one write cannot empty it; a
+    // datagram (at most 65507 bytes) stays one record, TCP segments are cut when exported.
+    this.#maxChunk = Math.min(65536, (this.capacity >> 2) - HEADER);
+    this.#udp = new Set(options.udpEndpoints ?? []);
+    this.#record = {
+      kind: "in",
+      conn: { id: "", endpoint: "", transport: "tcp" },
+      ts: 0,
+      offIn: 0,
+      offOut: 0,
+      payload: EMPTY,
+      reset: false,
+      closer: "local",
+    };
+  }
+
+  /** The counters. */
+  stats(): CaptureStats {
+    return {
+      capacityBytes: this.capacity,
+      usedBytes: this.#used,
+      records: this.#count,
+      packets: this.#packets,
+      bytes: this.#bytes,
+      droppedPackets: this.#droppedPackets,
+      droppedBytes: this.#droppedBytes,
+    };
+  }
+
+  /** Seq the next record will get: a reader stops here to read a snapshot. */
+  get endSeq(): number {
+    return this.#headSeq;
+  }
+
+  /** Records a read or write in full. Hot path: one copy, no allocation. */
+  packet(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number): void {
+    const idx = src === this.#lastSrc ? this.#lastIdx : this.#index(src);
+    const kind = dir === "in" ? K_IN : K_OUT;
+    const n = bytes.length;
+    if (n <= this.#maxChunk) {
+      this.#append(kind, 0, idx, ts, bytes);
+    } else {
+      for (let at = 0; at < n; at += this.#maxChunk) {
+        this.#append(kind, 0, idx, ts, bytes.subarray(at, at + this.#maxChunk));
+      }
+    }
+  }
+
+  /** A TCP connection opened. */
+  opened(src: PacketSource, ts: number): void {
+    this.#append(K_OPEN, 0, this.#index(src), ts, EMPTY);
+  }
+
+  /** A TCP connection closed. */
+  closed(src: PacketSource, reset: boolean, ts: number): void {
+    const idx = this.#index(src);
+    // The peer went first when we read its FIN or its RST; otherwise the process closed.
+    const reason = src.closeReason ?? "";
+    const remote = reason === "closed by peer" || (reset && reason === "error: reset");
+    this.#append(K_CLOSE, (reset ? F_RESET : 0) | (remote ? F_REMOTE_CLOSER : 0), idx, ts, EMPTY);
+    this.#closed[idx] = 1;
+  }
+
+  /** True if any held record matches `filter`. */
+  has(filter: CaptureFilter): boolean {
+    for (const conn of this.#conns) {
+      if (conn !== undefined && matches(conn, filter)) return true;
+    }
+    return false;
+  }
+
+  /** A reader positioned at the oldest record held. */
+  cursor(): CaptureCursor {
+    return { seq: this.#tailSeq, pos: this.#tail, skipped: 0 };
+  }
+
+  /** A reader positioned after the newest record: it sees only what comes next. */
+  cursorAtEnd(): CaptureCursor {
+    return { seq: this.#headSeq, pos: this.#head, skipped: 0 };
+  }
+
+  /**
+   * Visits records from `cursor` on, oldest first, up to `endSeq` (exclusive)
+   * or until `visit` has been called `maxRecords` times; advances the cursor.
+   * Records evicted since the cursor last moved are skipped (and counted in
+   * `cursor.skipped`). Returns true when the cursor reached `endSeq` or the
+   * newest record.
+   */
+  read(
+    cursor: CaptureCursor,
+    endSeq: number,
+    visit: (record: CaptureRecord) => void,
+    maxRecords = Infinity,
+  ): boolean {
+    if (cursor.seq < this.#tailSeq) {
+      cursor.skipped += this.#tailSeq - cursor.seq;
+      cursor.seq = this.#tailSeq;
+      cursor.pos = this.#tail;
+    }
+    const end = Math.min(endSeq, this.#headSeq);
+    const view = this.#view;
+    const rec = this.#record;
+    for (let n = 0; cursor.seq < end && n < maxRecords; n++) {
+      if (cursor.seq === this.#wrapSeq) cursor.pos = 0;
+      const at = cursor.pos;
+      const size = view.getUint32(at, true);
+      const kind = this.#ring[at + 4];
+      const flags = this.#ring[at + 5];
+      const len = view.getUint32(at + 12, true);
+      rec.kind = KINDS[kind] as CaptureRecord["kind"];
+      rec.conn = this.#conns[view.getUint32(at + 8, true)]!;
+      rec.ts = view.getFloat64(at + 16, true);
+      rec.offIn = view.getUint32(at + 24, true);
+      rec.offOut = view.getUint32(at + 28, true);
+      rec.payload = len === 0 ? EMPTY : this.#ring.subarray(at + HEADER, at + HEADER + len);
+      rec.reset = (flags & F_RESET) !== 0;
+      rec.closer = flags & F_REMOTE_CLOSER ? "remote" : "local";
+      visit(rec);
+      cursor.pos = at + size;
+      cursor.seq++;
+    }
+    return cursor.seq >= end;
+  }
+
+  /**
+   * The records held now that match `filter`, as a pcapng byte stream,
+   * produced as the reader pulls (about 256 KiB per chunk).
+   */
+  export(filter: CaptureFilter = {}): ReadableStream<Uint8Array> {
+    const cursor = this.cursor();
+    const endSeq = this.#headSeq;
+    const encoder = new PcapngEncoder();
+    let started = false;
+    return new ReadableStream<Uint8Array>({
+      pull: (controller) => {
+        const blocks: Uint8Array[] = started ? [] : encoder.header();
+        started = true;
+        let done = false;
+        let size = 0;
+        // Each pull stops at about 256 KiB of output, so no export holds the whole ring twice.
+        while (!done && size < 262_144) {
+          const before = blocks.length;
+          done = this.read(cursor, endSeq, (rec) => {
+            if (matches(rec.conn, filter)) encodeRecord(encoder, rec, blocks);
+          }, 4);
+          for (let i = before; i < blocks.length; i++) size += blocks[i].length;
+        }
+        if (blocks.length > 0) controller.enqueue(concat(blocks));
+        if (done) controller.close();
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  #index(src: PacketSource): number {
+    let idx = this.#ids.get(src);
+    if (idx === undefined) idx = this.#register(src);
+    this.#lastSrc = src;
+    this.#lastIdx = idx;
+    return idx;
+  }
+
+  #register(src: PacketSource): number {
+    let idx = this.#free.pop();
+    if (idx === undefined) {
+      idx = this.#srcs.length;
+      this.#srcs.push(undefined);
+      this.#conns.push(undefined);
+      if (idx >= this.#refs.length) this.#grow();
+    }
+    this.#ids.set(src, idx);
+    this.#srcs[idx] = src;
+    const udp = src.transport === "udp" ||
+      src.transport === undefined && this.#udp.has(src.endpoint);
+    this.#conns[idx] = {
+      id: src.id,
+      endpoint: src.endpoint,
+      transport: udp ? "udp" : "tcp",
+      local: copyAddress(src.local),
+      remote: src.remote === null || src.remote === undefined ? null : copyAddress(src.remote),
+      role: src.role,
+    };
+    this.#refs[idx] = 0;
+    this.#offIn[idx] = 0;
+    this.#offOut[idx] = 0;
+    this.#closed[idx] = 0;
+    return idx;
+  }
+
+  #grow(): void {
+    const n = this.#refs.length * 2;
+    const refs = new Int32Array(n);
+    refs.set(this.#refs);
+    this.#refs = refs;
+    const offIn = new Uint32Array(n);
+    offIn.set(this.#offIn);
+    this.#offIn = offIn;
+    const offOut = new Uint32Array(n);
+    offOut.set(this.#offOut);
+    this.#offOut = offOut;
+    const closed = new Uint8Array(n);
+    closed.set(this.#closed);
+    this.#closed = closed;
+  }
+
+  #append(kind: number, flags: number, idx: number, ts: number, bytes: Uint8Array): void {
+    const len = bytes.length;
+    const size = (HEADER + len + 7) & ~7;
+    this.#pinned = idx;
+    const at = this.#reserve(size);
+    const view = this.#view;
+    view.setUint32(at, size, true);
+    this.#ring[at + 4] = kind;
+    this.#ring[at + 5] = flags;
+    view.setUint32(at + 8, idx, true);
+    view.setUint32(at + 12, len, true);
+    view.setFloat64(at + 16, ts, true);
+    view.setUint32(at + 24, this.#offIn[idx], true);
+    view.setUint32(at + 28, this.#offOut[idx], true);
+    if (len > 0) this.#ring.set(bytes, at + HEADER);
+    if (kind === K_IN) {
+      this.#offIn[idx] += len;
+      this.#packets++;
+      this.#bytes += len;
+    } else if (kind === K_OUT) {
+      this.#offOut[idx] += len;
+      this.#packets++;
+      this.#bytes += len;
+    }
+    this.#refs[idx]++;
+    this.#head = at + size;
+    this.#headSeq++;
+    this.#count++;
+    this.#used += size;
+  }
+
+  /** Where `size` bytes fit next, evicting the oldest records until they do. */
+  #reserve(size: number): number {
+    for (;;) {
+      if (this.#count === 0 || this.#tail < this.#head) {
+        // Free space is the rest of this lap, then the start of the ring up to the tail.
+        if (this.#head + size <= this.capacity) return this.#head;
+        this.#head = 0;
+        this.#wrapSeq = this.#headSeq;
+        if (this.#count === 0) {
+          this.#tail = 0;
+          return 0;
+        }
+      }
+      // The held records wrap around: free space is between head and tail.
+      if (this.#head + size <= this.#tail) return this.#head;
+      this.#evict();
+    }
+  }
+
+  #evict(): void {
+    const at = this.#tail;
+    const view = this.#view;
+    const size = view.getUint32(at, true);
+    const kind = this.#ring[at + 4];
+    const idx = view.getUint32(at + 8, true);
+    if (kind === K_IN || kind === K_OUT) {
+      this.#droppedPackets++;
+      this.#droppedBytes += view.getUint32(at + 12, true);
+    }
+    this.#tail = at + size;
+    this.#tailSeq++;
+    this.#count--;
+    this.#used -= size;
+    if (this.#tailSeq === this.#wrapSeq) this.#tail = 0;
+    // A source with nothing left in the ring is forgotten once it can send nothing more.
+    if (
+      --this.#refs[idx] === 0 && idx !== this.#pinned &&
+      (this.#closed[idx] === 1 || this.#conns[idx]!.transport === "udp")
+    ) {
+      const src = this.#srcs[idx]!;
+      this.#ids.delete(src);
+      this.#srcs[idx] = undefined;
+      this.#conns[idx] = undefined;
+      this.#free.push(idx);
+      if (this.#lastSrc === src) this.#lastSrc = null;
+    }
+  }
+}
+
+function copyAddress(a: Address | undefined): Address | undefined {
+  return a === undefined ? undefined : { hostname: a.hostname, port: a.port };
+}
+
+function matches(conn: CaptureConn, filter: CaptureFilter): boolean {
+  return (filter.conn === undefined || conn.id === filter.conn) &&
+    (filter.endpoint === undefined || conn.endpoint === filter.endpoint);
+}
+
+/** Appends the pcapng blocks of one record. */
+export function encodeRecord(encoder: PcapngEncoder, rec: CaptureRecord, out: Uint8Array[]): void {
+  switch (rec.kind) {
+    case "in":
+    case "out":
+      encoder.packet(rec.conn, rec.kind, rec.payload, rec.ts, rec.offIn, rec.offOut, out);
+      return;
+    case "open":
+      encoder.opened(rec.conn, rec.ts, out);
+      return;
+    case "close":
+      encoder.closed(rec.conn, rec.reset, rec.closer, rec.ts, rec.offIn, rec.offOut, out);
+      return;
+    default: {
+      const never: never = rec.kind;
+      throw new TypeError(`Cannot encode record: unknown kind "${never}"`);
+    }
+  }
+}
+
+/** Joins byte arrays. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,164 @@
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import fc from "fast-check";
+import { type CaptureRecord, CaptureRing } from "./capture_ring.ts";
+import type { PacketSource } from "./packet_log.ts";
+
+function source(id: string, extra: Partial<PacketSource> = {}): PacketSource {
+  return {
+    id,
+    endpoint: "echo",
+    transport: "tcp",
+    local: { hostname: "127.0.0.1", port: 1 },
+    remote: { hostname: "127.0.0.1", port: 2 },
+    ...extra,
+  };
+}
+
+/** Every record held, oldest first, copied out of the ring. */
+function held(ring: CaptureRing) {
+  const out: {
+    kind: string;
+    conn: string;
+    ts: number;
+    offIn: number;
+    offOut: number;
+    payload: number[];
+  }[] = [];
+  ring.read(ring.cursor(), ring.endSeq, (r: CaptureRecord) => {
+    out.push({
+      kind: r.kind,
+      conn: r.conn.id,
+      ts: r.ts,
+      offIn: r.offIn,
+      offOut: r.offOut,
+      payload: [...r.payload],
+    });
+  });
+  return out;
+}
+
+Deno.test("CaptureRing keeps whole payloads with each direction's offsets", () => {
+  const ring = new CaptureRing({ bytes: 4096 });
+  const a = source("c1");
+  ring.opened(a, 1);
+  ring.packet(a, "in", Uint8Array.of(1, 2, 3), 2);
+  ring.packet(a, "out", Uint8Array.of(4), 3);
+  ring.packet(a, "in", Uint8Array.of(5, 6), 4);
+  (a as { closeReason: string }).closeReason = "closed by peer";
+  ring.closed(a, false, 5);
+  deepStrictEqual(held(ring).map((r) => [r.kind, r.offIn, r.offOut, r.payload]), [
+    ["open", 0, 0, []],
+    ["in", 0, 0, [1, 2, 3]],
+    ["out", 3, 0, [4]],
+    ["in", 3, 1, [5, 6]],
+    ["close", 5, 1, []],
+  ]);
+  const s = ring.stats();
+  deepStrictEqual([s.packets, s.bytes, s.droppedPackets, s.records], [3, 6, 0, 5]);
+});
+
+Deno.test("CaptureRing evicts the oldest records, counts them, and never holds more than its size", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          conn: fc.integer({ min: 0, max: 3 }),
+          size: fc.integer({ min: 0, max: 3000 }),
+        }),
+        {
+          maxLength: 200,
+        },
+      ),
+      (writes) => {
+        const ring = new CaptureRing({ bytes: 8192 });
+        const srcs = [0, 1, 2, 3].map((i) =>
+          source(`c${i}`, { transport: "udp", endpoint: "udp" })
+        );
+        let seq = 0;
+        for (const w of writes) {
+          const bytes = new Uint8Array(w.size).fill(seq & 0xff);
+          ring.packet(srcs[w.conn], "in", bytes, seq++);
+          ok(ring.stats().usedBytes <= 8192);
+        }
+        const records = held(ring);
+        // What is held is the newest writes, in order, whole (large ones cut into pieces).
+        const ts = records.map((r) => r.ts);
+        deepStrictEqual(ts, ts.slice().sort((x, y) => x - y));
+        for (const r of records) ok(r.payload.every((b) => b === (r.ts & 0xff)));
+        const s = ring.stats();
+        strictEqual(s.packets - s.droppedPackets, records.length);
+        const total = writes.reduce((n, w) => n + w.size, 0);
+        strictEqual(s.bytes, total);
+        strictEqual(
+          s.bytes - s.droppedBytes,
+          records.reduce((n, r) => n + r.payload.length, 0),
+        );
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("CaptureRing.read() skips what was evicted under a slow reader and says how much", () => {
+  const ring = new CaptureRing({ bytes: 4096 });
+  const a = source("u1", { transport: "udp" });
+  ring.packet(a, "in", new Uint8Array(100), 0);
+  const cursor = ring.cursor();
+  for (let i = 1; i < 200; i++) ring.packet(a, "in", new Uint8Array(100), i);
+  const seen: number[] = [];
+  ring.read(cursor, ring.endSeq, (r) => seen.push(r.ts));
+  ok(cursor.skipped > 0);
+  strictEqual(seen[seen.length - 1], 199);
+  strictEqual(cursor.skipped + seen.length, 200);
+});
+
+Deno.test("CaptureRing forgets a closed connection once its records are gone", () => {
+  const ring = new CaptureRing({ bytes: 4096 });
+  const a = source("c1");
+  ring.opened(a, 0);
+  ring.closed(a, false, 1);
+  ok(ring.has({ conn: "c1" }));
+  const b = source("u9", { transport: "udp" });
+  for (let i = 0; i < 100; i++) ring.packet(b, "out", new Uint8Array(200), i);
+  ok(!ring.has({ conn: "c1" }));
+  ok(ring.has({ conn: "u9" }));
+  ok(ring.has({ endpoint: "echo" }));
+});
+
+Deno.test("CaptureRing keeps a large write whole across records", () => {
+  const ring = new CaptureRing({ bytes: 1 << 20 });
+  const a = source("c1");
+  const big = new Uint8Array(200_000).map((_, i) => i % 253);
+  ring.packet(a, "out", big, 1);
+  const records = held(ring);
+  ok(records.length > 1);
+  deepStrictEqual(records.flatMap((r) => r.payload), [...big]);
+  deepStrictEqual(
+    records.map((r) => r.offOut),
+    [0, 65536, 131072, 196608].slice(0, records.length),
+  );
+});
+
+Deno.test("CaptureRing refuses a size it cannot hold", () => {
+  throws(() => new CaptureRing({ bytes: 100 }), RangeError);
+  throws(() => new CaptureRing({ bytes: 1.5 }), RangeError);
+});
+
+Deno.test("CaptureRing.export() streams pcapng in chunks for a filter", async () => {
+  const ring = new CaptureRing({ bytes: 1 << 22 });
+  const a = source("c1");
+  const b = source("c2", { endpoint: "app" });
+  ring.opened(a, 1);
+  ring.opened(b, 1);
+  for (let i = 0; i < 40; i++) ring.packet(a, "in", new Uint8Array(60_000), 2 + i);
+  ring.packet(b, "in", Uint8Array.of(1), 50);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of ring.export({ endpoint: "echo" })) chunks.push(chunk);
+  ok(chunks.length > 1, "one giant chunk");
+  ok(chunks.every((c) => c.length < 1 << 20));
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  ok(total > 40 * 60_000 && total < 40 * 60_100 + 4096);
+  const small: Uint8Array[] = [];
+  for await (const chunk of ring.export({ conn: "c2" })) small.push(chunk);
+  ok(small.reduce((n, c) => n + c.length, 0) < 2048);
+});

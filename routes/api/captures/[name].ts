@@ -1,0 +1,31 @@
+import { isCaptureFileName } from "../../../lib/capture/capture_files.ts";
+import { define, jsonError } from "../../../lib/web/define.ts";
+import { ParamError } from "../../../lib/web/params.ts";
+
+/** One capture file from `--capture-dir`, by the name `GET /api/captures` lists. */
+export const handler = define.handlers({
+  async GET({ params, state }) {
+    const files = state.service.captureFiles;
+    const name = params.name;
+    // Only names the writer gives: no separators, no "..", nothing outside the directory.
+    if (!isCaptureFileName(name)) {
+      throw new ParamError(`Cannot parse path: not a capture file name: "${name}"`);
+    }
+    if (files === null) return jsonError(404, "No capture files: started without --capture-dir");
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(files.path(name)!, { read: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return jsonError(404, `No capture file "${name}"`);
+      throw err;
+    }
+    const { size } = await file.stat();
+    return new Response(file.readable, {
+      headers: {
+        "content-type": "application/x-pcapng",
+        "content-disposition": `attachment; filename="${name}"`,
+        "content-length": String(size),
+      },
+    });
+  },
+});

@@ -1,0 +1,97 @@
+/**
+ * main.ts as its own process on port 0 for every endpoint, its stdout read
+ * line by line: for what only the real entry point does (the start banner,
+ * --log-format, OpenTelemetry export at exit). Private to tests/.
+ */
+import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** A running main.ts. */
+export interface MainProcess extends AsyncDisposable {
+  child: Deno.ChildProcess;
+  /** The next stdout line, within `timeoutMs`; null at end of output. */
+  line(timeoutMs?: number): Promise<string | null>;
+  /** Sends SIGTERM and waits for the exit code (killed after `timeoutMs`). */
+  stop(timeoutMs?: number): Promise<number>;
+  /** Waits for the process to exit on its own; SIGKILL after `timeoutMs`. */
+  exit(timeoutMs?: number): Promise<number>;
+  stderr(): Promise<string>;
+}
+
+/** Starts main.ts with every port 0 plus `args`, with `env` added. */
+export function startMain(args: string[], env: Record<string, string> = {}): MainProcess {
+  const ports = ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--port", "0", "--no-kernel", ...ports, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const errText = new Response(child.stderr).text();
+  let buffered = "";
+  let ended = false;
+  let exited: Promise<Deno.CommandStatus> | null = null;
+  async function line(timeoutMs = 10_000): Promise<string | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const nl = buffered.indexOf("\n");
+      if (nl !== -1) {
+        const out = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        return out;
+      }
+      if (ended) return buffered === "" ? null : (buffered = "", buffered);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`No line from main.ts within ${timeoutMs} ms`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), left));
+      const next = await Promise.race([lines.read(), late]);
+      clearTimeout(timer);
+      if (next === "late") throw new Error(`No line from main.ts within ${timeoutMs} ms`);
+      if (next.done) ended = true;
+      else buffered += next.value;
+    }
+  }
+  function stop(timeoutMs = 5000): Promise<number> {
+    if (exited === null) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Exited already.
+      }
+    }
+    return exit(timeoutMs);
+  }
+  async function exit(timeoutMs = 10_000): Promise<number> {
+    exited ??= child.status;
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Exited meanwhile.
+      }
+    }, timeoutMs);
+    try {
+      return (await exited).code;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return {
+    child,
+    line,
+    stop,
+    exit,
+    stderr: () => errText,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      // Read what is left so the pipes close.
+      while ((await line(2000).catch(() => null)) !== null);
+      await lines.cancel().catch(() => {});
+      await errText;
+    },
+  };
+}
