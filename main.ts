@@ -155,6 +155,8 @@ ${
 }
   --max-conns N                 live connections per TCP endpoint (default 10000)
   --idle-timeout SECONDS        close TCP connections idle this long, 0 = never (default 300)
+  --read-timeout SECONDS        close a framed connection whose started message takes longer,
+                                0 = never (default 30)
   --app-max-content BYTES       largest app-protocol content-length (default 1048576)
   --backlog N                   listen backlog, capped by net.core.somaxconn (default 4096)
   --log-entries N               packet-log entries kept (default 10000)
@@ -190,6 +192,7 @@ export function parseFlags(
         port: { type: "string" },
         "max-conns": { type: "string" },
         "idle-timeout": { type: "string" },
+        "read-timeout": { type: "string" },
         "app-max-content": { type: "string" },
         backlog: { type: "string" },
         "log-entries": { type: "string" },
@@ -248,6 +251,7 @@ export function parseFlags(
         ports,
         maxConns: int("max-conns", 1, 1_000_000, 10_000),
         idleTimeoutMs: int("idle-timeout", 0, 86_400, 300) * 1000,
+        readTimeoutMs: int("read-timeout", 0, 86_400, 30) * 1000,
         appMaxContent: int("app-max-content", 0, 1 << 30, 1_048_576),
         backlog: int("backlog", 1, 65535, 4096),
         logEntries: int("log-entries", 1, 10_000_000, 10_000),

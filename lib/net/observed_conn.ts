@@ -92,6 +92,11 @@ export class ObservedConn implements PacketSource {
   /** Bytes handed to write() that the kernel has not taken yet. */
   txBuffered = 0;
   lastActivity = this.openedAt;
+  /**
+   * When the read that started the message still incomplete came in, null between
+   * messages; framed endpoints set it, the endpoint's read timeout sweeps on it.
+   */
+  partialSince: number | null = null;
   /** Seq of the newest packet-log entry this connection read, for annotations. */
   lastInSeq = 0;
   closedAt: number | null = null;

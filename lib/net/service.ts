@@ -57,6 +57,8 @@ export interface ServiceOptions {
   maxConns?: number;
   /** Idle timeout for TCP connections, 0 to disable. @default 300000 */
   idleTimeoutMs?: number;
+  /** Longest a framed endpoint waits for the rest of a started message, 0 to disable. @default 30000 */
+  readTimeoutMs?: number;
   /** Largest app-protocol content length. @default 1048576 */
   appMaxContent?: number;
   /** Listen backlog (capped by net.core.somaxconn). @default 4096 */
@@ -193,6 +195,7 @@ export class Service {
       hostname: this.host,
       maxConns: options.maxConns,
       idleTimeoutMs: options.idleTimeoutMs,
+      readTimeoutMs: options.readTimeoutMs,
       backlog: options.backlog,
     };
     let binding = "";

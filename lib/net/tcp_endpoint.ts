@@ -20,6 +20,11 @@ export interface TcpEndpointOptions {
   noDelay?: boolean;
   /** Close connections with no traffic for this long; 0 disables. @default 300000 */
   idleTimeoutMs?: number;
+  /**
+   * Close connections that hold a started message (`partialSince`) this long,
+   * however slowly its bytes trickle in; 0 disables. @default 30000
+   */
+  readTimeoutMs?: number;
 }
 
 /** What the endpoint does with each accepted connection. */
@@ -50,6 +55,7 @@ export class TcpEndpoint implements Observed {
   #maxConns: number;
   #noDelay: boolean;
   #idleTimeoutMs: number;
+  #readTimeoutMs: number;
   #backlog: number;
   #closed = false;
   #loop: Promise<void>;
@@ -71,6 +77,7 @@ export class TcpEndpoint implements Observed {
     this.#maxConns = options.maxConns ?? 10_000;
     this.#noDelay = options.noDelay ?? true;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+    this.#readTimeoutMs = options.readTimeoutMs ?? 30_000;
     this.#backlog = options.backlog ?? 4096;
     this.#listener = Deno.listen({
       hostname: options.hostname,
@@ -108,15 +115,29 @@ export class TcpEndpoint implements Observed {
     this.faults.set(fault, this.conns, !this.#behaviour.startPaused?.());
   }
 
-  /** Closes connections idle longer than the endpoint's idle timeout; returns how many. */
+  /**
+   * Closes connections idle longer than the idle timeout, or holding a message
+   * started longer ago than the read timeout; returns how many.
+   */
   sweepIdle(now: number): number {
-    if (this.#idleTimeoutMs <= 0) return 0;
+    const idle = this.#idleTimeoutMs;
+    const read = this.#readTimeoutMs;
+    if (idle <= 0 && read <= 0) return 0;
     let n = 0;
     for (const conn of this.conns) {
       // Held connections (the sink) count as idle too, so peers that left do not pile up.
-      if (now - conn.lastActivity > this.#idleTimeoutMs) {
+      if (idle > 0 && now - conn.lastActivity > idle) {
         this.stats.hit("idle-timeout");
         conn.close("idle timeout");
+        n++;
+      } else if (
+        // A byte now and then keeps a connection from going idle, not a message from expiring;
+        // spared while we hold its reads or writes (sink, stall, delay): then we are the slow one.
+        read > 0 && conn.partialSince !== null && now - conn.partialSince > read &&
+        !conn.paused && conn.txBuffered === 0
+      ) {
+        this.stats.hit("read-timeout");
+        conn.close("read timeout");
         n++;
       }
     }

@@ -57,6 +57,12 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
       }
       const { frames, error } = decoder.push(chunk);
       conn.rxBuffered = decoder.buffered;
+      // The read timeout runs per message, from the read that started it (lastActivity is
+      // this read's time): a frame that completes resets it, trickled bytes do not.
+      if (!decoder.pending) conn.partialSince = null;
+      else if (frames.length > 0 || conn.partialSince === null) {
+        conn.partialSince = conn.lastActivity;
+      }
       if (frames.length === 0 && error === null) return;
       const parts: Uint8Array[] = [];
       const notes: PacketNote[] = [];
@@ -84,8 +90,10 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
           break;
         }
       }
-      if (error?.kind === "content-too-large") conn.countLimit("app-content-length");
       if (failed === null && error !== null) {
+        // Only the error the client is told about counts: an earlier bad request in the same
+        // read ends the connection before the oversized header would have been looked at.
+        if (error.kind === "content-too-large") conn.countLimit("app-content-length");
         failed = errorAnswer(error);
         conn.annotate({ kind: "app-error", summary: error.message, error: true });
         parts.push(failed.bytes);
