@@ -12,6 +12,9 @@ import {
   closeQuietly,
   concat,
   connect,
+  encoder,
+  readToEnd,
+  settlesWithin,
   startService,
   waitFor,
   writeAll,
@@ -223,4 +226,33 @@ Deno.test("parseFlags() reads --read-timeout in seconds, 30 by default", () => {
     parseFlags(["--read-timeout", "soon"]),
     'Invalid --read-timeout: "soon" is not an integer in 0..86400',
   );
+});
+
+Deno.test("readTimeoutMs also closes chat and framing clients that trickle a message", async () => {
+  await using svc = startService({ readTimeoutMs: READ_TIMEOUT_MS });
+  // A chat header announcing 5 bytes, and a 5-digit length prefix announcing 5: each sent
+  // a byte at a time, slower than the timeout allows.
+  const cases: [string, Uint8Array][] = [
+    ["chat", encoder.encode("5".padEnd(64) + "hello")],
+    ["frame-prefixed", encoder.encode("00005hello")],
+  ];
+  await Promise.all(cases.map(async ([name, message]) => {
+    using conn = await connect(svc.port(name));
+    const started = performance.now();
+    const end = readToEnd(conn, { timeoutMs: READ_TIMEOUT_MS + 3000 });
+    for (let i = 0; i < 8; i++) {
+      if (!(await settlesWithin(writeAll(conn, message.subarray(i, i + 1)).catch(() => {}), 500))) {
+        break;
+      }
+      await delay(250);
+    }
+    const { end: how } = await end;
+    const took = performance.now() - started;
+    strictEqual(how, "eof", `${name}: closed with FIN`);
+    ok(took < READ_TIMEOUT_MS + 2500, `${name}: closed after ${took.toFixed(0)} ms`);
+  }));
+  const endpoints = await svc.endpoints();
+  for (const [name] of cases) {
+    deepStrictEqual(endpoints[name].limitHits, { "read-timeout": 1 }, name);
+  }
 });

@@ -176,6 +176,17 @@ export class ObservedConn implements PacketSource {
     return this.#writeAll(data, notes);
   }
 
+  /**
+   * Tells the read timeout where the framed endpoint's parser stands after a
+   * read: `pending` while a message is incomplete, `completed` when this read
+   * finished at least one. The clock runs from the read that started the
+   * message still incomplete, so trickled bytes do not reset it.
+   */
+  trackMessage(pending: boolean, completed: boolean): void {
+    if (!pending) this.partialSince = null;
+    else if (completed || this.partialSince === null) this.partialSince = this.lastActivity;
+  }
+
   /** Attaches a decoded summary to the newest packet this connection read. */
   annotate(note: PacketNote): void {
     this.#ctx.log.annotate(this.lastInSeq, note);

@@ -57,12 +57,7 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
       }
       const { frames, error } = decoder.push(chunk);
       conn.rxBuffered = decoder.buffered;
-      // The read timeout runs per message, from the read that started it (lastActivity is
-      // this read's time): a frame that completes resets it, trickled bytes do not.
-      if (!decoder.pending) conn.partialSince = null;
-      else if (frames.length > 0 || conn.partialSince === null) {
-        conn.partialSince = conn.lastActivity;
-      }
+      conn.trackMessage(decoder.pending, frames.length > 0);
       if (frames.length === 0 && error === null) return;
       const parts: Uint8Array[] = [];
       const notes: PacketNote[] = [];

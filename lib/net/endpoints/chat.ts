@@ -202,6 +202,7 @@ export class ChatRoom implements TcpBehaviour {
     const decoder = member.decoder!;
     const { messages, error } = decoder.push(chunk);
     conn.rxBuffered = decoder.buffered;
+    conn.trackMessage(decoder.pending, messages.length > 0);
     const progress = decoder.progress;
     if (messages.length === 0 && error === null) {
       if (progress !== null) {

@@ -68,6 +68,8 @@ export function framingHandler(
       if (decoder.error !== null) return;
       const result = decoder.push(chunk);
       conn.rxBuffered = decoder.buffered;
+      // With "close" framing the message ends only at the half-close: the idle timeout covers it.
+      if (kind !== "close") conn.trackMessage(decoder.pending, result.messages.length > 0);
       conn.annotate({
         kind: "framing",
         summary: describeRead(result),
