@@ -1,0 +1,662 @@
+/**
+ * `deno task bench`: the cost of observation, measured against a bare Deno
+ * echo started in the same run.
+ *
+ * For each workload, the bare server (bare_echo.ts) and the observed one
+ * (observed_echo.ts, sockscope's Service) are run A/B interleaved, the order
+ * alternating by round; servers are pinned to core 0 and the load generator
+ * (load.ts, its own process) to core 1. Each run starts a fresh server, so no
+ * run inherits another's heap. The table shows each server's medians and the
+ * median of the per-round observed/bare ratios (paired, so slow drift of the
+ * machine cancels).
+ *
+ * The machine may be shared (other people's tests): each run is preceded by
+ * a bounded wait for a quiet moment, the CPU used outside the server and the
+ * load generator is measured, contended runs are repeated within a budget,
+ * and medians are taken over uncontended runs when there are any.
+ *
+ *     deno task bench [--quick] [--rounds N] [--seconds S] [--warmup S]
+ *                     [--only NAME,…] [--dashboard] [--json FILE]
+ *                     [--service-options JSON] [--quiet-wait S] [--retries N]
+ *                     [--window BYTES]
+ */
+import type { LoadResult } from "./load.ts";
+import { parseOptionsJson } from "./_server.ts";
+import { busyTicks, fmt, markdownTable, median, ratio } from "./_stats.ts";
+
+/** One workload of the table. */
+export interface Workload {
+  name: string;
+  label: string;
+  mode: "throughput" | "rtt";
+  conns: number;
+  size: number;
+}
+
+/** The workloads in table order. */
+export const WORKLOADS: readonly Workload[] = [
+  { name: "tp-1x64", label: "echo 1 conn × 64 B", mode: "throughput", conns: 1, size: 64 },
+  { name: "tp-1x16k", label: "echo 1 conn × 16 KiB", mode: "throughput", conns: 1, size: 16384 },
+  { name: "tp-64x64", label: "echo 64 conns × 64 B", mode: "throughput", conns: 64, size: 64 },
+  {
+    name: "tp-64x16k",
+    label: "echo 64 conns × 16 KiB",
+    mode: "throughput",
+    conns: 64,
+    size: 16384,
+  },
+  { name: "rtt-32x64", label: "round trips 32 conns × 64 B", mode: "rtt", conns: 32, size: 64 },
+];
+
+/** Flags of the orchestrator. */
+export interface BenchArgs {
+  /** @default 3 */
+  rounds: number;
+  /** Measured seconds per run. @default 3 */
+  seconds: number;
+  /** Seconds of traffic before measuring. @default 0.5 */
+  warmup: number;
+  /** Unechoed bytes per connection in throughput runs. @default 131072 */
+  window: number;
+  /** Workload names to run. @default all */
+  only: string[] | null;
+  /** Run the observed server with a dashboard-like packet-log consumer. */
+  dashboard: boolean;
+  /** Extra service options for the observed server, as JSON. @default null */
+  serviceOptions: string | null;
+  /** Where to write the results as JSON. */
+  json: string | null;
+  /** Seconds the whole bench may spend waiting for other work on the machine to stop. @default 30 */
+  quietWait: number;
+  /** Contended runs repeated, in the whole bench. @default 6 */
+  retries: number;
+}
+
+/** Parses the flags (`--quick` is 1 round of 1 s); throws TypeError or RangeError. */
+export function parseBenchArgs(args: readonly string[]): BenchArgs {
+  const out: BenchArgs = {
+    rounds: 3,
+    seconds: 3,
+    warmup: 0.5,
+    window: 131072,
+    only: null,
+    dashboard: false,
+    serviceOptions: null,
+    json: null,
+    quietWait: 30,
+    retries: 6,
+  };
+  const value = (i: number) => {
+    if (i + 1 >= args.length) throw new TypeError(`Cannot run bench: ${args[i]} needs a value`);
+    return args[i + 1];
+  };
+  const num = (i: number, min: number, max: number) => {
+    const n = Number(value(i));
+    if (!Number.isFinite(n) || n < min || n > max) {
+      throw new RangeError(
+        `Cannot run bench: ${args[i]} "${args[i + 1]}" is not in ${min}..${max}`,
+      );
+    }
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    switch (args[i]) {
+      case "--quick":
+        out.rounds = 1;
+        out.seconds = 1;
+        out.warmup = 0.25;
+        out.quietWait = 5;
+        out.retries = 2;
+        break;
+      case "--dashboard":
+        out.dashboard = true;
+        break;
+      case "--rounds":
+        out.rounds = Math.round(num(i++, 1, 50));
+        break;
+      case "--seconds":
+        out.seconds = num(i++, 0.2, 60);
+        break;
+      case "--warmup":
+        out.warmup = num(i++, 0, 10);
+        break;
+      case "--window":
+        out.window = Math.round(num(i++, 16384, 1 << 26));
+        break;
+      case "--quiet-wait":
+        out.quietWait = num(i++, 0, 600);
+        break;
+      case "--retries":
+        out.retries = Math.round(num(i++, 0, 100));
+        break;
+      case "--service-options":
+        out.serviceOptions = value(i++);
+        // Checked here so a typo fails before the first run, not inside every server.
+        parseOptionsJson(out.serviceOptions);
+        break;
+      case "--json":
+        out.json = value(i++);
+        break;
+      case "--only": {
+        const names = value(i++).split(",").map((s) => s.trim()).filter((s) => s !== "");
+        for (const n of names) {
+          if (!WORKLOADS.some((w) => w.name === n)) {
+            throw new TypeError(
+              `Cannot run bench: workload "${n}" is not one of ${
+                WORKLOADS.map((w) => w.name).join(", ")
+              }`,
+            );
+          }
+        }
+        out.only = names;
+        break;
+      }
+      default:
+        throw new TypeError(`Cannot run bench: unknown flag "${args[i]}"`);
+    }
+  }
+  return out;
+}
+
+type ServerKind = "bare" | "observed";
+
+/** CPU busy outside the server and the load generator above which a run counts as contended. */
+const CONTENDED_CORES = 0.1;
+/** A contended run is repeated at most this many times. */
+const RETRIES_PER_RUN = 2;
+
+function contended(load: LoadResult): boolean {
+  return load.otherCpu !== null && load.otherCpu > CONTENDED_CORES;
+}
+
+function readProcStat(): string | null {
+  try {
+    return Deno.readTextFileSync("/proc/stat");
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits, at most `maxMs`, until the whole machine is below
+ * {@linkcode CONTENDED_CORES} busy over a 250 ms sample (other people's tests
+ * share it); returns how long it waited.
+ */
+async function waitForQuiet(maxMs: number, clkTck: number): Promise<number> {
+  const start = performance.now();
+  while (true) {
+    const a = readProcStat();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const b = readProcStat();
+    if (a === null || b === null) return 0;
+    const busy = (busyTicks(b) - busyTicks(a)) / clkTck / 0.25;
+    const waited = performance.now() - start;
+    if (busy <= CONTENDED_CORES || waited >= maxMs) return waited;
+  }
+}
+
+/** What a server reported when it stopped (cumulative, warm-up included). */
+interface ServerStats {
+  accepted: number;
+  bytesIn: number;
+  reads: number;
+  writes: number;
+  errors: number;
+  [key: string]: unknown;
+}
+
+/** One run: the load generator's result and the server's counters. */
+interface Run {
+  server: ServerKind;
+  round: number;
+  load: LoadResult;
+  stats: ServerStats | null;
+}
+
+const root = new URL("../", import.meta.url);
+const live = new Set<Deno.ChildProcess>();
+
+/** Which core each side runs on, or why nothing is pinned. */
+interface Pinning {
+  server: string[];
+  load: string[];
+  note: string;
+}
+
+async function detectPinning(): Promise<Pinning> {
+  const none = (why: string): Pinning => ({ server: [], load: [], note: `not pinned: ${why}` });
+  if (navigator.hardwareConcurrency < 2) return none("fewer than 2 CPUs");
+  try {
+    const { success } = await new Deno.Command("taskset", {
+      args: ["-c", "1", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!success) return none("taskset -c 1 failed");
+  } catch {
+    return none("taskset not found");
+  }
+  return {
+    server: ["taskset", "-c", "0"],
+    load: ["taskset", "-c", "1"],
+    note: "server on CPU 0, load generator on CPU 1 (taskset)",
+  };
+}
+
+async function clockTicks(): Promise<number> {
+  try {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stderr: "null" }).output();
+    const n = Number(new TextDecoder().decode(out.stdout).trim());
+    return Number.isInteger(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+}
+
+function command(prefix: string[], script: string, args: string[]): Deno.Command {
+  const deno = [Deno.execPath(), "run", "-A", script, ...args];
+  const argv = [...prefix, ...deno];
+  return new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+    }
+  }
+  if (buf !== "") yield buf;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    // Drained to the end so the child never blocks on a full pipe; only the start is kept.
+    if (text.length < 16384) text += decoder.decode(chunk, { stream: true });
+  }
+  return text;
+}
+
+/** Starts a server, runs one load against it, stops the server in every case. */
+async function runOnce(
+  kind: ServerKind,
+  w: Workload,
+  args: BenchArgs,
+  pin: Pinning,
+  clkTck: number,
+): Promise<{ load: LoadResult; stats: ServerStats | null }> {
+  const runSeconds = args.warmup + args.seconds;
+  const serverArgs = ["--max-seconds", String(Math.ceil(runSeconds + 60))];
+  if (kind === "observed" && args.dashboard) serverArgs.push("--dashboard");
+  if (kind === "observed" && args.serviceOptions !== null) {
+    serverArgs.push("--options", args.serviceOptions);
+  }
+  const script = kind === "bare" ? "bench/bare_echo.ts" : "bench/observed_echo.ts";
+  const child = command(pin.server, script, serverArgs).spawn();
+  live.add(child);
+  const stderr = collect(child.stderr);
+  const out = lines(child.stdout);
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  try {
+    const first = await withTimeout(out.next(), 15_000, `Starting ${script}`);
+    const port = first.done ? null : (JSON.parse(first.value) as { port?: number }).port;
+    if (typeof port !== "number") {
+      throw new Error(`Cannot start ${script}: no port printed; stderr: ${await stderr}`);
+    }
+    const loadArgs = [
+      "--mode",
+      w.mode,
+      "--port",
+      String(port),
+      "--conns",
+      String(w.conns),
+      "--size",
+      String(w.size),
+      "--seconds",
+      String(args.seconds),
+      "--warmup",
+      String(args.warmup),
+      "--window",
+      String(args.window),
+      "--server-pid",
+      String(child.pid),
+      "--clk-tck",
+      String(clkTck),
+    ];
+    const loadOut = await withTimeout(
+      command(pin.load, "bench/load.ts", loadArgs).output(),
+      (runSeconds + 30) * 1000,
+      "The load generator",
+    );
+    const text = new TextDecoder().decode(loadOut.stdout).trim().split("\n").at(-1) ?? "";
+    const load = JSON.parse(text || "{}") as LoadResult & { error?: string };
+    if (!loadOut.success || load.error !== undefined) {
+      throw new Error(
+        `Load run failed: ${load.error ?? "no result"}; stderr: ${
+          new TextDecoder().decode(loadOut.stderr).slice(0, 2000)
+        }`,
+      );
+    }
+    if (exited) throw new Error(`${script} exited during the run; stderr: ${await stderr}`);
+    child.kill("SIGTERM");
+    let stats: ServerStats | null = null;
+    const rest = (async () => {
+      for await (const line of out) {
+        if (line.startsWith('{"stats"')) stats = (JSON.parse(line) as { stats: ServerStats }).stats;
+      }
+    })();
+    await withTimeout(rest, 5000, `Stopping ${script}`).catch(() => {});
+    return { load, stats };
+  } finally {
+    if (!exited) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Exited between the check and the kill.
+      }
+      await withTimeout(status, 5000, `Stopping ${script}`).catch(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      });
+    }
+    await status.catch(() => {});
+    await stderr.catch(() => "");
+    live.delete(child);
+  }
+}
+
+/** Medians of one workload's rounds, per server. */
+interface Summary {
+  /** Runs the medians are taken over. */
+  runs: number;
+  /** True when no uncontended run was available. */
+  contended: boolean;
+  figure: number | null;
+  p50Us: number | null;
+  p99Us: number | null;
+  serverCpu: number | null;
+  loadCpu: number | null;
+  /** Figure per server-core-second (bytes or messages per CPU second). */
+  perCpu: number | null;
+  bytesPerRead: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+function figureOf(w: Workload, load: LoadResult): number {
+  return w.mode === "rtt" ? load.msgPerSec : load.bytesPerSec / 1e6;
+}
+
+/** Medians over the uncontended runs, or over all of them when every run was contended. */
+function summarise(w: Workload, all: readonly Run[]): Summary {
+  const clean = all.filter((r) => !contended(r.load));
+  const runs = clean.length > 0 ? clean : all;
+  const figures = runs.map((r) => figureOf(w, r.load));
+  return {
+    runs: runs.length,
+    contended: clean.length === 0 && all.length > 0,
+    figure: median(figures),
+    p50Us: median(runs.map((r) => r.load.p50Us)),
+    p99Us: median(runs.map((r) => r.load.p99Us)),
+    serverCpu: median(runs.map((r) => r.load.serverCpu)),
+    loadCpu: median(runs.map((r) => r.load.loadCpu)),
+    perCpu: median(runs.map((r) => ratio(figureOf(w, r.load), r.load.serverCpu))),
+    bytesPerRead: median(
+      runs.map((r) => r.stats === null ? null : ratio(r.stats.bytesIn, r.stats.reads)),
+    ),
+    min: figures.length === 0 ? null : Math.min(...figures),
+    max: figures.length === 0 ? null : Math.max(...figures),
+  };
+}
+
+const pct = (x: number | null) => x === null ? "–" : `${Math.round(x * 100)}%`;
+const x2 = (x: number | null) => x === null ? "–" : `${x.toFixed(2)}×`;
+
+/** One workload's outcome: each server's medians and the paired ratios. */
+interface Comparison {
+  w: Workload;
+  bare: Summary;
+  observed: Summary;
+  /** Median over rounds of observed / bare within the round (pairs cancel slow drift). */
+  ratio: number | null;
+  ratioMin: number | null;
+  ratioMax: number | null;
+  /** The same for work per second of server CPU. */
+  perCpuRatio: number | null;
+  /** Rounds the ratios are taken over. */
+  pairs: number;
+}
+
+function compare(w: Workload, runs: readonly Run[]): Comparison {
+  const pairs: [Run, Run][] = [];
+  for (const b of runs) {
+    if (b.server !== "bare") continue;
+    const o = runs.find((r) => r.server === "observed" && r.round === b.round);
+    if (o !== undefined) pairs.push([b, o]);
+  }
+  const clean = pairs.filter(([b, o]) => !contended(b.load) && !contended(o.load));
+  const used = clean.length > 0 ? clean : pairs;
+  const ratios = used.map(([b, o]) => ratio(figureOf(w, o.load), figureOf(w, b.load)));
+  const perCpu = (r: Run) => ratio(figureOf(w, r.load), r.load.serverCpu);
+  const finite = ratios.filter((r): r is number => r !== null);
+  return {
+    w,
+    bare: summarise(w, runs.filter((r) => r.server === "bare")),
+    observed: summarise(w, runs.filter((r) => r.server === "observed")),
+    ratio: median(ratios),
+    ratioMin: finite.length === 0 ? null : Math.min(...finite),
+    ratioMax: finite.length === 0 ? null : Math.max(...finite),
+    perCpuRatio: median(used.map(([b, o]) => ratio(perCpu(o), perCpu(b)))),
+    pairs: used.length,
+  };
+}
+
+/** The results table: medians, observed/bare ratios, and what the server spent. */
+export function resultTable(rows: readonly Comparison[]): string {
+  const header = [
+    "workload",
+    "unit",
+    "bare",
+    "observed",
+    "ratio (range)",
+    "p50 bare/obs µs",
+    "p99 bare/obs µs",
+    "server CPU bare/obs",
+    "per server CPU ratio",
+    "bytes/read bare/obs",
+  ];
+  const body = rows.map(({ w, bare, observed, ...c }) => [
+    w.label + (bare.contended || observed.contended ? " (contended)" : ""),
+    w.mode === "rtt" ? "msg/s" : "MB/s",
+    fmt(bare.figure),
+    fmt(observed.figure),
+    `${x2(c.ratio)}` +
+    (c.pairs > 1 ? ` (${c.ratioMin!.toFixed(2)}–${c.ratioMax!.toFixed(2)})` : ""),
+    w.mode === "rtt" ? `${fmt(bare.p50Us)} / ${fmt(observed.p50Us)}` : "",
+    w.mode === "rtt" ? `${fmt(bare.p99Us)} / ${fmt(observed.p99Us)}` : "",
+    `${pct(bare.serverCpu)} / ${pct(observed.serverCpu)}`,
+    x2(c.perCpuRatio),
+    `${fmt(bare.bytesPerRead)} / ${fmt(observed.bytesPerRead)}`,
+  ]);
+  return markdownTable(header, body);
+}
+
+function progressLine(w: Workload, { server, round, load }: Run): string {
+  const lat = w.mode === "rtt" ? `, p50 ${load.p50Us} µs, p99 ${load.p99Us} µs` : "";
+  return `  ${w.name} round ${round + 1} ${server.padEnd(8)} ${fmt(figureOf(w, load))} ` +
+    `${w.mode === "rtt" ? "msg/s" : "MB/s"}${lat}, server CPU ${pct(load.serverCpu)}, ` +
+    `load CPU ${pct(load.loadCpu)}, elsewhere ${pct(load.otherCpu)}` +
+    (contended(load) ? " (contended)" : "") +
+    (load.errors > 0 ? `, ${load.errors} errors` : "");
+}
+
+/** The commit measured and the files under lib/ that differ from it (others edit the tree). */
+async function treeState(): Promise<{ commit: string | null; dirty: string[] }> {
+  const git = async (args: string[]) => {
+    try {
+      const out = await new Deno.Command("git", { args, cwd: root, stderr: "null" }).output();
+      return out.success ? new TextDecoder().decode(out.stdout) : null;
+    } catch {
+      return null;
+    }
+  };
+  const [head, status] = await Promise.all([
+    git(["rev-parse", "--short", "HEAD"]),
+    git(["status", "--porcelain", "--", "lib"]),
+  ]);
+  return {
+    commit: head?.trim() || null,
+    dirty: (status ?? "").split("\n").filter((l) => l.trim() !== "").map((l) => l.slice(3)),
+  };
+}
+
+async function machine(): Promise<Record<string, unknown>> {
+  let cpu: string | null = null;
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? null;
+  } catch {
+    // Not Linux, or /proc not readable.
+  }
+  return {
+    nproc: navigator.hardwareConcurrency,
+    cpu,
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+  };
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const args = parseBenchArgs(argv);
+  const workloads = WORKLOADS.filter((w) => args.only === null || args.only.includes(w.name));
+  const [pin, clkTck, host, tree] = await Promise.all([
+    detectPinning(),
+    clockTicks(),
+    machine(),
+    treeState(),
+  ]);
+  const stopAll = () => {
+    for (const c of live) {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", stopAll);
+  console.error(
+    `machine: ${host.nproc} CPUs (${host.cpu ?? "unknown"}), Linux ${host.kernel}, ` +
+      `deno ${host.deno} (V8 ${host.v8})`,
+  );
+  console.error(`pinning: ${pin.note}`);
+  console.error(
+    `tree: ${tree.commit ?? "unknown commit"}` +
+      (tree.dirty.length > 0 ? ` + ${tree.dirty.length} changed file(s) under lib/` : ""),
+  );
+  if (args.serviceOptions !== null) {
+    console.error(`observed server options: ${args.serviceOptions}`);
+  }
+  console.error(
+    `runs: ${args.rounds} round(s) × ${workloads.length} workload(s) × 2 servers, ` +
+      `${args.warmup} s warm-up + ${args.seconds} s measured each` +
+      (args.dashboard ? "; observed server polls the packet log like a dashboard" : ""),
+  );
+  const started = performance.now();
+  let quietBudgetMs = args.quietWait * 1000;
+  let retriesLeft = args.retries;
+  const results: { w: Workload; runs: Run[] }[] = [];
+  try {
+    for (const w of workloads) {
+      const runs: Run[] = [];
+      for (let round = 0; round < args.rounds; round++) {
+        const order: ServerKind[] = round % 2 === 0 ? ["bare", "observed"] : ["observed", "bare"];
+        for (const server of order) {
+          // Other work on the machine (others' tests) steals cores: wait for a quiet moment
+          // and repeat a contended run, both within the run's budgets.
+          let load: LoadResult | null = null;
+          let stats: ServerStats | null = null;
+          for (let attempt = 0; attempt <= RETRIES_PER_RUN; attempt++) {
+            if (attempt > 0 && retriesLeft <= 0) break;
+            if (attempt > 0) retriesLeft--;
+            if (quietBudgetMs > 0) {
+              quietBudgetMs -= await waitForQuiet(Math.min(quietBudgetMs, 10_000), clkTck);
+            }
+            ({ load, stats } = await runOnce(server, w, args, pin, clkTck));
+            if (!contended(load)) break;
+            console.error(
+              `  ${w.name} round ${round + 1} ${server}: ${
+                fmt(load.otherCpu)
+              } cores busy elsewhere during the run`,
+            );
+          }
+          const run: Run = { server, round, load: load!, stats };
+          runs.push(run);
+          console.error(progressLine(w, run));
+        }
+      }
+      results.push({ w, runs });
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", stopAll);
+  }
+  const rows = results.map(({ w, runs }) => compare(w, runs));
+  console.log(resultTable(rows));
+  const stillContended = results.flatMap((r) => r.runs).filter((r) => contended(r.load)).length;
+  console.log(
+    `\nbare/observed: medians of ${args.rounds} round(s), uncontended runs preferred. ` +
+      `ratio: median (and range) of observed / bare within each round. "per server CPU": the ` +
+      `same for work done per second of server CPU (it matters when the load generator, not ` +
+      `the server, is the bottleneck). Took ${
+        ((performance.now() - started) / 1000).toFixed(0)
+      } s; ${pin.note}` +
+      (stillContended > 0
+        ? `; ${stillContended} run(s) kept although other work used > ${CONTENDED_CORES} cores.`
+        : "."),
+  );
+  if (args.json !== null) {
+    const report = {
+      date: new Date().toISOString(),
+      machine: host,
+      tree,
+      pinning: pin.note,
+      options: args,
+      workloads: rows.map(({ w, ...c }) => ({
+        ...w,
+        unit: w.mode === "rtt" ? "msg/s" : "MB/s",
+        ...c,
+        runs: results.find((r) => r.w === w)!.runs,
+      })),
+    };
+    await Deno.writeTextFile(args.json, JSON.stringify(report, null, 2) + "\n");
+    console.error(`wrote ${args.json}`);
+  }
+}
+
+if (import.meta.main) await main(Deno.args);
