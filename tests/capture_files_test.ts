@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import type { CaptureFileInfo } from "../lib/capture/capture_files.ts";
-import { connect, encoder, readExactly, startService, writeAll } from "./_helpers.ts";
+import { connect, encoder, readExactly, startService, waitFor, writeAll } from "./_helpers.ts";
 import { followTcp, hex, pattern, tshark } from "./_tshark.ts";
 
 interface CapturesBody {
@@ -37,6 +37,13 @@ Deno.test("--capture-dir rotates pcapng files, keeps the newest N, and lists and
         await echoRoundTrip(svc.port("echo"), pattern(40_000, i + 1));
         await svc.service.captureFiles!.flush();
       }
+      // The server records each close after it reads the client's FIN: wait for the last one,
+      // so no later flush rotates (and deletes) a file between the listing and the downloads.
+      await waitFor(
+        "the echo connections to close",
+        async () => (await svc.endpoints()).echo.connections === 0,
+      );
+      await svc.service.captureFiles!.flush();
       const list = await svc.api<CapturesBody>("/api/captures");
       strictEqual(list.status, 200);
       strictEqual(list.body.dir, dir);
