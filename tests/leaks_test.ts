@@ -111,8 +111,14 @@ async function pythonResetAfter(port: number, bytes: Uint8Array, ready: () => Pr
   const stdin = child.stdin.getWriter();
   const stdout = child.stdout.getReader();
   try {
-    const first = await stdout.read();
-    strictEqual(decoder.decode(first.value), "sent\n");
+    // print() may reach the pipe as "sent" and "\n" in two writes: read up to the newline.
+    let said = "";
+    for (let i = 0; i < 10 && !said.includes("\n"); i++) {
+      const { value, done } = await stdout.read();
+      if (done) break;
+      said += decoder.decode(value);
+    }
+    strictEqual(said, "sent\n");
     await ready();
     await stdin.write(encoder.encode("\n"));
     await stdin.close();
