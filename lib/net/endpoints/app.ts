@@ -14,6 +14,7 @@ import {
   summarizeAnswer,
   summarizeFrame,
 } from "../../protocol/app_codec.ts";
+import { concat } from "./_bytes.ts";
 import type { ConnHandler, ObservedConn } from "../observed_conn.ts";
 
 /** Limits of the app endpoint. */
@@ -26,19 +27,6 @@ export interface AppEndpointOptions {
   latency?: Histogram;
   /** Spans per request, when OpenTelemetry is on. */
   tracing?: ConnTracing | null;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Builds the app endpoint's connection handler. */
