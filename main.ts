@@ -163,6 +163,8 @@ ${
   --log-preview BYTES           bytes kept per packet-log entry (default 64)
   --keep-closed N               closed sockets kept readable at /api/sockets/:id (default 1000)
   --max-flows N                 UDP peers tracked as flows (default 10000)
+  --udp-fast                    UDP in batches through libc (recvmmsg/sendmmsg by FFI; needs
+                                --allow-ffi, falls back to Deno's socket without it)
   --capture-bytes BYTES         full-payload capture kept for pcapng, 0 = off (default 67108864)
   --capture-dir DIR             also write the capture to rotating pcapng files in DIR
   --capture-files N             capture files kept in DIR, oldest deleted (default 10)
@@ -206,6 +208,7 @@ export function parseFlags(
         "capture-file-seconds": { type: "string" },
         "log-format": { type: "string" },
         "no-kernel": { type: "boolean" },
+        "udp-fast": { type: "boolean" },
         token: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -258,6 +261,7 @@ export function parseFlags(
         logPreview: int("log-preview", 0, 65535, 64),
         keepClosed: int("keep-closed", 0, 1_000_000, 1000),
         maxFlows: int("max-flows", 1, 1_000_000, 10_000),
+        udpFast: values["udp-fast"] === true,
         captureBytes,
         captureDir,
         captureFiles: int("capture-files", 1, 100_000, 10),
@@ -329,6 +333,14 @@ async function main(args: string[]): Promise<number> {
     );
     lines.push(
       `  ${"".padEnd(15)}     try: ${tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash)}`,
+    );
+  }
+  if (flags.service.udpFast) {
+    const udp = service.udp.get("udp");
+    lines.push(
+      udp?.fast
+        ? "  udp fast path: on (recvmmsg/sendmmsg through libc)"
+        : `  udp fast path: off, Deno's socket instead: ${udp?.fastUnavailable ?? "not started"}`,
     );
   }
   lines.push(

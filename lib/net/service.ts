@@ -71,6 +71,8 @@ export interface ServiceOptions {
   keepClosed?: number;
   /** UDP flows tracked at once. @default 10000 */
   maxFlows?: number;
+  /** UDP through batched libc calls (FFI, needs --allow-ffi), Deno's socket as the fallback. @default false */
+  udpFast?: boolean;
   /** The kernel's socket table; without one, kernel columns are null with a reason. */
   kernel?: KernelSource;
   /** Bytes of full-payload capture kept (the pcapng ring), 0 to disable. @default 67108864 */
@@ -211,7 +213,12 @@ export class Service {
         if (spec.transport === "udp") {
           this.udp.set(
             spec.name,
-            new UdpEndpoint(stats, ctx, { hostname: this.host, port, maxFlows: options.maxFlows }),
+            new UdpEndpoint(stats, ctx, {
+              hostname: this.host,
+              port,
+              maxFlows: options.maxFlows,
+              fast: options.udpFast,
+            }),
           );
           continue;
         }

@@ -4,7 +4,8 @@
  * connection would, and expire after a quiet period.
  */
 import type { PacketSource } from "../../capture/packet_log.ts";
-import { errorKind, nowMs } from "../observed_conn.ts";
+import { clockMs, errorKind, nowMs } from "../observed_conn.ts";
+import { decodeSockaddr, type MmsgSocket, openMmsgSocket } from "../udp_mmsg.ts";
 import type { EndpointStats, Observed } from "../registry.ts";
 import type { ServiceContext } from "../service_context.ts";
 import type { Address, SocketRecord } from "../types.ts";
@@ -17,6 +18,11 @@ export interface UdpEndpointOptions {
   maxFlows?: number;
   /** A flow with no datagram for this long is closed. @default 60000 */
   flowIdleMs?: number;
+  /**
+   * Receive and send in batches through libc (`recvmmsg`/`sendmmsg` by FFI)
+   * when FFI is allowed; Deno's socket otherwise. @default false
+   */
+  fast?: boolean;
 }
 
 let nextFlowId = 1;
@@ -73,12 +79,17 @@ export class UdpEndpoint implements Observed, PacketSource {
   readonly endpoint: string;
   readonly stats: EndpointStats;
   readonly flows = new Map<string, UdpFlow>();
+  /** Why the batched path is not in use although asked for; null when it is, or not asked for. */
+  readonly fastUnavailable: string | null = null;
   #ctx: ServiceContext;
-  #socket: Deno.DatagramConn;
+  #socket: Deno.DatagramConn | null = null;
+  #fast: MmsgSocket | null = null;
   #maxFlows: number;
   #flowIdleMs: number;
   #closed = false;
   #loop: Promise<void>;
+  /** The flow of the previous datagram: a busy peer sends many in a row. */
+  #lastFlow: UdpFlow | null = null;
 
   constructor(stats: EndpointStats, ctx: ServiceContext, options: UdpEndpointOptions) {
     this.stats = stats;
@@ -87,16 +98,38 @@ export class UdpEndpoint implements Observed, PacketSource {
     this.#ctx = ctx;
     this.#maxFlows = options.maxFlows ?? 10_000;
     this.#flowIdleMs = options.flowIdleMs ?? 60_000;
-    this.#socket = Deno.listenDatagram({
-      transport: "udp",
-      hostname: options.hostname,
-      port: options.port,
-    });
-    const addr = this.#socket.addr as Deno.NetAddr;
-    stats.address = { hostname: addr.hostname, port: addr.port };
+    if (options.fast) {
+      try {
+        this.#fast = openMmsgSocket(options.hostname, options.port);
+      } catch (err) {
+        // No FFI (or not Linux): Deno's socket does the same work a datagram at a time.
+        if (!(err instanceof Error) || !err.message.startsWith("UDP fast path unavailable")) {
+          throw err;
+        }
+        this.fastUnavailable = err.message;
+      }
+    }
+    if (this.#fast !== null) {
+      stats.address = { hostname: this.#fast.hostname, port: this.#fast.port };
+    } else {
+      this.#socket = Deno.listenDatagram({
+        transport: "udp",
+        hostname: options.hostname,
+        port: options.port,
+      });
+      const addr = this.#socket.addr as Deno.NetAddr;
+      stats.address = { hostname: addr.hostname, port: addr.port };
+    }
     stats.listening = true;
     ctx.registry.add(this);
-    this.#loop = this.#receiveLoop();
+    this.#loop = this.#fast !== null
+      ? this.#fastLoop(this.#fast)
+      : this.#receiveLoop(this.#socket!);
+  }
+
+  /** True when datagrams go through the batched FFI path. */
+  get fast(): boolean {
+    return this.#fast !== null;
   }
 
   /** The port the socket is bound to. */
@@ -126,11 +159,13 @@ export class UdpEndpoint implements Observed, PacketSource {
     this.#closed = true;
     this.stats.listening = false;
     try {
-      this.#socket.close();
+      this.#socket?.close();
     } catch {
       // Already closed.
     }
     await this.#loop;
+    // Closed only once its loop stopped: a poll still waiting on the descriptor sees no other socket.
+    this.#fast?.close();
     this.sweepIdle(nowMs(), true);
     this.#ctx.registry.remove(this);
   }
@@ -161,10 +196,20 @@ export class UdpEndpoint implements Observed, PacketSource {
     };
   }
 
-  #flowFor(addr: Deno.NetAddr): UdpFlow | null {
+  #flowFor(addr: { hostname: string; port: number }): UdpFlow | null {
+    const last = this.#lastFlow;
+    if (
+      last !== null && last.closedAt === null && last.remote.port === addr.port &&
+      last.remote.hostname === addr.hostname
+    ) {
+      return last;
+    }
     const key = `${addr.hostname}:${addr.port}`;
     let flow = this.flows.get(key);
-    if (flow !== undefined) return flow;
+    if (flow !== undefined) {
+      this.#lastFlow = flow;
+      return flow;
+    }
     if (this.flows.size >= this.#maxFlows) {
       this.stats.hit("max-flows");
       return null;
@@ -174,13 +219,14 @@ export class UdpEndpoint implements Observed, PacketSource {
       port: addr.port,
     });
     this.flows.set(key, flow);
+    this.#lastFlow = flow;
     this.stats.accepted++;
     this.stats.live++;
     this.#ctx.registry.add(flow);
     return flow;
   }
 
-  async #receiveLoop(): Promise<void> {
+  async #receiveLoop(socket: Deno.DatagramConn): Promise<void> {
     // One buffer for the socket's lifetime: receive() without one allocates 64 KiB per datagram.
     const buf = new Uint8Array(65_536);
     const log = this.#ctx.log;
@@ -189,7 +235,7 @@ export class UdpEndpoint implements Observed, PacketSource {
       let data: Uint8Array;
       let addr: Deno.NetAddr;
       try {
-        const [d, a] = await this.#socket.receive(buf);
+        const [d, a] = await socket.receive(buf);
         data = d;
         addr = a as Deno.NetAddr;
       } catch (err) {
@@ -197,7 +243,7 @@ export class UdpEndpoint implements Observed, PacketSource {
         this.#countError(err);
         continue;
       }
-      const ts = nowMs();
+      const ts = clockMs();
       const flow = this.#flowFor(addr);
       const src: PacketSource = flow ?? this;
       s.bytesIn += data.length;
@@ -209,7 +255,7 @@ export class UdpEndpoint implements Observed, PacketSource {
       }
       log.record(src, "in", data, ts);
       try {
-        await this.#socket.send(data, addr);
+        await socket.send(data, addr);
       } catch (err) {
         if (this.#closed) return;
         this.#countError(err);
@@ -221,7 +267,86 @@ export class UdpEndpoint implements Observed, PacketSource {
         flow.bytesOut += data.length;
         flow.messagesOut++;
       }
-      log.record(src, "out", data, nowMs());
+      // The same bytes go back: the capture stores them once.
+      log.record(src, "out", data, clockMs(), true);
+    }
+  }
+
+  /**
+   * The batched path: while datagrams keep coming, one synchronous recvmmsg
+   * takes up to a batch, one sendmmsg sends them all back; only when the
+   * socket is empty does it wait, on another thread (poll), and now and then
+   * it yields so the dashboard and the TCP endpoints get their turn.
+   */
+  async #fastLoop(sock: MmsgSocket): Promise<void> {
+    const log = this.#ctx.log;
+    const s = this.stats;
+    const srcs: PacketSource[] = new Array(sock.batch);
+    const views: Uint8Array[] = new Array(sock.batch);
+    let lastKey = -1;
+    let lastFlow: UdpFlow | null = null;
+    let batches = 0;
+    while (!this.#closed) {
+      let n: number;
+      try {
+        n = sock.recv();
+      } catch (err) {
+        this.#countError(err);
+        n = 0;
+      }
+      if (n === 0) {
+        batches = 0;
+        // Short, so close() never waits long for this loop to notice.
+        await sock.readable(50);
+        continue;
+      }
+      const ts = clockMs();
+      for (let i = 0; i < n; i++) {
+        const len = sock.rxLength[i];
+        const data = sock.rxData[i].subarray(0, len);
+        views[i] = data;
+        const raw = sock.rxAddr[i];
+        // An IPv4 sender as one number (address and port): no string for a peer seen before.
+        const key = raw[0] === 2
+          ? (((raw[4] << 24) | (raw[5] << 16) | (raw[6] << 8) | raw[7]) >>> 0) * 65536 +
+            ((raw[2] << 8) | raw[3])
+          : -1;
+        let flow: UdpFlow | null;
+        if (key >= 0 && key === lastKey && lastFlow !== null && lastFlow.closedAt === null) {
+          flow = lastFlow;
+        } else {
+          flow = this.#flowFor(decodeSockaddr(raw));
+          lastKey = key;
+          lastFlow = flow;
+        }
+        const src: PacketSource = flow ?? this;
+        srcs[i] = src;
+        s.bytesIn += len;
+        s.messagesIn++;
+        if (flow !== null) {
+          flow.lastActivity = ts;
+          flow.bytesIn += len;
+          flow.messagesIn++;
+        }
+        log.record(src, "in", data, ts);
+      }
+      const sent = sock.echo(n);
+      if (sent < n) s.errors["send-dropped"] = (s.errors["send-dropped"] ?? 0) + n - sent;
+      const out = clockMs();
+      for (let i = 0; i < sent; i++) {
+        const data = views[i];
+        const src = srcs[i];
+        s.bytesOut += data.length;
+        s.messagesOut++;
+        if (src !== this) {
+          (src as UdpFlow).bytesOut += data.length;
+          (src as UdpFlow).messagesOut++;
+        }
+        log.record(src, "out", data, out, true);
+      }
+      // A steady stream never empties the socket: yield now and then (a poll that returns at
+      // once goes through the event loop like any other op).
+      if (++batches % 16 === 0) await sock.readable(0);
     }
   }
 
