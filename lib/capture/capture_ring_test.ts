@@ -162,3 +162,103 @@ Deno.test("CaptureRing.export() streams pcapng in chunks for a filter", async ()
   for await (const chunk of ring.export({ conn: "c2" })) small.push(chunk);
   ok(small.reduce((n, c) => n + c.length, 0) < 2048);
 });
+
+Deno.test("CaptureRing stores an echo once and reads it back as the bytes written", () => {
+  const copy = new CaptureRing({ bytes: 1 << 16 });
+  const once = new CaptureRing({ bytes: 1 << 16 });
+  const a = source("c1");
+  for (const ring of [copy, once]) {
+    for (let i = 0; i < 10; i++) {
+      const chunk = new Uint8Array(1000).fill(i + 1);
+      ring.packet(a, "in", chunk, 2 * i);
+      ring.packet(a, "out", chunk, 2 * i + 1, ring === once);
+    }
+  }
+  deepStrictEqual(held(once), held(copy));
+  deepStrictEqual(
+    [once.stats().packets, once.stats().bytes],
+    [copy.stats().packets, copy.stats().bytes],
+  );
+  ok(once.stats().usedBytes < copy.stats().usedBytes * 0.6, "the payload is stored once");
+});
+
+Deno.test("CaptureRing copies an echo whose bytes are not the previous read's view", () => {
+  const ring = new CaptureRing({ bytes: 4096 });
+  const a = source("c1");
+  ring.packet(a, "in", Uint8Array.of(1, 2, 3), 1);
+  // Same contents, another view: only the very view read is taken as unchanged.
+  ring.packet(a, "out", Uint8Array.of(1, 2, 3), 2, true);
+  const chunk = Uint8Array.of(4, 5);
+  ring.packet(a, "in", chunk, 3);
+  ring.packet(a, "out", chunk, 4, true);
+  ring.packet(a, "out", chunk, 5, true);
+  deepStrictEqual(held(ring).map((r) => [r.kind, r.payload]), [
+    ["in", [1, 2, 3]],
+    ["out", [1, 2, 3]],
+    ["in", [4, 5]],
+    ["out", [4, 5]],
+    ["out", [4, 5]],
+  ]);
+});
+
+Deno.test("CaptureRing drops an echo with the read it refers to and counts both", () => {
+  const ring = new CaptureRing({ bytes: 4096 });
+  const a = source("u1", { transport: "udp" });
+  const chunk = new Uint8Array(500).fill(7);
+  ring.packet(a, "in", chunk, 0);
+  const cursor = ring.cursor();
+  ring.packet(a, "out", chunk, 1, true);
+  // Enough traffic to evict the read but not necessarily its echo record.
+  for (let i = 2; i < 9; i++) ring.packet(a, "in", new Uint8Array(500), i);
+  const seen: number[] = [];
+  ring.read(cursor, ring.endSeq, (r) => seen.push(r.ts));
+  ok(!seen.includes(0) && !seen.includes(1), "neither the read nor its echo is visited");
+  strictEqual(cursor.skipped + seen.length, 9);
+  const s = ring.stats();
+  strictEqual(s.packets - s.droppedPackets, seen.length);
+  strictEqual(s.bytes - s.droppedBytes, seen.length * 500);
+});
+
+Deno.test("CaptureRing with echoes holds the newest packets whole and counts what it dropped", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          conn: fc.integer({ min: 0, max: 3 }),
+          size: fc.integer({ min: 0, max: 3000 }),
+          echo: fc.boolean(),
+        }),
+        { maxLength: 200 },
+      ),
+      (writes) => {
+        const ring = new CaptureRing({ bytes: 8192 });
+        const srcs = [0, 1, 2, 3].map((i) => source(`c${i}`));
+        let seq = 0;
+        let total = 0;
+        for (const w of writes) {
+          const bytes = new Uint8Array(w.size).fill(seq & 0xff);
+          ring.packet(srcs[w.conn], "in", bytes, seq);
+          total += w.size;
+          if (w.echo) {
+            ring.packet(srcs[w.conn], "out", bytes, seq + 0.5, true);
+            total += w.size;
+          }
+          seq++;
+          ok(ring.stats().usedBytes <= 8192);
+        }
+        const records = held(ring);
+        const ts = records.map((r) => r.ts);
+        deepStrictEqual(ts, ts.slice().sort((x, y) => x - y));
+        for (const r of records) ok(r.payload.every((b) => b === (Math.floor(r.ts) & 0xff)));
+        const s = ring.stats();
+        strictEqual(s.packets - s.droppedPackets, records.length);
+        strictEqual(s.bytes, total);
+        strictEqual(
+          s.bytes - s.droppedBytes,
+          records.reduce((n, r) => n + r.payload.length, 0),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

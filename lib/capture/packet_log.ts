@@ -28,7 +28,11 @@ export interface PacketSource {
  * an implementation copies what it keeps and returns.
  */
 export interface PacketTap {
-  packet(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number): void;
+  /**
+   * A read or write. `echo` is true when `bytes` is the very view the
+   * source's previous read was recorded from, written back unchanged.
+   */
+  packet(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number, echo?: boolean): void;
   opened(src: PacketSource, ts: number): void;
   /** `reset` when the connection ended by RST rather than FIN. */
   closed(src: PacketSource, reset: boolean, ts: number): void;
@@ -39,8 +43,8 @@ export function composeTaps(taps: readonly (PacketTap | null | undefined)[]): Pa
   const list = taps.filter((t): t is PacketTap => t != null);
   if (list.length <= 1) return list[0] ?? null;
   return {
-    packet(src, dir, bytes, ts) {
-      for (const t of list) t.packet(src, dir, bytes, ts);
+    packet(src, dir, bytes, ts, echo) {
+      for (const t of list) t.packet(src, dir, bytes, ts, echo);
     },
     opened(src, ts) {
       for (const t of list) t.opened(src, ts);
@@ -148,8 +152,11 @@ export class PacketLog {
     return this.#data.byteLength;
   }
 
-  /** Records one read or write; returns its seq. Hot path: no allocation beyond the copy. */
-  record(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number): number {
+  /**
+   * Records one read or write; returns its seq. Hot path: no allocation beyond the copy.
+   * `echo`: `bytes` is the view the source's previous read was recorded from, unchanged.
+   */
+  record(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number, echo = false): number {
     const seq = this.#next++;
     const slot = seq % this.capacity;
     const n = bytes.length < this.previewBytes ? bytes.length : this.previewBytes;
@@ -162,7 +169,7 @@ export class PacketLog {
     }
     this.#src[slot] = src;
     this.#notes[slot] = undefined;
-    if (this.tap !== null) this.tap.packet(src, dir, bytes, ts);
+    if (this.tap !== null) this.tap.packet(src, dir, bytes, ts, echo);
     return seq;
   }
 

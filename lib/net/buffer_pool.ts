@@ -3,13 +3,19 @@
  *
  * A pending `conn.read(buf)` pins `buf` for as long as the connection is idle,
  * so an idle connection waits on a small slot cut from a shared slab; only a
- * connection whose small read came back full borrows a large buffer, and gives
- * it back as soon as a read does not fill it.
+ * connection whose small read came back full borrows a large buffer. It keeps
+ * it while reads fill it or are large (a stream: going back to the slot there
+ * would make every other read a tiny one), and gives it back after a small
+ * read, or after any partial read once too many are lent (which bounds what
+ * connections that streamed and then went quiet can hold).
  */
 
 /** Sizes of the slots and large buffers. */
 export interface BufferPoolOptions {
-  /** Bytes an idle connection reads into. @default 64 */
+  /**
+   * Bytes an idle connection reads into: a request that fits (the tutorial's are about 140
+   * bytes) is read in one go, a larger one takes a second read into a large buffer. @default 256
+   */
   smallSize?: number;
   /** Bytes a busy connection reads into. @default 65536 */
   largeSize?: number;
@@ -17,6 +23,13 @@ export interface BufferPoolOptions {
   keepLarge?: number;
   /** Small slots cut per slab. @default 1024 */
   slotsPerSlab?: number;
+  /**
+   * A read of at least this many bytes into a large buffer means the peer is
+   * streaming: the buffer is kept for the next read. @default 4096
+   */
+  streamBytes?: number;
+  /** Above this many large buffers lent, any read that does not fill one returns it. @default 1024 */
+  maxLent?: number;
 }
 
 /** Hands out small slots and large buffers, and takes them back. */
@@ -25,15 +38,30 @@ export class BufferPool {
   readonly largeSize: number;
   #keepLarge: number;
   #slotsPerSlab: number;
+  #streamBytes: number;
+  #maxLent: number;
   #freeSmall: Uint8Array[] = [];
   #freeLarge: Uint8Array[] = [];
   #largeOut = 0;
 
   constructor(options: BufferPoolOptions = {}) {
-    this.smallSize = options.smallSize ?? 64;
+    this.smallSize = options.smallSize ?? 256;
     this.largeSize = options.largeSize ?? 65536;
     this.#keepLarge = options.keepLarge ?? 64;
     this.#slotsPerSlab = options.slotsPerSlab ?? 1024;
+    this.#streamBytes = options.streamBytes ?? 4096;
+    this.#maxLent = options.maxLent ?? 1024;
+  }
+
+  /**
+   * Whether a connection whose read returned `n` bytes into its large buffer
+   * gives it back: when the read filled it, no; when the read was large
+   * (a stream in progress, and not too many buffers are out), no; else yes,
+   * so an idle connection waits on its small slot.
+   */
+  shouldRelease(n: number): boolean {
+    if (n >= this.largeSize) return false;
+    return n < this.#streamBytes || this.#largeOut > this.#maxLent;
   }
 
   /** Large buffers currently lent out. */

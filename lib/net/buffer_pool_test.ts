@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert, { strictEqual } from "node:assert/strict";
 import { BufferPool } from "./buffer_pool.ts";
 
 Deno.test("BufferPool.small() cuts distinct slots from one slab and reuses returned ones", () => {
@@ -22,4 +22,15 @@ Deno.test("BufferPool.large() lends and keeps at most keepLarge buffers", () => 
   assert.equal(pool.largeInUse, 0);
   assert.equal(pool.large(), a, "the kept one is reused");
   assert.notEqual(pool.large(), b, "the second was left to the collector");
+});
+
+Deno.test("BufferPool.shouldRelease() keeps a large buffer while the peer streams", () => {
+  const pool = new BufferPool({ largeSize: 1024, streamBytes: 256, maxLent: 2 });
+  const bufs = [pool.large()];
+  strictEqual(pool.shouldRelease(1024), false, "a full read keeps it");
+  strictEqual(pool.shouldRelease(300), false, "a large read keeps it");
+  strictEqual(pool.shouldRelease(100), true, "a small read returns it");
+  bufs.push(pool.large(), pool.large());
+  strictEqual(pool.shouldRelease(300), true, "too many lent: any partial read returns it");
+  strictEqual(pool.shouldRelease(1024), false);
 });

@@ -326,6 +326,12 @@ export class FaultConn extends ObservedConn {
     return run;
   }
 
+  /** Writes back the chunk being handled: stored once by the capture unless a fault holds it. */
+  override echo(chunk: Uint8Array): Promise<number> {
+    if (this.#faults.active === null && this.#tail === null) return super.echo(chunk);
+    return this.write(chunk);
+  }
+
   /** Closes now, waking a held write so it fails instead of waiting out its timer. */
   override close(reason?: string): void {
     super.close(reason);
