@@ -102,6 +102,14 @@ export interface SummarizeFrameOptions {
    * @default {"request"}
    */
   role?: "request" | "response";
+  /** The frame's content as {@linkcode decodeJsonContent} returned it, so it is decoded once. */
+  json?: AppJsonContent;
+}
+
+/** Options for {@linkcode answerRequest}. */
+export interface AnswerRequestOptions extends AppEncodeOptions {
+  /** The frame's content as {@linkcode decodeJsonContent} returned it, so it is decoded once. */
+  json?: AppJsonContent;
 }
 
 /** Fields shared by every answer. */
@@ -419,7 +427,7 @@ export function decodeJsonContent(frame: AppFrame): AppJsonContent {
 }
 
 /** Answers one request as the tutorial's server does (search table or first 10 bytes). */
-export function answerRequest(frame: AppFrame, options: AppEncodeOptions = {}): AppAnswer {
+export function answerRequest(frame: AppFrame, options: AnswerRequestOptions = {}): AppAnswer {
   if (frame.header["content-type"] !== "text/json") {
     const prefix = utf8Encoder.encode(BINARY_ANSWER_PREFIX);
     const head = frame.content.subarray(0, 10);
@@ -433,7 +441,7 @@ export function answerRequest(frame: AppFrame, options: AppEncodeOptions = {}): 
     }, content);
     return { type: "binary", ...built };
   }
-  const decoded = decodeJsonContent(frame);
+  const decoded = options.json ?? decodeJsonContent(frame);
   if (!decoded.ok) return errorAnswer(decoded.error, options);
   const request = decoded.value;
   if (typeof request !== "object" || request === null || Array.isArray(request)) {
@@ -465,7 +473,7 @@ export function answerRequest(frame: AppFrame, options: AppEncodeOptions = {}): 
       typeof action === "string" ? action : JSON.stringify(action)
     }".`;
   }
-  return { type: "result", result, ...buildJsonFrame({ result }, options) };
+  return { type: "result", result, ...resultFrame(result, options) };
 }
 
 /** Builds the error answer for malformed input (decoder or content errors). */
@@ -486,7 +494,7 @@ export function summarizeFrame(frame: AppFrame, options: SummarizeFrameOptions =
   if (frame.header["content-type"] !== "text/json" || frame.content.length > SUMMARY_PARSE_LIMIT) {
     return `${label} ${size}`;
   }
-  const decoded = decodeJsonContent(frame);
+  const decoded = options.json ?? decodeJsonContent(frame);
   if (!decoded.ok) return `${label} ${decoded.error.kind} ${size}`;
   const value = decoded.value;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -604,6 +612,26 @@ function buildFrame(
   return { header, content: bytes.subarray(contentStart), bytes };
 }
 
+// The search table's answers, encoded once with the default byte order: most requests ask for
+// one of them. Cached frames are shared, so an answer's bytes are read-only.
+const tableFrames = new Map<
+  string,
+  { header: AppHeader; content: Uint8Array; bytes: Uint8Array }
+>();
+for (const result of SEARCH_ANSWERS.values()) {
+  tableFrames.set(result, buildJsonFrame({ result }, {}));
+}
+
+function resultFrame(
+  result: string,
+  options: AppEncodeOptions,
+): { header: AppHeader; content: Uint8Array; bytes: Uint8Array } {
+  const cached = options.byteorder === undefined || options.byteorder === "little"
+    ? tableFrames.get(result)
+    : undefined;
+  return cached ?? buildJsonFrame({ result }, options);
+}
+
 function buildJsonFrame(
   value: unknown,
   options: AppEncodeOptions,
@@ -623,13 +651,22 @@ function stringifyLikePython(value: unknown): string {
   if (value !== null && typeof value === "object") {
     const json = (value as { toJSON?: () => unknown }).toJSON;
     if (typeof json === "function") return stringifyLikePython(json.call(value));
-    if (Array.isArray(value)) return `[${value.map(stringifyLikePython).join(", ")}]`;
-    const parts: string[] = [];
-    for (const [key, item] of Object.entries(value)) {
-      if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
-      parts.push(`${JSON.stringify(key)}: ${stringifyLikePython(item)}`);
+    // Concatenation rather than arrays joined: this runs for every frame the app endpoint sends.
+    if (Array.isArray(value)) {
+      let out = "[";
+      for (let i = 0; i < value.length; i++) {
+        out += (i === 0 ? "" : ", ") + stringifyLikePython(value[i]);
+      }
+      return out + "]";
     }
-    return `{${parts.join(", ")}}`;
+    let out = "{";
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+      out += (out.length === 1 ? "" : ", ") + JSON.stringify(key) + ": " +
+        stringifyLikePython(item);
+    }
+    return out + "}";
   }
   return JSON.stringify(value) ?? "null";
 }

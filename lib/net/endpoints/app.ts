@@ -10,6 +10,7 @@ import {
   answerRequest,
   type AppAnswer,
   AppFrameDecoder,
+  decodeJsonContent,
   errorAnswer,
   summarizeAnswer,
   summarizeFrame,
@@ -54,9 +55,13 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
       let answered = 0;
       for (const frame of frames) {
         answered++;
-        const summary = summarizeFrame(frame);
+        // The content is decoded once, for the packet log's summary and for the answer.
+        const json = frame.header["content-type"] === "text/json"
+          ? decodeJsonContent(frame)
+          : undefined;
+        const summary = summarizeFrame(frame, { json });
         conn.annotate({ kind: "app", summary });
-        const answer = answerRequest(frame);
+        const answer = answerRequest(frame, { json });
         if (spans !== null) {
           const span = tracing!.request(conn, { "sockscope.app.request": summary });
           if (answer.type === "error") ConnTracing.fail(span, summarizeAnswer(answer));
