@@ -1,6 +1,7 @@
 /**
  * Joins the process's sockets with the kernel's table by address pair, the
- * way a user would read `ss` next to the app's own counters. Pure.
+ * way a user would read `ss` next to the app's own counters. Pure (no I/O);
+ * the join fills in the fresh snapshots it is given rather than copying them.
  */
 import type { Address, KernelSocket, SocketRecord } from "./types.ts";
 
@@ -18,10 +19,6 @@ export function normalizeHost(hostname: string): string {
 
 function addrKey(a: Address | null): string {
   return a === null ? "*" : `${normalizeHost(a.hostname)}:${a.port}`;
-}
-
-function pairKey(transport: string, local: Address, remote: Address | null): string {
-  return `${transport}|${addrKey(local)}|${addrKey(remote)}`;
 }
 
 function isWildcard(hostname: string): boolean {
@@ -67,36 +64,64 @@ function kernelRow(k: KernelSocket, endpoint: string, peer: boolean): SocketReco
 }
 
 /**
+ * A number naming an address pair by its ports and transport: equal pairs get
+ * equal keys, and different pairs rarely do (only when the hosts differ).
+ */
+function portKey(transport: string, local: Address, remote: Address | null): number {
+  return (transport === "udp" ? 2 ** 32 : 0) + local.port * 65536 + (remote?.port ?? 0);
+}
+
+function sameHost(a: Address | null, b: Address | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.hostname === b.hostname || normalizeHost(a.hostname) === normalizeHost(b.hostname);
+}
+
+/**
  * Fills each record's `kernel` from the matching kernel row, sets its state
  * to the kernel's, and appends the rows only the kernel has: our leftovers
  * (TIME_WAIT after a close, …) and the peers' sockets that talk to an endpoint.
+ * Records are updated in place (callers pass fresh snapshots) and returned,
+ * kernel-only rows after them.
  */
 export function joinKernel(
-  records: readonly SocketRecord[],
+  records: SocketRecord[],
   kernel: readonly KernelSocket[],
   endpoints: readonly EndpointAddress[],
 ): SocketRecord[] {
-  const byPair = new Map<string, KernelSocket>();
-  for (const k of kernel) byPair.set(pairKey(k.transport, k.local, k.remote), k);
-  const used = new Set<KernelSocket>();
-  const out: SocketRecord[] = [];
-  for (const r of records) {
-    const k = byPair.get(pairKey(r.transport, r.local, r.remote));
-    if (k === undefined) {
-      out.push(r);
-      continue;
-    }
-    used.add(k);
-    // Flows are our own grouping, not kernel sockets; keep their state.
-    const state = r.kind === "flow" || r.state === "CLOSED" ? r.state : k.state;
-    out.push({
-      ...r,
-      state,
-      kernel: { state: k.state, recvQ: k.recvQ, sendQ: k.sendQ, info: k.info },
-    });
+  // Kernel rows by port pair; rows sharing one (other hosts, or several listeners on one
+  // port) chain through `next`, newest first, so the last row of a pair wins as before.
+  const byPorts = new Map<number, number>();
+  const next = new Int32Array(kernel.length).fill(-1);
+  for (let i = 0; i < kernel.length; i++) {
+    const k = kernel[i];
+    const key = portKey(k.transport, k.local, k.remote);
+    const head = byPorts.get(key);
+    if (head !== undefined) next[i] = head;
+    byPorts.set(key, i);
   }
-  for (const k of kernel) {
-    if (used.has(k)) continue;
+  const used = new Uint8Array(kernel.length);
+  for (const r of records) {
+    let i = byPorts.get(portKey(r.transport, r.local, r.remote)) ?? -1;
+    while (i >= 0) {
+      const k = kernel[i];
+      if (
+        k.transport === r.transport && sameHost(k.local, r.local) && sameHost(k.remote, r.remote)
+      ) {
+        break;
+      }
+      i = next[i];
+    }
+    if (i < 0) continue;
+    const k = kernel[i];
+    used[i] = 1;
+    // Flows are our own grouping, not kernel sockets; keep their state.
+    if (r.kind !== "flow" && r.state !== "CLOSED") r.state = k.state;
+    r.kernel = { state: k.state, recvQ: k.recvQ, sendQ: k.sendQ, info: k.info };
+  }
+  const out = records;
+  for (let i = 0; i < kernel.length; i++) {
+    if (used[i] === 1) continue;
+    const k = kernel[i];
     const mine = endpointFor(endpoints, k.transport, k.local);
     if (mine !== undefined && k.state !== "LISTEN" && k.state !== "UNCONN") {
       out.push(kernelRow(k, mine.name, false));
