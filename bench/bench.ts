@@ -15,14 +15,25 @@
  * load generator is measured, contended runs are repeated within a budget,
  * and medians are taken over uncontended runs when there are any.
  *
+ * Then the other workloads of issue 5, each its own module that starts its
+ * own servers (and can run alone): `udp` (udp_bench.ts: against bare Deno and
+ * Node's dgram, plus the batched FFI path), `app` (app_bench.ts: the
+ * tutorial's protocol against a bare Deno server and the tutorial's Python
+ * server), `conns` (conns_bench.ts: 10,000 connections: connect burst, idle
+ * memory, bulk with them held, kernel table and /api/sockets). Last, one
+ * table of every target with its figure, reference and ratio.
+ *
  *     deno task bench [--quick] [--rounds N] [--seconds S] [--warmup S]
  *                     [--only NAME,…] [--dashboard] [--json FILE]
  *                     [--service-options JSON] [--quiet-wait S] [--retries N]
  *                     [--window BYTES]
  */
+import { appBench, type AppBenchResult, appTable } from "./app_bench.ts";
+import { connsBench, type ConnsBenchResult, connsTable } from "./conns_bench.ts";
 import type { LoadResult } from "./load.ts";
 import { parseOptionsJson } from "./_server.ts";
 import { busyTicks, fmt, markdownTable, median, ratio } from "./_stats.ts";
+import { udpBench, type UdpBenchResult, udpTable } from "./udp_bench.ts";
 
 /** One workload of the table. */
 export interface Workload {
@@ -47,6 +58,12 @@ export const WORKLOADS: readonly Workload[] = [
   },
   { name: "rtt-32x64", label: "round trips 32 conns × 64 B", mode: "rtt", conns: 32, size: 64 },
 ];
+
+/** The other benchmarks, run after the echo workloads; `--only` selects them by these names. */
+export const EXTRAS = ["udp", "app", "conns"] as const;
+
+/** One of {@linkcode EXTRAS}. */
+export type Extra = typeof EXTRAS[number];
 
 /** Flags of the orchestrator. */
 export interface BenchArgs {
@@ -140,10 +157,10 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
       case "--only": {
         const names = value(i++).split(",").map((s) => s.trim()).filter((s) => s !== "");
         for (const n of names) {
-          if (!WORKLOADS.some((w) => w.name === n)) {
+          if (!WORKLOADS.some((w) => w.name === n) && !(EXTRAS as readonly string[]).includes(n)) {
             throw new TypeError(
               `Cannot run bench: workload "${n}" is not one of ${
-                WORKLOADS.map((w) => w.name).join(", ")
+                [...WORKLOADS.map((w) => w.name), ...EXTRAS].join(", ")
               }`,
             );
           }
@@ -505,6 +522,174 @@ export function resultTable(rows: readonly Comparison[]): string {
   return markdownTable(header, body);
 }
 
+/** Whatever the extra benchmarks measured (each null when not run). */
+export interface ExtraResults {
+  udp: UdpBenchResult | null;
+  app: AppBenchResult | null;
+  conns: ConnsBenchResult | null;
+}
+
+/**
+ * Issue 5's targets, one row each: the service's figure, what it is measured
+ * against, the ratio, the goal and whether this run met it.
+ */
+export function targetsTable(rows: readonly Comparison[], extra: ExtraResults): string {
+  const body: string[][] = [];
+  const n = (x: number | null | undefined, digits = 3) => x == null ? "–" : fmt(x, digits);
+  const add = (
+    target: string,
+    figure: string,
+    reference: string,
+    value: number | null | undefined,
+    goal: string,
+    met: (v: number) => boolean,
+    shown = value == null ? "–" : `${value.toFixed(2)}×`,
+  ) =>
+    body.push([
+      target,
+      figure,
+      reference,
+      shown,
+      goal,
+      value == null ? "–" : met(value) ? "yes" : "no",
+    ]);
+  const bulk = rows.find((c) => c.w.name === "tp-64x16k");
+  if (bulk !== undefined) {
+    add(
+      "echo 64 conns × 16 KiB",
+      `${n(bulk.observed.figure)} MB/s`,
+      `bare Deno ${n(bulk.bare.figure)} MB/s`,
+      bulk.ratio,
+      "≥ 0.95×",
+      (v) => v >= 0.95,
+    );
+  }
+  const rtt = rows.find((c) => c.w.name === "rtt-32x64");
+  if (rtt !== undefined) {
+    add(
+      "round trips 32 conns × 64 B",
+      `${n(rtt.observed.figure)} msg/s`,
+      `bare Deno ${n(rtt.bare.figure)} msg/s`,
+      rtt.ratio,
+      "≥ 0.95×",
+      (v) => v >= 0.95,
+    );
+    add(
+      "round trips p99",
+      `${n(rtt.observed.p99Us)} µs`,
+      `bare Deno ${n(rtt.bare.p99Us)} µs`,
+      ratio(rtt.observed.p99Us, rtt.bare.p99Us),
+      "≤ 1.2×",
+      (v) => v <= 1.2,
+    );
+  }
+  const udp = extra.udp;
+  if (udp !== null) {
+    const node = udp.flight.node;
+    add(
+      "UDP echo 64 B, 64 in flight",
+      `${n(udp.flight.observed)}/s`,
+      `Node dgram ${n(node)}/s`,
+      ratio(udp.flight.observed, node),
+      "≥ 1.0×",
+      (v) => v >= 1,
+    );
+    const loss = udp.pacedLossPct.observed;
+    add(
+      `UDP loss at ${udp.rate / 1000}k/s paced`,
+      loss == null ? "–" : `${loss.toFixed(3)}%`,
+      `Node ${udp.pacedLossPct.node?.toFixed(3) ?? "–"}%`,
+      loss,
+      "< 0.1%",
+      (v) => v < 0.1,
+      loss == null ? "–" : `${loss.toFixed(3)}%`,
+    );
+    if (udp.flight["observed-fast"] !== undefined) {
+      add(
+        "UDP, batched FFI path (--udp-fast)",
+        `${n(udp.flight["observed-fast"])}/s`,
+        `Node dgram ${n(node)}/s`,
+        ratio(udp.flight["observed-fast"], node),
+        "≥ 2×",
+        (v) => v >= 2,
+      );
+    }
+  }
+  const conns = extra.conns;
+  if (conns !== null) {
+    const o = conns.summary.observed;
+    const bare = conns.summary.bare;
+    const node = conns.summary.node;
+    const k = conns.conns.toLocaleString("en-US");
+    if (o !== undefined) {
+      add(
+        `${k} idle connections, RSS each`,
+        `${n(o.kbPerConn)} KB`,
+        `bare Deno ${n(bare?.kbPerConn)} KB, Node ${n(node?.kbPerConn)} KB`,
+        o.kbPerConn,
+        "≤ 4 KB",
+        (v) => v <= 4,
+        `${n(o.kbPerConn)} KB`,
+      );
+      add(
+        `bulk echo with ${k} held`,
+        `${n(o.bulkMBps)} MB/s`,
+        `bare Deno ${n(bare?.bulkMBps)} MB/s`,
+        ratio(o.bulkMBps, bare?.bulkMBps ?? null),
+        "≥ 1.0×",
+        (v) => v >= 1,
+      );
+      add(
+        `${k} connects, ${conns.parallel} parallel`,
+        `${n(o.burstSeconds)} s (${o.slowConnects} SYN retries)`,
+        `bare Deno ${n(bare?.burstSeconds)} s, Node ${n(node?.burstSeconds)} s`,
+        o.burstSeconds,
+        "≤ 0.5 s",
+        (v) => v <= 0.5,
+        `${n(o.burstSeconds)} s`,
+      );
+      add(
+        `kernel sample with tcp_info, ${k} conns`,
+        `${n(o.kernelSampleMs)} ms`,
+        "",
+        o.kernelSampleMs,
+        "≤ 25 ms",
+        (v) => v <= 25,
+        `${n(o.kernelSampleMs)} ms`,
+      );
+      add(
+        `/api/sockets, ${k} conns`,
+        `${n(o.socketsMs)} ms (${o.socketsCount} rows)`,
+        `/api/endpoints ${n(o.apiMedianMs)} ms (max ${n(o.apiMaxMs)})`,
+        o.socketsMs,
+        "≤ 100 ms",
+        (v) => v <= 100,
+        `${n(o.socketsMs)} ms`,
+      );
+    }
+  }
+  const app = extra.app;
+  if (app !== null) {
+    add(
+      `app protocol, keep-alive, ${app.conns} conns`,
+      `${n(app.keepalive.observed?.reqPerSec)} req/s`,
+      `bare Deno ${n(app.keepalive.bare?.reqPerSec)} req/s`,
+      ratio(app.keepalive.observed?.reqPerSec ?? null, app.keepalive.bare?.reqPerSec ?? null),
+      "≥ 1.0×",
+      (v) => v >= 1,
+    );
+    add(
+      "app protocol, 1 request per connection",
+      `${n(app.oneshot.observed?.reqPerSec)} req/s`,
+      `tutorial's Python server ${n(app.oneshot.python?.reqPerSec)} req/s`,
+      ratio(app.oneshot.observed?.reqPerSec ?? null, app.oneshot.python?.reqPerSec ?? null),
+      "≥ 1.3×",
+      (v) => v >= 1.3,
+    );
+  }
+  return markdownTable(["target", "service", "measured against", "ratio", "goal", "met"], body);
+}
+
 function progressLine(w: Workload, { server, round, load }: Run): string {
   const lat = w.mode === "rtt" ? `, p50 ${load.p50Us} µs, p99 ${load.p99Us} µs` : "";
   return `  ${w.name} round ${round + 1} ${server.padEnd(8)} ${fmt(figureOf(w, load))} ` +
@@ -554,6 +739,7 @@ async function machine(): Promise<Record<string, unknown>> {
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   const workloads = WORKLOADS.filter((w) => args.only === null || args.only.includes(w.name));
+  const extras = EXTRAS.filter((e) => args.only === null || args.only.includes(e));
   const [pin, clkTck, host, tree] = await Promise.all([
     detectPinning(),
     clockTicks(),
@@ -627,7 +813,26 @@ async function main(argv: readonly string[]): Promise<void> {
     Deno.removeSignalListener("SIGINT", stopAll);
   }
   const rows = results.map(({ w, runs }) => compare(w, runs));
-  console.log(resultTable(rows));
+  if (rows.length > 0) console.log(resultTable(rows));
+  const extra: ExtraResults = { udp: null, app: null, conns: null };
+  // The extras start their own servers and load generators, pinned the same way.
+  const quick = args.rounds === 1 && args.seconds <= 1 ? ["--quick"] : [];
+  const timing = ["--rounds", String(args.rounds), "--seconds", String(args.seconds)];
+  for (const name of extras) {
+    console.error(`${name}: starting`);
+    if (name === "udp") {
+      extra.udp = await udpBench(quick.length > 0 ? quick : timing);
+      console.log(`\n${udpTable(extra.udp)}`);
+    } else if (name === "app") {
+      extra.app = await appBench(quick.length > 0 ? quick : timing);
+      console.log(`\n${appTable(extra.app)}`);
+    } else {
+      // One round: each opens 10,000 connections three times over.
+      extra.conns = await connsBench(quick);
+      console.log(`\n${connsTable(extra.conns)}`);
+    }
+  }
+  console.log(`\n${targetsTable(rows, extra)}`);
   const stillContended = results.flatMap((r) => r.runs).filter((r) => contended(r.load)).length;
   console.log(
     `\nbare/observed: medians of ${args.rounds} round(s), uncontended runs preferred. ` +
@@ -653,6 +858,7 @@ async function main(argv: readonly string[]): Promise<void> {
         ...c,
         runs: results.find((r) => r.w === w)!.runs,
       })),
+      ...extra,
     };
     await Deno.writeTextFile(args.json, JSON.stringify(report, null, 2) + "\n");
     console.error(`wrote ${args.json}`);

@@ -1,0 +1,215 @@
+/**
+ * The tutorial's application protocol: the service's app endpoint (full
+ * decoding, packet log with decoded annotations, capture, latency histogram)
+ * against a bare Deno server of the same protocol (fixtures/bare_app.ts) and,
+ * one request per connection, the tutorial's own Python selectors server
+ * (fixtures/app_server.py), all started in the same run, A/B interleaved,
+ * server on CPU 0 and the load generator (app_load.ts) on CPU 1.
+ *
+ * - keep-alive: 8 connections, each sending the next request once the
+ *   answer is in (the Python server answers one request per connection, so
+ *   it sits this one out);
+ * - one request per connection: 8 clients connecting, asking, reading, closing.
+ *
+ *     deno run -A bench/app_bench.ts [--rounds 3] [--seconds 3] [--conns 8] [--json FILE]
+ *
+ * Prints a Markdown table, then one JSON line (`{"bench":"app",…}`).
+ */
+import { markdownTable } from "./_stats.ts";
+import {
+  jsonReady,
+  killAll,
+  median,
+  pinPrefix,
+  runJson,
+  type Spawned,
+  spawnServer,
+  spawnService,
+} from "./_spawn.ts";
+
+/** Servers this bench compares. */
+export type AppServer = "bare" | "observed" | "python";
+
+interface Args {
+  rounds: number;
+  seconds: number;
+  conns: number;
+  json: string | null;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const out: Args = { rounds: 3, seconds: 3, conns: 8, json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const v = () => {
+      const s = argv[++i];
+      if (s === undefined) {
+        throw new TypeError(`Cannot run app bench: ${argv[i - 1]} needs a value`);
+      }
+      return s;
+    };
+    switch (argv[i]) {
+      case "--rounds":
+        out.rounds = Math.max(1, Math.round(Number(v())));
+        break;
+      case "--seconds":
+        out.seconds = Math.max(0.5, Number(v()));
+        break;
+      case "--conns":
+        out.conns = Math.max(1, Math.round(Number(v())));
+        break;
+      case "--json":
+        out.json = v();
+        break;
+      case "--quick":
+        out.rounds = 1;
+        out.seconds = 1;
+        break;
+      default:
+        throw new TypeError(`Cannot run app bench: unknown flag "${argv[i]}"`);
+    }
+  }
+  return out;
+}
+
+async function start(server: AppServer, pin: string[]): Promise<{ s: Spawned; port: number }> {
+  if (server === "bare") {
+    const s = await spawnServer(
+      pin,
+      [Deno.execPath(), "run", "-A", "bench/fixtures/bare_app.ts", "--max-seconds", "300"],
+      jsonReady,
+    );
+    return { s, port: s.info.port as number };
+  }
+  if (server === "python") {
+    const s = await spawnServer(
+      pin,
+      ["python3", "bench/fixtures/app_server.py", "--max-seconds", "300"],
+      jsonReady,
+    );
+    return { s, port: s.info.port as number };
+  }
+  const s = await spawnService(pin, { flags: ["--no-kernel"] });
+  return { s, port: s.info.app as number };
+}
+
+/** Requests per second per server and workload (medians), with p99 latency. */
+export interface AppBenchResult {
+  bench: "app";
+  conns: number;
+  keepalive: Record<string, { reqPerSec: number | null; p99Us: number | null }>;
+  oneshot: Record<string, { reqPerSec: number | null; p99Us: number | null }>;
+  runs: Record<string, unknown>[];
+}
+
+/** Runs the app bench. */
+export async function appBench(argv: readonly string[]): Promise<AppBenchResult> {
+  const args = parseArgs(argv);
+  const [serverPin, loadPin] = await Promise.all([pinPrefix(0), pinPrefix(1)]);
+  const plan: [AppServer, "keepalive" | "oneshot"][] = [
+    ["bare", "keepalive"],
+    ["observed", "keepalive"],
+    ["bare", "oneshot"],
+    ["observed", "oneshot"],
+    ["python", "oneshot"],
+  ];
+  const runs: Record<string, unknown>[] = [];
+  for (let round = 0; round < args.rounds; round++) {
+    for (const [server, mode] of round % 2 === 0 ? plan : plan.toReversed()) {
+      const { s, port } = await start(server, serverPin);
+      try {
+        const load = await runJson(loadPin, "bench/app_load.ts", [
+          "--mode",
+          mode,
+          "--port",
+          String(port),
+          "--conns",
+          String(args.conns),
+          "--seconds",
+          String(args.seconds),
+          "--server-pid",
+          String(s.pid),
+        ], (args.seconds + 30) * 1000);
+        if (typeof load.error === "string") throw new Error(`App load failed: ${load.error}`);
+        runs.push({ server, round, ...load });
+        console.error(
+          `  app ${mode.padEnd(9)} round ${round + 1} ${server.padEnd(8)} ${
+            Math.round(load.reqPerSec as number)
+          } req/s, p99 ${load.p99Us} µs, server CPU ${
+            Math.round((load.serverCpu as number) * 100)
+          }%` + ((load.errors as number) > 0 ? `, ${load.errors} errors` : ""),
+        );
+      } finally {
+        await s.stop();
+      }
+    }
+  }
+  const result: AppBenchResult = {
+    bench: "app",
+    conns: args.conns,
+    keepalive: {},
+    oneshot: {},
+    runs,
+  };
+  for (const [server, mode] of plan) {
+    const mine = runs.filter((r) => r.server === server && r.mode === mode);
+    result[mode][server] = {
+      reqPerSec: median(mine.map((r) => r.reqPerSec as number)),
+      p99Us: median(mine.map((r) => r.p99Us as number)),
+    };
+  }
+  return result;
+}
+
+/** The table of a result. */
+export function appTable(r: AppBenchResult): string {
+  const x = (a: number | null | undefined, b: number | null | undefined) =>
+    a == null || b == null || b === 0 ? "–" : `${(a / b).toFixed(2)}×`;
+  const n = (a: number | null | undefined) =>
+    a == null ? "–" : Math.round(a).toLocaleString("en-US");
+  const k = r.keepalive, o = r.oneshot;
+  return markdownTable(
+    [
+      "app protocol",
+      "bare Deno req/s",
+      "service req/s",
+      "service / bare",
+      "Python req/s",
+      "service / Python",
+      "p99 bare/service µs",
+    ],
+    [
+      [
+        `keep-alive, ${r.conns} conns`,
+        n(k.bare?.reqPerSec),
+        n(k.observed?.reqPerSec),
+        x(k.observed?.reqPerSec, k.bare?.reqPerSec),
+        "–",
+        "–",
+        `${n(k.bare?.p99Us)} / ${n(k.observed?.p99Us)}`,
+      ],
+      [
+        `1 request per conn, ${r.conns} clients`,
+        n(o.bare?.reqPerSec),
+        n(o.observed?.reqPerSec),
+        x(o.observed?.reqPerSec, o.bare?.reqPerSec),
+        n(o.python?.reqPerSec),
+        x(o.observed?.reqPerSec, o.python?.reqPerSec),
+        `${n(o.bare?.p99Us)} / ${n(o.observed?.p99Us)}`,
+      ],
+    ],
+  );
+}
+
+if (import.meta.main) {
+  Deno.addSignalListener("SIGINT", () => {
+    killAll();
+    Deno.exit(130);
+  });
+  const args = parseArgs(Deno.args);
+  const result = await appBench(Deno.args);
+  console.log(appTable(result));
+  if (args.json !== null) {
+    await Deno.writeTextFile(args.json, JSON.stringify(result, null, 2) + "\n");
+  }
+  console.log(JSON.stringify({ ...result, runs: undefined }));
+}
