@@ -9,7 +9,8 @@
  * synthesized handshake in it. Records evicted from the ring before the
  * writer reached them are counted as `gapRecords`.
  */
-import { type CaptureCursor, type CaptureRing, concat, encodeRecord } from "./capture_ring.ts";
+import { concat } from "../bytes.ts";
+import { type CaptureCursor, type CaptureRing, encodeRecord } from "./capture_ring.ts";
 import { PcapngEncoder } from "./pcapng.ts";
 
 /** Rotation settings. */

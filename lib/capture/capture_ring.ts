@@ -13,6 +13,7 @@
  * ("previous segment not captured") rather than as wrong numbers.
  */
 import type { PacketDir, PacketSource, PacketTap } from "./packet_log.ts";
+import { concat } from "../bytes.ts";
 import { type ConnInfo, PcapngEncoder } from "./pcapng.ts";
 
 /** Sizing of the ring. */
@@ -531,18 +532,4 @@ export function encodeRecord(encoder: PcapngEncoder, rec: CaptureRecord, out: Ui
       throw new TypeError(`Cannot encode record: unknown kind "${never}"`);
     }
   }
-}
-
-/** Joins byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -18,7 +18,7 @@ import {
 import { type ConnHandler, nowMs, type ObservedConn } from "../observed_conn.ts";
 import type { TcpBehaviour } from "../tcp_endpoint.ts";
 import type { Address } from "../types.ts";
-import { concat } from "./_bytes.ts";
+import { concat } from "../../bytes.ts";
 
 /** Limits of the chat room. */
 export interface ChatRoomOptions {

@@ -14,7 +14,7 @@ import {
   type FramingResult,
 } from "../../protocol/framing.ts";
 import type { ConnHandler, ObservedConn } from "../observed_conn.ts";
-import { concat } from "./_bytes.ts";
+import { concat } from "../../bytes.ts";
 
 /** Options of a framing endpoint: the codec's sizes and the close after an error. */
 export interface FramingEndpointOptions extends FramingOptions {

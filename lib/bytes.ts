@@ -1,4 +1,4 @@
-/** Byte helpers shared by the endpoint modules. */
+/** Byte helpers shared by the endpoints and the capture. */
 
 /** Joins byte arrays into one (the array itself when there is only one). */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
