@@ -13,8 +13,9 @@
 /** Sizes of the slots and large buffers. */
 export interface BufferPoolOptions {
   /**
-   * Bytes an idle connection reads into: a request that fits (the tutorial's are about 140
-   * bytes) is read in one go, a larger one takes a second read into a large buffer. @default 256
+   * Bytes an idle connection reads into, unless its endpoint asks for another
+   * size (see {@linkcode BufferPool.small}): a message that fits is read in one
+   * go, a larger one takes a second read into a large buffer. @default 64
    */
   smallSize?: number;
   /** Bytes a busy connection reads into. @default 65536 */
@@ -40,12 +41,13 @@ export class BufferPool {
   #slotsPerSlab: number;
   #streamBytes: number;
   #maxLent: number;
-  #freeSmall: Uint8Array[] = [];
+  /** Free slots by size. */
+  #freeSmall = new Map<number, Uint8Array[]>();
   #freeLarge: Uint8Array[] = [];
   #largeOut = 0;
 
   constructor(options: BufferPoolOptions = {}) {
-    this.smallSize = options.smallSize ?? 256;
+    this.smallSize = options.smallSize ?? 64;
     this.largeSize = options.largeSize ?? 65536;
     this.#keepLarge = options.keepLarge ?? 64;
     this.#slotsPerSlab = options.slotsPerSlab ?? 1024;
@@ -69,20 +71,25 @@ export class BufferPool {
     return this.#largeOut;
   }
 
-  /** Takes a small slot. */
-  small(): Uint8Array {
-    const slot = this.#freeSmall.pop();
+  /**
+   * Takes a small slot of `size` bytes (the pool's `smallSize` by default; an
+   * endpoint whose requests are larger, like the app protocol's, asks for more).
+   */
+  small(size = this.smallSize): Uint8Array {
+    let free = this.#freeSmall.get(size);
+    if (free === undefined) this.#freeSmall.set(size, free = []);
+    const slot = free.pop();
     if (slot !== undefined) return slot;
-    const slab = new Uint8Array(this.smallSize * this.#slotsPerSlab);
+    const slab = new Uint8Array(size * this.#slotsPerSlab);
     for (let i = this.#slotsPerSlab - 1; i > 0; i--) {
-      this.#freeSmall.push(slab.subarray(i * this.smallSize, (i + 1) * this.smallSize));
+      free.push(slab.subarray(i * size, (i + 1) * size));
     }
-    return slab.subarray(0, this.smallSize);
+    return slab.subarray(0, size);
   }
 
-  /** Returns a small slot. */
+  /** Returns a small slot (of whatever size it was taken). */
   releaseSmall(slot: Uint8Array): void {
-    this.#freeSmall.push(slot);
+    this.#freeSmall.get(slot.length)?.push(slot);
   }
 
   /** Borrows a large buffer. */

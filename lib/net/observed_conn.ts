@@ -43,6 +43,8 @@ export interface ConnContext {
   endpoint: string;
   log: PacketLog;
   pool: BufferPool;
+  /** Bytes an idle connection reads into (the pool's small size by default). */
+  readSlot?: number;
   counters: ConnCounters;
   /** Called exactly once, after the connection closed. */
   onClose(conn: ObservedConn): void;
@@ -187,7 +189,7 @@ export class ObservedConn implements PacketSource {
   /** Starts the serve loop: reads into pooled buffers and hands each chunk to `handler`. */
   serve(handler: ConnHandler, options: { paused?: boolean } = {}): void {
     this.#handler = handler;
-    this.#small = this.#ctx.pool.small();
+    this.#small = this.#ctx.pool.small(this.#ctx.readSlot);
     this.#paused = options.paused ?? false;
     this.#pump();
   }

@@ -181,6 +181,8 @@ export class Service {
           latency: this.appLatency,
           tracing: this.tracing,
         }),
+        // The tutorial's requests are about 150 bytes: read whole, one read each.
+        readSlot: 256,
       },
       chat: this.chat,
       clients: new ClientList(),

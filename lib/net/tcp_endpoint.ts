@@ -32,6 +32,11 @@ export interface TcpBehaviour {
   handler: ConnHandler;
   /** Whether a new connection starts with its serve loop held (the sink). @default false */
   startPaused?(): boolean;
+  /**
+   * Bytes an idle connection reads into; a read that fills it moves the
+   * connection to a large buffer. @default the pool's small size (64)
+   */
+  readSlot?: number;
   /** Called once a connection is accepted and served (chargen starts writing here). */
   opened?(conn: ObservedConn): void;
   /** Called once a connection closed, however it closed (rooms forget their members here). */
@@ -92,6 +97,7 @@ export class TcpEndpoint implements Observed {
       endpoint: stats.name,
       log: ctx.log,
       pool: ctx.pool,
+      readSlot: behaviour.readSlot,
       counters: stats,
       onClose: (conn: ObservedConn) => {
         this.conns.delete(conn);
