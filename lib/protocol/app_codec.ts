@@ -69,6 +69,16 @@ export interface AppFrameDecoderOptions {
    * @default {65535}
    */
   maxHeaderLength?: number;
+  /**
+   * Hand out content that arrived whole in one chunk as a view of that chunk
+   * rather than a copy: such a frame is valid only until the chunk is reused,
+   * so only a caller that finishes with every frame before its next read may
+   * ask for it (a copy allocates, ≈ 1 µs in Deno, more than the rest of a small
+   * frame's decoding).
+   *
+   * @default {false}
+   */
+  borrowContent?: boolean;
 }
 
 /** Header fields a sender chooses; `content-length` is always computed from the content. */
@@ -164,6 +174,23 @@ const SEARCH_ANSWERS = new Map([
 const BINARY_ANSWER_PREFIX = "First 10 bytes of request: ";
 // ignoreBOM keeps a BOM in the text, so JSON.parse rejects it as Python's json does.
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const laxDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * The UTF-8 text of `bytes`, or null when they are not valid UTF-8. The lenient
+ * decoder is about 3× faster than the fatal one (≈ 260 vs 900 ns for a 100-byte
+ * header); it marks invalid bytes with U+FFFD, so only a text that contains one
+ * is decoded again strictly, to tell a sent U+FFFD from an error.
+ */
+function decodeUtf8(bytes: Uint8Array): string | null {
+  const text = laxDecoder.decode(bytes);
+  if (!text.includes("\uFFFD")) return text;
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
 const utf8Encoder = new TextEncoder();
 
 /** Which part of a frame the decoder is reading. */
@@ -176,6 +203,7 @@ type Stage = "protoheader" | "header" | "content";
 export class AppFrameDecoder {
   #maxContentLength: number;
   #maxHeaderLength: number;
+  #borrowContent: boolean;
   #stage: Stage = "protoheader";
   /** Bytes the current stage needs in total. */
   #need = PROTOHEADER_LENGTH;
@@ -190,6 +218,7 @@ export class AppFrameDecoder {
 
   /** Creates a decoder with the given limits. */
   constructor(options: AppFrameDecoderOptions = {}) {
+    this.#borrowContent = options.borrowContent ?? false;
     this.#maxContentLength = checkLimit(
       "maxContentLength",
       options.maxContentLength ?? DEFAULT_MAX_CONTENT_LENGTH,
@@ -246,7 +275,7 @@ export class AppFrameDecoder {
       } else if (end - pos >= need) {
         stage = chunk.subarray(pos, pos + need);
         pos += need;
-        if (this.#stage === "content") stage = stage.slice();
+        if (this.#stage === "content" && !this.#borrowContent) stage = stage.slice();
       } else {
         if (pos < end) this.#hold(chunk.subarray(pos, end));
         break;
@@ -347,7 +376,8 @@ export class AppFrameDecoder {
 export class AppFrameDecoderStream extends TransformStream<Uint8Array, AppFrame> {
   /** Creates the stream with the given decoder limits. */
   constructor(options: AppFrameDecoderOptions = {}) {
-    const decoder = new AppFrameDecoder(options);
+    // Frames outlive the chunk they came in: their content is always copied.
+    const decoder = new AppFrameDecoder({ ...options, borrowContent: false });
     super({
       transform(chunk, controller) {
         const { frames, error } = decoder.push(chunk);
@@ -410,12 +440,8 @@ export function decodeJsonContent(frame: AppFrame): AppJsonContent {
       `Cannot decode content: "${frame.header["content-encoding"]}" is not a supported encoding`,
     );
   }
-  let text: string;
-  try {
-    text = utf8Decoder.decode(frame.content);
-  } catch {
-    return contentError("content-utf8", "Cannot decode content: not valid UTF-8");
-  }
+  const text = decodeUtf8(frame.content);
+  if (text === null) return contentError("content-utf8", "Cannot decode content: not valid UTF-8");
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {
@@ -473,7 +499,7 @@ export function answerRequest(frame: AppFrame, options: AnswerRequestOptions = {
       typeof action === "string" ? action : JSON.stringify(action)
     }".`;
   }
-  return { type: "result", result, ...resultFrame(result, options) };
+  return resultAnswer(result, options);
 }
 
 /** Builds the error answer for malformed input (decoder or content errors). */
@@ -513,6 +539,8 @@ export function summarizeFrame(frame: AppFrame, options: SummarizeFrameOptions =
 
 /** One line for the packet log describing an answer, e.g. `app response text/json result "…" (43 B)`. */
 export function summarizeAnswer(answer: AppAnswer): string {
+  const cached = answerSummaries.get(answer);
+  if (cached !== undefined) return cached;
   const size = `(${answer.content.length} B)`;
   switch (answer.type) {
     case "result":
@@ -531,12 +559,8 @@ export function summarizeAnswer(answer: AppAnswer): string {
 type ParsedHeader = { ok: true; header: AppHeader } | { ok: false; error: AppProtocolError };
 
 function parseHeader(bytes: Uint8Array, maxContentLength: number): ParsedHeader {
-  let text: string;
-  try {
-    text = utf8Decoder.decode(bytes);
-  } catch {
-    return headerError("header-utf8", "Cannot parse header: not valid UTF-8");
-  }
+  const text = decodeUtf8(bytes);
+  if (text === null) return headerError("header-utf8", "Cannot parse header: not valid UTF-8");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -612,24 +636,22 @@ function buildFrame(
   return { header, content: bytes.subarray(contentStart), bytes };
 }
 
-// The search table's answers, encoded once with the default byte order: most requests ask for
-// one of them. Cached frames are shared, so an answer's bytes are read-only.
-const tableFrames = new Map<
-  string,
-  { header: AppHeader; content: Uint8Array; bytes: Uint8Array }
->();
+// The search table's answers, built once with the default byte order, with their packet-log
+// summaries: most requests ask for one of them. Cached answers are shared, so their bytes are
+// read-only.
+const tableAnswers = new Map<string, AppResultAnswer>();
+const answerSummaries = new WeakMap<AppAnswer, string>();
 for (const result of SEARCH_ANSWERS.values()) {
-  tableFrames.set(result, buildJsonFrame({ result }, {}));
+  const answer: AppResultAnswer = { type: "result", result, ...buildJsonFrame({ result }, {}) };
+  tableAnswers.set(result, answer);
+  answerSummaries.set(answer, summarizeAnswer(answer));
 }
 
-function resultFrame(
-  result: string,
-  options: AppEncodeOptions,
-): { header: AppHeader; content: Uint8Array; bytes: Uint8Array } {
+function resultAnswer(result: string, options: AppEncodeOptions): AppResultAnswer {
   const cached = options.byteorder === undefined || options.byteorder === "little"
-    ? tableFrames.get(result)
+    ? tableAnswers.get(result)
     : undefined;
-  return cached ?? buildJsonFrame({ result }, options);
+  return cached ?? { type: "result", result, ...buildJsonFrame({ result }, options) };
 }
 
 function buildJsonFrame(

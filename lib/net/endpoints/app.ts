@@ -15,8 +15,8 @@ import {
   summarizeAnswer,
   summarizeFrame,
 } from "../../protocol/app_codec.ts";
-import { concat } from "./_bytes.ts";
-import type { ConnHandler, ObservedConn } from "../observed_conn.ts";
+import { concat } from "../../bytes.ts";
+import { type ConnHandler, nowMs, type ObservedConn } from "../observed_conn.ts";
 
 /** Limits of the app endpoint. */
 export interface AppEndpointOptions {
@@ -32,13 +32,19 @@ export interface AppEndpointOptions {
 
 /** Builds the app endpoint's connection handler. */
 export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
-  const decoderOptions = { maxContentLength: options.maxContentLength ?? 1_048_576 };
+  // Every frame of a read is answered before the next read: its content may stay in the chunk.
+  const decoderOptions = {
+    maxContentLength: options.maxContentLength ?? 1_048_576,
+    borrowContent: true,
+  };
   const lingerMs = options.lingerMs ?? 1000;
   const latency = options.latency;
   const tracing = options.tracing ?? null;
   return {
     data(conn: ObservedConn, chunk: Uint8Array) {
-      const started = performance.now();
+      // The read's time, taken when it completed (a clock read costs as much as the rest of
+      // a small request's bookkeeping, so the connection's is reused).
+      const started = conn.lastActivity;
       let decoder = conn.data as AppFrameDecoder | undefined;
       if (decoder === undefined) {
         decoder = new AppFrameDecoder(decoderOptions);
@@ -90,7 +96,7 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
       let written = conn.write(concat(parts), notes);
       if (answered > 0 && (latency !== undefined || spans !== null)) {
         written = written.then((n) => {
-          const seconds = (performance.now() - started) / 1000;
+          const seconds = (nowMs() - started) / 1000;
           for (let i = 0; i < answered; i++) latency?.observe(seconds);
           if (spans !== null) { for (const span of spans) span.end(); }
           return n;
