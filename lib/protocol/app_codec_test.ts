@@ -742,3 +742,31 @@ Deno.test("AppFrameDecoder.push() returns errors for mutated frames instead of t
     { numRuns: 500 },
   );
 });
+
+Deno.test("AppFrameDecoder accepts a U+FFFD that was sent, in the header and the content", () => {
+  const frame = encodeFrame(
+    { "content-type": "text/json", "content-encoding": "utf-8", note: "\ufffd" },
+    encoder.encode(JSON.stringify({ action: "search", value: "\ufffd" })),
+  );
+  const { frames, error } = new AppFrameDecoder().push(frame);
+  assert.equal(error, null);
+  assert.equal(frames[0].header.note, "\ufffd");
+  const content = decodeJsonContent(frames[0]);
+  assert.deepEqual(content, { ok: true, value: { action: "search", value: "\ufffd" } });
+});
+
+Deno.test("AppFrameDecoder with borrowContent hands out views of the chunk, copies otherwise", () => {
+  const chunk = encodeRequest("search", "morpheus");
+  const borrowed = new AppFrameDecoder({ borrowContent: true }).push(chunk).frames[0];
+  const copied = new AppFrameDecoder().push(chunk).frames[0];
+  assert.equal(borrowed.content.buffer, chunk.buffer, "a view of the chunk");
+  assert.notEqual(copied.content.buffer, chunk.buffer, "a copy");
+  assert.deepEqual(borrowed.content, copied.content);
+  // Content split across reads is held by the decoder either way, never borrowed.
+  const split = new AppFrameDecoder({ borrowContent: true });
+  split.push(chunk.subarray(0, chunk.length - 5));
+  const tail = chunk.slice(chunk.length - 5);
+  const whole = split.push(tail).frames[0];
+  assert.notEqual(whole.content.buffer, tail.buffer);
+  assert.deepEqual(whole.content, copied.content);
+});
