@@ -83,8 +83,8 @@ export function encodeSockDiagRequest(
 
 /**
  * Encodes an inet_diag bytecode program accepting a socket whose local or remote port is in
- * `ports`, as `(sport >= lo && sport <= hi) || (dport >= lo && dport <= hi) || ...` over the
- * ports merged into ranges.
+ * `ports`: a binary search over the ports merged into ranges, first on the local port, then
+ * on the remote one.
  */
 export function encodePortBytecode(ports: readonly number[]): Uint8Array {
   const sorted = sortedPorts(ports, "encode a port filter");
@@ -100,36 +100,81 @@ export function encodePortBytecode(ports: readonly number[]): Uint8Array {
       `Cannot encode a port filter: "${ranges.length}" ranges exceed ${MAX_BYTECODE_RANGES}`,
     );
   }
-  // Each clause is two 8-byte ops (GE then LE, each followed by a word holding the port);
-  // clauses are joined by a 4-byte JMP. The kernel runs an op, then moves forward by `yes`
+  // The kernel runs the program once per socket, and a linear list of clauses cost every
+  // socket that matches none (other programs' TIME_WAITs, …) two ops per port and direction;
+  // a search costs about log2(ranges) + 2. The kernel runs an op, then moves forward by `yes`
   // bytes if it held and by `no` if not; landing exactly on the end accepts, beyond rejects.
-  // Its verifier only accepts `no` targets it can reach by following `yes` from the start,
-  // so a clause that holds falls through `yes` into the JMP, whose `no` jumps to the end
-  // (JMP never holds) and whose `yes` (never taken) keeps the next clause reachable.
-  const clauses: [number, number, number, number][] = [];
-  for (const [lo, hi] of ranges) {
-    clauses.push([INET_DIAG_BC_S_GE, lo, INET_DIAG_BC_S_LE, hi]);
-    clauses.push([INET_DIAG_BC_D_GE, lo, INET_DIAG_BC_D_LE, hi]);
-  }
-  const length = clauses.length * 20 - 4;
-  const out = new Uint8Array(length);
+  // Its verifier walks the program by `yes` and only accepts `no` targets on that walk, so
+  // `yes` always steps to the next op and every branch is a forward `no`; JMP never holds.
+  const ops: BytecodeOp[] = [];
+  const accept: Label = { at: -1 };
+  const reject: Label = { at: -1 };
+  const remoteStart: Label = { at: -1 };
+  searchPorts(ops, ranges, "local", 0, ranges.length, accept, remoteStart);
+  remoteStart.at = ops.length === 0 ? 0 : ops[ops.length - 1].end;
+  searchPorts(ops, ranges, "remote", 0, ranges.length, accept, reject);
+  const length = ops[ops.length - 1].end;
+  // A last JMP to the end is the fall-through anyway.
+  const last = ops[ops.length - 1];
+  const trimmed = last.code === INET_DIAG_BC_JMP && last.no === accept ? length - 4 : length;
+  accept.at = trimmed;
+  reject.at = trimmed + 4;
+  const out = new Uint8Array(trimmed);
   const view = new DataView(out.buffer);
-  const op = (at: number, code: number, yes: number, no: number) => {
-    out[at] = code;
-    out[at + 1] = yes;
-    view.setUint16(at + 2, no, true);
-  };
-  clauses.forEach(([geCode, lo, leCode, hi], k) => {
-    const at = 20 * k;
-    const last = k === clauses.length - 1;
-    const onFail = last ? length + 4 : at + 20; // reject, or the next clause
-    op(at, geCode, 8, onFail - at);
-    view.setUint16(at + 6, lo, true);
-    op(at + 8, leCode, 8, onFail - (at + 8));
-    view.setUint16(at + 14, hi, true);
-    if (!last) op(at + 16, INET_DIAG_BC_JMP, 4, length - (at + 16));
-  });
+  for (const op of ops) {
+    if (op.start >= trimmed) break;
+    out[op.start] = op.code;
+    out[op.start + 1] = op.end - op.start;
+    view.setUint16(op.start + 2, op.no.at - op.start, true);
+    if (op.port >= 0) view.setUint16(op.start + 6, op.port, true);
+  }
   return out;
+}
+
+interface Label {
+  at: number;
+}
+
+interface BytecodeOp {
+  code: number;
+  /** The port compared against, -1 for JMP. */
+  port: number;
+  start: number;
+  end: number;
+  no: Label;
+}
+
+function pushOp(ops: BytecodeOp[], code: number, port: number, no: Label): void {
+  const start = ops.length === 0 ? 0 : ops[ops.length - 1].end;
+  ops.push({ code, port, start, end: start + (port < 0 ? 4 : 8), no });
+}
+
+/** Emits a search of `ranges[lo..hi)` on one port, going on to `match` or `fail`. */
+function searchPorts(
+  ops: BytecodeOp[],
+  ranges: readonly [number, number][],
+  side: "local" | "remote",
+  lo: number,
+  hi: number,
+  match: Label,
+  fail: Label,
+): void {
+  const ge = side === "local" ? INET_DIAG_BC_S_GE : INET_DIAG_BC_D_GE;
+  const le = side === "local" ? INET_DIAG_BC_S_LE : INET_DIAG_BC_D_LE;
+  if (hi - lo === 1) {
+    const [first, last] = ranges[lo];
+    // Only the lowest range lacks a lower bound from the search above it.
+    if (lo === 0) pushOp(ops, ge, first, fail);
+    pushOp(ops, le, last, fail);
+    pushOp(ops, INET_DIAG_BC_JMP, -1, match);
+    return;
+  }
+  const mid = (lo + hi) >> 1;
+  const below: Label = { at: -1 };
+  pushOp(ops, ge, ranges[mid][0], below);
+  searchPorts(ops, ranges, side, mid, hi, match, fail);
+  below.at = ops[ops.length - 1].end;
+  searchPorts(ops, ranges, side, lo, mid, match, fail);
 }
 
 /** A netlink error reply to a sock_diag request. */
