@@ -257,9 +257,11 @@ export class Service {
 
   /** Every live socket joined with the kernel's table, filtered. */
   async sockets(filter: SocketFilter = {}): Promise<SocketRecord[]> {
-    let records = this.registry.snapshots();
+    // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
     const kernel = await this.#sampleKernel();
+    let records = this.registry.snapshots();
     if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
+    if (filter.endpoint === undefined && filter.states === undefined) return records;
     return records.filter((r) =>
       (filter.endpoint === undefined || r.endpoint === filter.endpoint) &&
       (filter.states === undefined ||
