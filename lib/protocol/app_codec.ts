@@ -209,6 +209,13 @@ export class AppFrameDecoder {
   #need = PROTOHEADER_LENGTH;
   #headerBytes = 0;
   #header: AppHeader | null = null;
+  /**
+   * The last header parsed, with its bytes: a client sends the same header for
+   * every request of one kind and size, and bytes equal to these parse to the
+   * same (frozen) header, so it is checked once rather than per frame.
+   */
+  #lastHeaderBytes: Uint8Array | null = null;
+  #lastHeader: AppHeader | null = null;
   /** Holds a partial protoheader or header across pushes; reused. */
   #scratch: Uint8Array = new Uint8Array(0);
   /** Holds partial content across pushes; handed to the frame when full. */
@@ -325,14 +332,20 @@ export class AppFrameDecoder {
         return null;
       }
       case "header": {
-        const parsed = parseHeader(bytes, this.#maxContentLength);
-        if (!parsed.ok) {
-          this.#error = parsed.error;
-          return null;
+        let header = this.#lastHeader;
+        if (header === null || !sameBytes(bytes, this.#lastHeaderBytes!)) {
+          const parsed = parseHeader(bytes, this.#maxContentLength);
+          if (!parsed.ok) {
+            this.#error = parsed.error;
+            return null;
+          }
+          header = Object.freeze(parsed.header);
+          this.#lastHeader = header;
+          this.#lastHeaderBytes = bytes.slice();
         }
-        this.#header = parsed.header;
+        this.#header = header;
         this.#stage = "content";
-        this.#need = parsed.header["content-length"];
+        this.#need = header["content-length"];
         return null;
       }
       case "content": {
@@ -554,6 +567,13 @@ export function summarizeAnswer(answer: AppAnswer): string {
       throw new TypeError(`Cannot summarize answer: unknown type "${String(unreachable)}"`);
     }
   }
+}
+
+/** Whether two byte arrays hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 type ParsedHeader = { ok: true; header: AppHeader } | { ok: false; error: AppProtocolError };
