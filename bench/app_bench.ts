@@ -28,17 +28,23 @@ import {
 } from "./_spawn.ts";
 
 /** Servers this bench compares. */
-export type AppServer = "bare" | "observed" | "python";
+export type AppServer = "bare" | "observed" | "python" | "python-quiet";
 
 interface Args {
   rounds: number;
   seconds: number;
+  /** Keep-alive connections. */
   conns: number;
+  /**
+   * Clients at once in the one-request-per-connection runs: enough that the
+   * server, not the round trips of a few clients, sets the rate.
+   */
+  oneshotConns: number;
   json: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const out: Args = { rounds: 3, seconds: 3, conns: 8, json: null };
+  const out: Args = { rounds: 3, seconds: 3, conns: 8, oneshotConns: 64, json: null };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       const s = argv[++i];
@@ -56,6 +62,9 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case "--conns":
         out.conns = Math.max(1, Math.round(Number(v())));
+        break;
+      case "--oneshot-conns":
+        out.oneshotConns = Math.max(1, Math.round(Number(v())));
         break;
       case "--json":
         out.json = v();
@@ -80,10 +89,13 @@ async function start(server: AppServer, pin: string[]): Promise<{ s: Spawned; po
     );
     return { s, port: s.info.port as number };
   }
-  if (server === "python") {
+  if (server === "python" || server === "python-quiet") {
+    // "python" is the tutorial's server as it runs: its four log lines per connection, written
+    // a line at a time (to /dev/null, the cheapest terminal). "python-quiet" prints nothing.
+    const log = server === "python" ? ["--verbose", "--log-to", "/dev/null"] : [];
     const s = await spawnServer(
       pin,
-      ["python3", "bench/fixtures/app_server.py", "--max-seconds", "300"],
+      ["python3", "bench/fixtures/app_server.py", ...log, "--max-seconds", "300"],
       jsonReady,
     );
     return { s, port: s.info.port as number };
@@ -96,6 +108,7 @@ async function start(server: AppServer, pin: string[]): Promise<{ s: Spawned; po
 export interface AppBenchResult {
   bench: "app";
   conns: number;
+  oneshotConns: number;
   keepalive: Record<string, { reqPerSec: number | null; p99Us: number | null }>;
   oneshot: Record<string, { reqPerSec: number | null; p99Us: number | null }>;
   runs: Record<string, unknown>[];
@@ -111,6 +124,7 @@ export async function appBench(argv: readonly string[]): Promise<AppBenchResult>
     ["bare", "oneshot"],
     ["observed", "oneshot"],
     ["python", "oneshot"],
+    ["python-quiet", "oneshot"],
   ];
   const runs: Record<string, unknown>[] = [];
   for (let round = 0; round < args.rounds; round++) {
@@ -123,7 +137,7 @@ export async function appBench(argv: readonly string[]): Promise<AppBenchResult>
           "--port",
           String(port),
           "--conns",
-          String(args.conns),
+          String(mode === "oneshot" ? args.oneshotConns : args.conns),
           "--seconds",
           String(args.seconds),
           "--server-pid",
@@ -132,7 +146,7 @@ export async function appBench(argv: readonly string[]): Promise<AppBenchResult>
         if (typeof load.error === "string") throw new Error(`App load failed: ${load.error}`);
         runs.push({ server, round, ...load });
         console.error(
-          `  app ${mode.padEnd(9)} round ${round + 1} ${server.padEnd(8)} ${
+          `  app ${mode.padEnd(9)} round ${round + 1} ${server.padEnd(12)} ${
             Math.round(load.reqPerSec as number)
           } req/s, p99 ${load.p99Us} µs, server CPU ${
             Math.round((load.serverCpu as number) * 100)
@@ -146,6 +160,7 @@ export async function appBench(argv: readonly string[]): Promise<AppBenchResult>
   const result: AppBenchResult = {
     bench: "app",
     conns: args.conns,
+    oneshotConns: args.oneshotConns,
     keepalive: {},
     oneshot: {},
     runs,
@@ -173,8 +188,10 @@ export function appTable(r: AppBenchResult): string {
       "bare Deno req/s",
       "service req/s",
       "service / bare",
-      "Python req/s",
+      "tutorial's Python req/s",
       "service / Python",
+      "Python, no log lines",
+      "service / that",
       "p99 bare/service µs",
     ],
     [
@@ -185,15 +202,19 @@ export function appTable(r: AppBenchResult): string {
         x(k.observed?.reqPerSec, k.bare?.reqPerSec),
         "–",
         "–",
+        "–",
+        "–",
         `${n(k.bare?.p99Us)} / ${n(k.observed?.p99Us)}`,
       ],
       [
-        `1 request per conn, ${r.conns} clients`,
+        `1 request per conn, ${r.oneshotConns} clients`,
         n(o.bare?.reqPerSec),
         n(o.observed?.reqPerSec),
         x(o.observed?.reqPerSec, o.bare?.reqPerSec),
         n(o.python?.reqPerSec),
         x(o.observed?.reqPerSec, o.python?.reqPerSec),
+        n(o["python-quiet"]?.reqPerSec),
+        x(o.observed?.reqPerSec, o["python-quiet"]?.reqPerSec),
         `${n(o.bare?.p99Us)} / ${n(o.observed?.p99Us)}`,
       ],
     ],

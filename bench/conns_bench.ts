@@ -52,7 +52,9 @@ function parseArgs(argv: readonly string[]): Args {
     conns: 10_000,
     parallel: 256,
     rounds: 1,
-    servers: ["bare", "node", "observed"],
+    // The service first: each server's 10,000 closed connections leave TIME_WAIT sockets for a
+    // minute, and the kernel walks every one of them in each sample the service takes.
+    servers: ["observed", "bare", "node"],
     bulkSeconds: 3,
     json: null,
     denoFlags: [],
@@ -120,6 +122,8 @@ export interface ConnsRun {
   apiMaxMs: number | null;
   /** Service only: one kernel sample with tcp_info (the service's own timing), ms. */
   kernelSampleMs: number | null;
+  /** TIME_WAIT sockets on the machine when the kernel was sampled (/proc/net/sockstat). */
+  timeWait: number | null;
   /** Service only: GET /api/sockets, request to last byte, ms (median of 3). */
   socketsMs: number | null;
   socketsCount: number | null;
@@ -184,6 +188,16 @@ async function burst(
   return { conns, seconds: (performance.now() - t0) / 1000, slow, failed };
 }
 
+/** TIME_WAIT sockets on the machine (the `tw` of /proc/net/sockstat's TCP line), or null. */
+function timeWaitCount(): number | null {
+  try {
+    const m = /^TCP:.*\btw (\d+)/m.exec(Deno.readTextFileSync("/proc/net/sockstat"));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
 async function timedFetch(url: string): Promise<{ ms: number; body: Uint8Array }> {
   const t0 = performance.now();
   const res = await fetch(url);
@@ -234,6 +248,7 @@ async function runServer(
     apiMedianMs: null,
     apiMaxMs: null,
     kernelSampleMs: null,
+    timeWait: null,
     socketsMs: null,
     socketsCount: null,
     socketsMB: null,
@@ -298,6 +313,7 @@ async function runServer(
         run.socketsCount = parsed.count;
         run.socketsMB = body.length / 1e6;
       }
+      run.timeWait = timeWaitCount();
       run.socketsMs = median(took);
       run.kernelSampleMs = median(kernel);
       // What the sockets page asks for at this size: the joined table every 2 s.
@@ -391,6 +407,7 @@ export async function connsBench(argv: readonly string[]): Promise<ConnsBenchRes
       apiMedianMs: m("apiMedianMs"),
       apiMaxMs: m("apiMaxMs"),
       kernelSampleMs: m("kernelSampleMs"),
+      timeWait: m("timeWait"),
       socketsMs: m("socketsMs"),
       socketsCount: m("socketsCount"),
       socketsMB: m("socketsMB"),
@@ -416,7 +433,7 @@ export function connsTable(r: ConnsBenchResult): string {
       "bulk MB/s (held)",
       "vs bare",
       "/api/sockets ms",
-      "kernel sample ms",
+      "kernel sample ms (TIME_WAITs)",
       "/api/endpoints ms",
     ],
     Object.values(r.summary).map((s) => [
@@ -428,7 +445,7 @@ export function connsTable(r: ConnsBenchResult): string {
       f(s.bulkMBps, 0),
       bare === null || s.bulkMBps === null ? "–" : `${(s.bulkMBps / bare).toFixed(2)}×`,
       s.socketsMs === null ? "–" : `${f(s.socketsMs, 0)} (${s.socketsCount} rows)`,
-      f(s.kernelSampleMs, 1),
+      s.kernelSampleMs === null ? "–" : `${f(s.kernelSampleMs, 1)} (${s.timeWait ?? "–"})`,
       s.apiMedianMs === null ? "–" : `${f(s.apiMedianMs, 1)} (max ${f(s.apiMaxMs, 1)})`,
     ]),
   );
