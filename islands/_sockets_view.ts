@@ -317,6 +317,11 @@ export interface TableState {
   flags: RowFlags[];
   /** Snapshots come every 2 s rather than 1 s. */
   large: boolean;
+  /**
+   * The server's interval between snapshots, ms: what was asked for, or longer when a
+   * snapshot of a table this large costs more than the server's budget for them.
+   */
+  intervalMs: number;
   /** False while only the server's first rows are known. */
   live: boolean;
 }

@@ -37,7 +37,9 @@ let pending: string | null = null;
 let timer: ReturnType<typeof setTimeout> | null = null;
 let lastApply = 0;
 const tracker = new RowTracker();
-let snapshot: { kernel: KernelStatus; sockets: SocketRecord[]; at: number } | null = null;
+let snapshot:
+  | { kernel: KernelStatus; sockets: SocketRecord[]; intervalMs?: number; at: number }
+  | null = null;
 let rows: SocketRecord[] = [];
 let counts: { byState: [string, number][]; endpoints: string[] } = { byState: [], endpoints: [] };
 
@@ -71,7 +73,7 @@ function apply(): void {
   pending = null;
   const t0 = performance.now();
   lastApply = t0;
-  let data: { kernel: KernelStatus; sockets: SocketRecord[] };
+  let data: { kernel: KernelStatus; sockets: SocketRecord[]; intervalMs?: number };
   try {
     data = JSON.parse(text);
   } catch {
@@ -107,6 +109,7 @@ function post(t0: number): void {
     rows: slice,
     flags: slice.map((s) => tracker.flags(s.id, snapshot!.at)),
     large,
+    intervalMs: snapshot.intervalMs ?? (large ? 2000 : 1000),
     live: true,
   };
   scope.postMessage({ type: "state", state, workMs: performance.now() - t0 });

@@ -184,6 +184,7 @@ function initialState(props: SocketsTableProps): TableState {
     rows: props.sockets,
     flags: props.sockets.map(() => ({ version: -1, flash: "" })),
     large: false,
+    intervalMs: 1000,
     live: false,
   };
 }
@@ -389,7 +390,8 @@ function SocketsTable(props: SocketsTableProps) {
         <span class="spacer" />
         <span class="muted small mono" data-row-count={table.live ? table.matching : undefined}>
           {fmtInt(table.matching)} of {fmtInt(table.total)} sockets
-          {table.large && " · every 2 s"}
+          {table.intervalMs > 1000 &&
+            ` · every ${Number((table.intervalMs / 1000).toPrecision(2))} s`}
           {renderMs !== null && ` · render ${renderMs.toFixed(1)} ms`}
         </span>
         <LiveDot status={status} />

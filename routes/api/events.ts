@@ -6,7 +6,15 @@ import { sseResponse } from "../../lib/web/sse.ts";
  * Events: `endpoints` (every second), `sockets` (joined snapshot, throttled by
  * `socketsMs`), `packets` (batches of new log entries every 250 ms, filtered
  * like /api/packets; `skipped` counts entries a slow tail left out).
+ *
+ * A joined snapshot of a large table is not free (about 0.2 s of CPU at
+ * 20,000 sockets: the kernel's dump, the join, the JSON), so each stream sends
+ * one no more often than {@linkcode SOCKETS_BUDGET} of a core allows; the
+ * event says the interval in force as `intervalMs`.
  */
+/** Share of one core a stream's socket snapshots may take. */
+export const SOCKETS_BUDGET = 0.05;
+
 export const handler = define.handlers({
   GET({ req, url, state }) {
     const { service } = state;
@@ -23,14 +31,22 @@ export const handler = define.handlers({
       service.log.lastSeq;
     return sseResponse(req.signal, (send) => {
       const endpoints = () => send("endpoints", [...service.registry.endpoints.values()]);
-      let sampling = false;
+      let socketsTimer: ReturnType<typeof setTimeout> | undefined;
+      let stopped = false;
+      // Each snapshot schedules the next, at socketsMs or later when it cost more than the budget.
+      // The cost counts the previous snapshot's JSON too, known only once it was sent.
+      let lastCostMs = 0;
       const sockets = () => {
-        if (sampling) return;
-        sampling = true;
-        service.sockets().then(
-          (list) => send("sockets", { kernel: service.kernelStatus, sockets: list }),
-          () => {},
-        ).finally(() => sampling = false);
+        const started = performance.now();
+        service.sockets().then((list) => {
+          const costMs = Math.max(lastCostMs, performance.now() - started);
+          const intervalMs = Math.max(socketsMs, Math.ceil(costMs / SOCKETS_BUDGET));
+          send("sockets", { kernel: service.kernelStatus, sockets: list, intervalMs });
+          lastCostMs = performance.now() - started;
+          return intervalMs;
+        }, () => socketsMs).then((intervalMs) => {
+          if (!stopped) socketsTimer = setTimeout(sockets, intervalMs);
+        });
       };
       const packets = () => {
         const last = service.log.lastSeq;
@@ -48,9 +64,12 @@ export const handler = define.handlers({
       endpoints();
       if (wantSockets) sockets();
       const timers = [setInterval(endpoints, 1000)];
-      if (wantSockets) timers.push(setInterval(sockets, socketsMs));
       if (wantPackets) timers.push(setInterval(packets, 250));
-      return () => timers.forEach(clearInterval);
+      return () => {
+        stopped = true;
+        clearTimeout(socketsTimer);
+        timers.forEach(clearInterval);
+      };
     });
   },
 });
