@@ -295,7 +295,10 @@ async function main(args: string[]): Promise<number> {
   try {
     service = new Service({
       ...flags.service,
-      kernel: flags.kernel ? new KernelTable() : undefined,
+      // Bound to an IPv4 address, the service has no IPv6 sockets to show: skip those tables.
+      kernel: flags.kernel
+        ? new KernelTable({ ipv6: !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) })
+        : undefined,
     });
   } catch (err) {
     console.error(`sockscope: cannot start: ${err instanceof Error ? err.message : err}`);

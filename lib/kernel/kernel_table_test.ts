@@ -377,3 +377,20 @@ console.log(JSON.stringify([sample.ok, sample.source, sample.ok || sample.reason
     }
   },
 });
+
+Deno.test("KernelTable with ipv6: false reads only the IPv4 tables", async () => {
+  const reads: string[] = [];
+  const table = new KernelTable({
+    os: "linux",
+    ipv6: false,
+    readNetlink: null,
+    procDir: "/p",
+    readFile: (path) => {
+      reads.push(path);
+      return Promise.resolve(new Uint8Array());
+    },
+  });
+  const sample = await table.sample();
+  ok(sample.ok, sample.ok ? "" : sample.reason);
+  deepStrictEqual(reads.toSorted(), ["/p/tcp", "/p/udp"]);
+});

@@ -44,6 +44,8 @@ export interface ReadSockDiagOptions {
   ports?: readonly number[];
   /** Gives up when the kernel sends nothing for this long. @default 2000 */
   timeoutMs?: number;
+  /** Address families to dump. @default [4, 6] */
+  families?: readonly (4 | 6)[];
   /** Sees every received chunk, e.g. to save fixtures; the chunk is reused after the call. */
   tap?: (chunk: Uint8Array, query: SockDiagQuery) => void;
 }
@@ -84,7 +86,9 @@ export function readSockDiag(options: ReadSockDiagOptions = {}): KernelSocket[] 
     const buffer = receiveBuffer ??= new Uint8Array(RECV_BUFFER_BYTES);
     const rows: KernelSocket[] = [];
     let seq = 0;
+    const families = options.families ?? [4, 6];
     for (const query of QUERIES) {
+      if (!families.includes(query.family)) continue;
       seq++;
       const request = encodeSockDiagRequest(query.family, query.transport, {
         ports: kernelFilter ? ports : undefined,
