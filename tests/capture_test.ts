@@ -53,6 +53,8 @@ Deno.test("GET /api/capture.pcapng?conn= follows an echo stream exactly, large t
     conn.close();
   }
   await closedOnServer(svc, id);
+  // Large reads were kept in their read buffers rather than copied: the follow below checks them.
+  ok(svc.service.pool.largeInCapture > 0, "no read buffer was lent to the capture");
   const { file, res } = await download(svc.app, `/api/capture.pcapng?conn=${id}`);
   try {
     strictEqual(res.headers.get("content-type"), "application/x-pcapng");

@@ -262,3 +262,36 @@ Deno.test("CaptureRing with echoes holds the newest packets whole and counts wha
     { numRuns: 300 },
   );
 });
+
+Deno.test("CaptureRing keeps a lent read buffer instead of a copy and gives it back on eviction", () => {
+  const released: Uint8Array[] = [];
+  const ring = new CaptureRing({
+    bytes: 1 << 20,
+    lendMin: 1024,
+    release: (b) => released.push(b),
+  });
+  const src = source("c1");
+  const buffer = new Uint8Array(65536).fill(7);
+  const read = buffer.subarray(0, 4000);
+  strictEqual(ring.packet(src, "in", read, 1, false, buffer), true, "kept");
+  // Its echo refers to it; a small read and a view not starting the buffer are copied.
+  strictEqual(ring.packet(src, "out", read, 2, true), false);
+  strictEqual(ring.packet(src, "in", buffer.subarray(0, 10), 3, false, buffer), false);
+  const other = new Uint8Array(65536);
+  strictEqual(ring.packet(src, "in", other.subarray(8, 4008), 4, false, other), false);
+  const seen: [string, number, number][] = [];
+  ring.read(ring.cursor(), ring.endSeq, (r) => {
+    if (r.kind === "in" || r.kind === "out") seen.push([r.kind, r.payload.length, r.payload[0]]);
+  });
+  deepStrictEqual(seen, [["in", 4000, 7], ["out", 4000, 7], ["in", 10, 7], ["in", 4000, 0]]);
+  deepStrictEqual(released, []);
+  // A quarter of 1 MiB holds four 64 KiB buffers: the fifth evicts the oldest records.
+  for (let i = 0; i < 4; i++) {
+    const b = new Uint8Array(65536);
+    ring.packet(src, "in", b.subarray(0, 2000), 10 + i, false, b);
+  }
+  strictEqual(released.length, 1);
+  strictEqual(released[0], buffer);
+  ok(ring.stats().usedBytes <= ring.capacity);
+  strictEqual(ring.stats().droppedPackets, 2, "the read and its echo");
+});

@@ -30,9 +30,17 @@ export interface PacketSource {
 export interface PacketTap {
   /**
    * A read or write. `echo` is true when `bytes` is the very view the
-   * source's previous read was recorded from, written back unchanged.
+   * source's previous read was recorded from, written back unchanged. `lend`
+   * offers a read's whole buffer instead of a copy; true means the tap kept it.
    */
-  packet(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number, echo?: boolean): void;
+  packet(
+    src: PacketSource,
+    dir: PacketDir,
+    bytes: Uint8Array,
+    ts: number,
+    echo?: boolean,
+    lend?: Uint8Array | null,
+  ): boolean | void;
   opened(src: PacketSource, ts: number): void;
   /** `reset` when the connection ended by RST rather than FIN. */
   closed(src: PacketSource, reset: boolean, ts: number): void;
@@ -43,8 +51,13 @@ export function composeTaps(taps: readonly (PacketTap | null | undefined)[]): Pa
   const list = taps.filter((t): t is PacketTap => t != null);
   if (list.length <= 1) return list[0] ?? null;
   return {
-    packet(src, dir, bytes, ts, echo) {
-      for (const t of list) t.packet(src, dir, bytes, ts, echo);
+    packet(src, dir, bytes, ts, echo, lend) {
+      // One tap at most keeps a lent buffer (the capture); the others only look.
+      let kept = false;
+      for (const t of list) {
+        if (t.packet(src, dir, bytes, ts, echo, kept ? null : lend) === true) kept = true;
+      }
+      return kept;
     },
     opened(src, ts) {
       for (const t of list) t.opened(src, ts);
@@ -114,6 +127,8 @@ export class PacketLog {
   #next = 1;
   /** Full-payload observer (the capture), or null. */
   tap: PacketTap | null = null;
+  /** Whether the tap kept the buffer the last {@linkcode record} lent it. */
+  kept = false;
 
   constructor(options: PacketLogOptions = {}) {
     const capacity = options.entries ?? 10_000;
@@ -155,8 +170,17 @@ export class PacketLog {
   /**
    * Records one read or write; returns its seq. Hot path: no allocation beyond the copy.
    * `echo`: `bytes` is the view the source's previous read was recorded from, unchanged.
+   * `lend`: the read's whole buffer, which the tap may keep instead of copying the bytes
+   * (then {@linkcode kept} is true and the caller must not read into it again).
    */
-  record(src: PacketSource, dir: PacketDir, bytes: Uint8Array, ts: number, echo = false): number {
+  record(
+    src: PacketSource,
+    dir: PacketDir,
+    bytes: Uint8Array,
+    ts: number,
+    echo = false,
+    lend: Uint8Array | null = null,
+  ): number {
     const seq = this.#next++;
     const slot = seq % this.capacity;
     const n = bytes.length < this.previewBytes ? bytes.length : this.previewBytes;
@@ -169,7 +193,7 @@ export class PacketLog {
     }
     this.#src[slot] = src;
     this.#notes[slot] = undefined;
-    if (this.tap !== null) this.tap.packet(src, dir, bytes, ts, echo);
+    this.kept = this.tap !== null && this.tap.packet(src, dir, bytes, ts, echo, lend) === true;
     return seq;
   }
 

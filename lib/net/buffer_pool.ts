@@ -45,6 +45,11 @@ export class BufferPool {
   #freeSmall = new Map<number, Uint8Array[]>();
   #freeLarge: Uint8Array[] = [];
   #largeOut = 0;
+  // Large buffers the capture keeps while the connection that read into them still uses them
+  // (its handler may be writing them back), and those of them the capture already gave back.
+  #captured = new Set<Uint8Array>();
+  #givenBack = new Set<Uint8Array>();
+  #heldByCapture = 0;
 
   constructor(options: BufferPoolOptions = {}) {
     this.smallSize = options.smallSize ?? 64;
@@ -101,6 +106,43 @@ export class BufferPool {
   /** Returns a large buffer. */
   releaseLarge(buf: Uint8Array): void {
     this.#largeOut--;
+    this.#recycle(buf);
+  }
+
+  /** Large buffers only the capture holds now (its connections are done with them). */
+  get largeInCapture(): number {
+    return this.#heldByCapture;
+  }
+
+  /**
+   * A connection's large buffer was kept by the capture: the connection goes on
+   * using it until {@linkcode doneWith}, the capture until it gives it back
+   * ({@linkcode fromCapture}); it is reused only after both.
+   */
+  captured(buf: Uint8Array): void {
+    this.#captured.add(buf);
+  }
+
+  /** The connection no longer uses a buffer the capture kept: it is the capture's now. */
+  doneWith(buf: Uint8Array): void {
+    this.#captured.delete(buf);
+    this.#largeOut--;
+    if (this.#givenBack.delete(buf)) this.#recycle(buf);
+    else this.#heldByCapture++;
+  }
+
+  /** The capture gives back a buffer it kept (its record was evicted). */
+  fromCapture(buf: Uint8Array): void {
+    if (this.#captured.has(buf)) {
+      // Its connection is still writing from it: reused once that is done.
+      this.#givenBack.add(buf);
+      return;
+    }
+    this.#heldByCapture--;
+    this.#recycle(buf);
+  }
+
+  #recycle(buf: Uint8Array): void {
     if (this.#freeLarge.length < this.#keepLarge) this.#freeLarge.push(buf);
   }
 }

@@ -34,3 +34,25 @@ Deno.test("BufferPool.shouldRelease() keeps a large buffer while the peer stream
   strictEqual(pool.shouldRelease(300), true, "too many lent: any partial read returns it");
   strictEqual(pool.shouldRelease(1024), false);
 });
+
+Deno.test("BufferPool reuses a buffer the capture kept only once both are done with it", () => {
+  const pool = new BufferPool({ largeSize: 1024 });
+  // Evicted while the connection still writes from it: reused only after doneWith().
+  const a = pool.large();
+  pool.captured(a);
+  pool.fromCapture(a);
+  strictEqual(pool.largeInUse, 1);
+  const b = pool.large();
+  assert.notEqual(b, a, "not handed out while its connection uses it");
+  pool.doneWith(a);
+  strictEqual(pool.largeInCapture, 0);
+  strictEqual(pool.large(), a);
+  // The connection done first: the capture holds it until eviction.
+  const c = pool.large();
+  pool.captured(c);
+  pool.doneWith(c);
+  strictEqual(pool.largeInCapture, 1);
+  pool.fromCapture(c);
+  strictEqual(pool.largeInCapture, 0);
+  strictEqual(pool.large(), c);
+});

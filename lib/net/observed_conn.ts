@@ -139,6 +139,8 @@ export class ObservedConn implements PacketSource {
   #handler: ConnHandler | null = null;
   #small: Uint8Array | null = null;
   #large: Uint8Array | null = null;
+  /** #large while the capture keeps it and the handler still uses it; swapped after the handler. */
+  #lent: Uint8Array | null = null;
   #lastRead = 0;
   #reading = false;
   #paused = false;
@@ -391,6 +393,12 @@ export class ObservedConn implements PacketSource {
   #afterData(): void {
     // The handler may have closed the connection, which returned the buffers.
     if (this.#closed) return;
+    if (this.#lent !== null) {
+      // The capture kept the buffer of the read just handled: read on into another one.
+      this.#ctx.pool.doneWith(this.#lent);
+      this.#lent = null;
+      this.#large = this.#ctx.pool.large();
+    }
     const buf = this.#large ?? this.#small!;
     if (buf === this.#small) {
       if (this.#lastRead === buf.length) this.#large = this.#ctx.pool.large();
@@ -449,7 +457,14 @@ export class ObservedConn implements PacketSource {
     const c = this.#ctx.counters;
     c.bytesIn += n;
     c.messagesIn++;
-    this.lastInSeq = this.#ctx.log.record(this, "in", chunk, ts);
+    // A large read in a pooled buffer is lent to the capture rather than copied into it.
+    const lend = this.#large;
+    const log = this.#ctx.log;
+    this.lastInSeq = log.record(this, "in", chunk, ts, false, lend);
+    if (lend !== null && log.kept) {
+      this.#ctx.pool.captured(lend);
+      this.#lent = lend;
+    }
   }
 
   #write(
@@ -524,6 +539,12 @@ export class ObservedConn implements PacketSource {
     if (this.#small !== null) {
       this.#ctx.pool.releaseSmall(this.#small);
       this.#small = null;
+    }
+    if (this.#lent !== null) {
+      // The capture keeps it: not ours to return.
+      if (this.#large === this.#lent) this.#large = null;
+      this.#ctx.pool.doneWith(this.#lent);
+      this.#lent = null;
     }
     if (this.#large !== null) {
       this.#ctx.pool.releaseLarge(this.#large);

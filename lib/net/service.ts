@@ -144,6 +144,8 @@ export class Service {
     this.capture = captureBytes === 0 ? null : new CaptureRing({
       bytes: captureBytes,
       udpEndpoints: ENDPOINTS.filter((e) => e.transport === "udp").map((e) => e.name),
+      // Large reads are kept in their pooled buffers rather than copied; evicted ones come back.
+      release: (buffer) => this.pool.fromCapture(buffer),
     });
     if (options.captureDir !== undefined && this.capture === null) {
       throw new RangeError("Cannot write capture files: the capture is off (captureBytes 0)");
