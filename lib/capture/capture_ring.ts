@@ -443,6 +443,22 @@ export class CaptureRing implements PacketTap {
     const size = (HEADER + len + 7) & ~7;
     this.#pinned = idx;
     const at = this.#reserve(size);
+    this.#header(at, size, kind, flags, idx, len, ts);
+    if (len > 0) this.#ring.set(bytes, at + HEADER);
+    this.#commit(at, size, kind, idx, len);
+    return at;
+  }
+
+  /** Writes a record's header at `at` with the source's offsets before it. */
+  #header(
+    at: number,
+    size: number,
+    kind: number,
+    flags: number,
+    idx: number,
+    len: number,
+    ts: number,
+  ): void {
     const u32 = this.#u32;
     const w = at >> 2;
     u32[w] = size;
@@ -453,7 +469,10 @@ export class CaptureRing implements PacketTap {
     this.#f64[(at >> 3) + 2] = ts;
     u32[w + 6] = this.#offIn[idx];
     u32[w + 7] = this.#offOut[idx];
-    if (len > 0) this.#ring.set(bytes, at + HEADER);
+  }
+
+  /** Counts a record of `size` bytes written at `at`: the head, the offsets, the totals. */
+  #commit(at: number, size: number, kind: number, idx: number, len: number): void {
     if (kind === K_IN) {
       this.#offIn[idx] += len;
       this.#packets++;
@@ -468,7 +487,6 @@ export class CaptureRing implements PacketTap {
     this.#headSeq++;
     this.#count++;
     this.#used += size;
-    return at;
   }
 
   /** Appends a read of `len` bytes kept in the lent `buffer`; returns the record's position. */
@@ -482,25 +500,9 @@ export class CaptureRing implements PacketTap {
     const slot = this.#lentFree.pop() ?? this.#lent.length;
     this.#lent[slot] = buffer;
     this.#lentBytes += buffer.byteLength;
-    const u32 = this.#u32;
-    const w = at >> 2;
-    u32[w] = REF_SIZE;
-    this.#ring[at + 4] = K_IN;
-    this.#ring[at + 5] = F_LENT;
-    u32[w + 2] = idx;
-    u32[w + 3] = len;
-    this.#f64[(at >> 3) + 2] = ts;
-    u32[w + 6] = this.#offIn[idx];
-    u32[w + 7] = this.#offOut[idx];
-    u32[w + 8] = slot;
-    this.#offIn[idx] += len;
-    this.#packets++;
-    this.#bytes += len;
-    this.#refs[idx]++;
-    this.#head = at + REF_SIZE;
-    this.#headSeq++;
-    this.#count++;
-    this.#used += REF_SIZE;
+    this.#header(at, REF_SIZE, K_IN, F_LENT, idx, len, ts);
+    this.#u32[(at >> 2) + 8] = slot;
+    this.#commit(at, REF_SIZE, K_IN, idx, len);
     return at;
   }
 
@@ -518,27 +520,11 @@ export class CaptureRing implements PacketTap {
     const at = this.#reserve(REF_SIZE);
     // Making room may have evicted the read itself: then the caller copies after all.
     if (refSeq < this.#tailSeq) return false;
-    const u32 = this.#u32;
-    const w = at >> 2;
-    u32[w] = REF_SIZE;
-    ring[at + 4] = K_OUT;
-    ring[at + 5] = F_REF;
-    u32[w + 2] = idx;
-    u32[w + 3] = len;
-    this.#f64[(at >> 3) + 2] = ts;
-    u32[w + 6] = this.#offIn[idx];
-    u32[w + 7] = this.#offOut[idx];
-    u32[w + 8] = refPos;
+    this.#header(at, REF_SIZE, K_OUT, F_REF, idx, len, ts);
+    this.#u32[(at >> 2) + 8] = refPos;
     this.#f64[(at >> 3) + 5] = refSeq;
     ring[refPos + 5] |= F_ECHOED;
-    this.#offOut[idx] += len;
-    this.#packets++;
-    this.#bytes += len;
-    this.#refs[idx]++;
-    this.#head = at + REF_SIZE;
-    this.#headSeq++;
-    this.#count++;
-    this.#used += REF_SIZE;
+    this.#commit(at, REF_SIZE, K_OUT, idx, len);
     return true;
   }
 
