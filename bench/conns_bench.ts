@@ -45,6 +45,8 @@ interface Args {
   json: string | null;
   /** Extra `deno run` flags for the service (e.g. V8 flags), to compare. */
   denoFlags: string[];
+  /** Attach a dashboard's event stream to the service during the bulk run. @default true */
+  dashboard: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -58,6 +60,7 @@ function parseArgs(argv: readonly string[]): Args {
     bulkSeconds: 3,
     json: null,
     denoFlags: [],
+    dashboard: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
@@ -85,6 +88,9 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case "--deno-flag":
         out.denoFlags.push(v());
+        break;
+      case "--no-dashboard":
+        out.dashboard = false;
         break;
       case "--json":
         out.json = v();
@@ -335,7 +341,7 @@ async function runServer(
       run.socketsMs = median(took);
       run.kernelSampleMs = median(kernel);
       // What the sockets page asks for at this size: the joined table every 2 s.
-      dash = dashboard(`${api}/api/events?packets=0&socketsMs=2000`);
+      if (args.dashboard) dash = dashboard(`${api}/api/events?packets=0&socketsMs=2000`);
     }
     const load = await runJson(loadPin, "bench/load.ts", [
       "--mode",
