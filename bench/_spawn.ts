@@ -44,7 +44,8 @@ export async function pinPrefix(cpu: number): Promise<string[]> {
   }
 }
 
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+/** The lines of a byte stream, without their newlines. */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buf = "";
   for await (const chunk of stream) {
@@ -110,25 +111,30 @@ export async function spawnServer(
     return kept.join("\n");
   })();
   const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Gone already.
-    }
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Gone.
-      }
-    }, 3000);
-    await child.status;
-    clearTimeout(killer);
+    await terminate(child, 3000);
     live.delete(child);
     await stderrText;
     return await rest.catch(() => "");
   };
   return { child, pid: child.pid, info: info as Record<string, unknown>, stop };
+}
+
+/** Sends SIGTERM, then SIGKILL if the child is still there after `graceMs`; waits for its exit. */
+export async function terminate(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // Exited already.
+    }
+  };
+  kill("SIGTERM");
+  const killer = setTimeout(() => kill("SIGKILL"), graceMs);
+  try {
+    await child.status;
+  } finally {
+    clearTimeout(killer);
+  }
 }
 
 /** The first line as JSON when it holds a port. */

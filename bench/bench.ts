@@ -32,6 +32,7 @@ import { appBench, type AppBenchResult, appTable } from "./app_bench.ts";
 import { connsBench, type ConnsBenchResult, connsTable } from "./conns_bench.ts";
 import type { LoadResult } from "./load.ts";
 import { parseOptionsJson } from "./_server.ts";
+import { lines, terminate } from "./_spawn.ts";
 import { busyTicks, fmt, markdownTable, median, ratio } from "./_stats.ts";
 import { udpBench, type UdpBenchResult, udpTable } from "./udp_bench.ts";
 
@@ -284,20 +285,6 @@ function command(prefix: string[], script: string, args: string[]): Deno.Command
   });
 }
 
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = "";
-  for await (const chunk of stream) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-    }
-  }
-  if (buf !== "") yield buf;
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -388,20 +375,7 @@ async function runOnce(
     await withTimeout(rest, 5000, `Stopping ${script}`).catch(() => {});
     return { load, stats };
   } finally {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Exited between the check and the kill.
-      }
-      await withTimeout(status, 5000, `Stopping ${script}`).catch(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      });
-    }
+    if (!exited) await terminate(child, 5000);
     await status.catch(() => {});
     await stderr.catch(() => "");
     live.delete(child);

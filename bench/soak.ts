@@ -20,6 +20,7 @@
  */
 import { AppFrameDecoder, encodeRequest } from "../lib/protocol/app_codec.ts";
 import { encodeChatMessage } from "../lib/protocol/chat.ts";
+import { terminate } from "./_spawn.ts";
 
 /** Flags of the soak. */
 export interface SoakArgs {
@@ -617,20 +618,7 @@ async function main(args: string[]): Promise<number> {
     if (running.size > 0) failures.push(`loads still running 20 s after the end: ${[...running]}`);
   } finally {
     ac.abort();
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Exited already.
-    }
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Exited meanwhile.
-      }
-    }, 5000);
-    await child.status;
-    clearTimeout(killer);
+    await terminate(child, 5000);
   }
   const drift = rssDrift(samples, opts.warmupMinutes * 60);
   console.log(`\nload: ${JSON.stringify(tally.done)}`);
