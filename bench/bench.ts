@@ -23,16 +23,19 @@
  * memory, bulk with them held, kernel table and /api/sockets). Last, one
  * table of every target with its figure, reference and ratio.
  *
+ * The observed server runs with the V8 flags `deno task start` uses
+ * (START_V8_FLAGS); `--deno-flag F` (repeatable) replaces them, to compare.
+ *
  *     deno task bench [--quick] [--rounds N] [--seconds S] [--warmup S]
  *                     [--only NAME,…] [--dashboard] [--json FILE]
  *                     [--service-options JSON] [--quiet-wait S] [--retries N]
- *                     [--window BYTES]
+ *                     [--window BYTES] [--deno-flag F]
  */
 import { appBench, type AppBenchResult, appTable } from "./app_bench.ts";
 import { connsBench, type ConnsBenchResult, connsTable } from "./conns_bench.ts";
 import type { LoadResult } from "./load.ts";
 import { parseOptionsJson } from "./_server.ts";
-import { lines, terminate } from "./_spawn.ts";
+import { lines, START_V8_FLAGS, terminate } from "./_spawn.ts";
 import { busyTicks, fmt, markdownTable, median, ratio } from "./_stats.ts";
 import { udpBench, type UdpBenchResult, udpTable } from "./udp_bench.ts";
 
@@ -84,6 +87,8 @@ export interface BenchArgs {
   dashboard: boolean;
   /** Extra service options for the observed server, as JSON. @default null */
   serviceOptions: string | null;
+  /** `deno run` flags for the observed server. @default START_V8_FLAGS, as `deno task start` */
+  denoFlags: string[] | null;
   /** Where to write the results as JSON. */
   json: string | null;
   /** Seconds the whole bench may spend waiting for other work on the machine to stop. @default 30 */
@@ -102,6 +107,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     only: null,
     dashboard: false,
     serviceOptions: null,
+    denoFlags: null,
     json: null,
     quietWait: 30,
     retries: 6,
@@ -153,6 +159,9 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
         out.serviceOptions = value(i++);
         // Checked here so a typo fails before the first run, not inside every server.
         parseOptionsJson(out.serviceOptions);
+        break;
+      case "--deno-flag":
+        (out.denoFlags ??= []).push(value(i++));
         break;
       case "--json":
         out.json = value(i++);
@@ -273,8 +282,13 @@ async function clockTicks(): Promise<number> {
   }
 }
 
-function command(prefix: string[], script: string, args: string[]): Deno.Command {
-  const deno = [Deno.execPath(), "run", "-A", script, ...args];
+function command(
+  prefix: string[],
+  script: string,
+  args: string[],
+  denoFlags: readonly string[] = [],
+): Deno.Command {
+  const deno = [Deno.execPath(), "run", "-A", ...denoFlags, script, ...args];
   const argv = [...prefix, ...deno];
   return new Deno.Command(argv[0], {
     args: argv.slice(1),
@@ -318,7 +332,9 @@ async function runOnce(
     serverArgs.push("--options", args.serviceOptions);
   }
   const script = kind === "bare" ? "bench/bare_echo.ts" : "bench/observed_echo.ts";
-  const child = command(pin.server, script, serverArgs).spawn();
+  // The service runs with the V8 flags `deno task start` gives it; the bare loop with Deno's defaults.
+  const flags = kind === "bare" ? [] : args.denoFlags ?? START_V8_FLAGS;
+  const child = command(pin.server, script, serverArgs, flags).spawn();
   live.add(child);
   const stderr = collect(child.stderr);
   const out = lines(child.stdout);
