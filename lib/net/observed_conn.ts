@@ -142,6 +142,10 @@ export class ObservedConn implements PacketSource {
   /** #large while the capture keeps it and the handler still uses it; swapped after the handler. */
   #lent: Uint8Array | null = null;
   #lastRead = 0;
+  // Made when a snapshot or an export first asks: reading Deno's address objects for 10,000
+  // connections on every snapshot cost more than the join with the kernel's table.
+  #local: Address | undefined = undefined;
+  #remote: Address | undefined = undefined;
   #reading = false;
   #paused = false;
   #closed = false;
@@ -168,14 +172,14 @@ export class ObservedConn implements PacketSource {
     return "tcp";
   }
 
-  /** The local address (a new object each time: read for the API and exports, not per packet). */
+  /** The local address (made on first use: read for the API and exports, not per packet). */
   get local(): Address {
-    return toAddress(this.#conn.localAddr);
+    return this.#local ??= toAddress(this.#conn.localAddr);
   }
 
-  /** The peer's address (a new object each time, like {@linkcode local}). */
+  /** The peer's address (made on first use, like {@linkcode local}). */
   get remote(): Address {
-    return toAddress(this.#conn.remoteAddr);
+    return this.#remote ??= toAddress(this.#conn.remoteAddr);
   }
 
   /** True once the connection was closed, by either side. */
