@@ -21,16 +21,31 @@ function isWildcard(hostname: string): boolean {
   return hostname === "0.0.0.0" || hostname === "::";
 }
 
+/** The endpoints by transport and port, for {@linkcode endpointFor}. */
+type EndpointIndex = Map<number, EndpointAddress[]>;
+
+function indexEndpoints(endpoints: readonly EndpointAddress[]): EndpointIndex {
+  const index: EndpointIndex = new Map();
+  for (const e of endpoints) {
+    const key = (e.transport === "udp" ? 65536 : 0) + e.address.port;
+    const list = index.get(key);
+    if (list === undefined) index.set(key, [e]);
+    else list.push(e);
+  }
+  return index;
+}
+
 function endpointFor(
-  endpoints: readonly EndpointAddress[],
+  index: EndpointIndex,
   transport: string,
   addr: Address | null,
 ): EndpointAddress | undefined {
   if (addr === null) return undefined;
+  const candidates = index.get((transport === "udp" ? 65536 : 0) + addr.port);
+  if (candidates === undefined) return undefined;
   const host = normalizeHost(addr.hostname);
-  return endpoints.find((e) =>
-    e.transport === transport && e.address.port === addr.port &&
-    (normalizeHost(e.address.hostname) === host || isWildcard(e.address.hostname))
+  return candidates.find((e) =>
+    normalizeHost(e.address.hostname) === host || isWildcard(e.address.hostname)
   );
 }
 
@@ -77,11 +92,17 @@ function kernelRow(k: KernelSocket, endpoint: string, peer: boolean): SocketReco
 }
 
 /**
- * A number naming an address pair by its ports and transport: equal pairs get
- * equal keys, and different pairs rarely do (only when the hosts differ).
+ * A small integer naming an address pair by its ports: equal pairs get equal keys, and
+ * different pairs rarely do. It stays a small integer (a V8 Smi), which a Map hashes at once
+ * where a full 32-bit key would be a heap number; callers compare the ports themselves.
  */
-function portKey(transport: string, local: Address, remote: Address | null): number {
-  return (transport === "udp" ? 2 ** 32 : 0) + local.port * 65536 + (remote?.port ?? 0);
+function portKey(local: Address, remote: Address | null): number {
+  return (local.port << 14) ^ (remote === null ? 0 : remote.port);
+}
+
+function samePorts(a: KernelSocket, b: SocketRecord): boolean {
+  return a.local.port === b.local.port &&
+    (a.remote === null ? 0 : a.remote.port) === (b.remote === null ? 0 : b.remote.port);
 }
 
 function sameHost(a: Address | null, b: Address | null): boolean {
@@ -101,24 +122,25 @@ export function joinKernel(
   kernel: readonly KernelSocket[],
   endpoints: readonly EndpointAddress[],
 ): SocketRecord[] {
-  // Kernel rows by port pair; rows sharing one (other hosts, or several listeners on one
+  // Kernel rows by port key; rows sharing one (other hosts, or several listeners on one
   // port) chain through `next`, newest first, so the last row of a pair wins as before.
   const byPorts = new Map<number, number>();
   const next = new Int32Array(kernel.length).fill(-1);
   for (let i = 0; i < kernel.length; i++) {
     const k = kernel[i];
-    const key = portKey(k.transport, k.local, k.remote);
+    const key = portKey(k.local, k.remote);
     const head = byPorts.get(key);
     if (head !== undefined) next[i] = head;
     byPorts.set(key, i);
   }
   const used = new Uint8Array(kernel.length);
   for (const r of records) {
-    let i = byPorts.get(portKey(r.transport, r.local, r.remote)) ?? -1;
+    let i = byPorts.get(portKey(r.local, r.remote)) ?? -1;
     while (i >= 0) {
       const k = kernel[i];
       if (
-        k.transport === r.transport && sameHost(k.local, r.local) && sameHost(k.remote, r.remote)
+        k.transport === r.transport && samePorts(k, r) && sameHost(k.local, r.local) &&
+        sameHost(k.remote, r.remote)
       ) {
         break;
       }
@@ -132,15 +154,16 @@ export function joinKernel(
     r.kernel = { state: k.state, recvQ: k.recvQ, sendQ: k.sendQ, info: k.info };
   }
   const out = records;
+  const index = indexEndpoints(endpoints);
   for (let i = 0; i < kernel.length; i++) {
     if (used[i] === 1) continue;
     const k = kernel[i];
-    const mine = endpointFor(endpoints, k.transport, k.local);
+    const mine = endpointFor(index, k.transport, k.local);
     if (mine !== undefined && k.state !== "LISTEN" && k.state !== "UNCONN") {
       out.push(kernelRow(k, mine.name, false));
       continue;
     }
-    const theirs = endpointFor(endpoints, k.transport, k.remote);
+    const theirs = endpointFor(index, k.transport, k.remote);
     if (theirs !== undefined) out.push(kernelRow(k, theirs.name, true));
   }
   return out;
