@@ -159,6 +159,8 @@ ${
                                 0 = never (default 30)
   --app-max-content BYTES       largest app-protocol content-length (default 1048576)
   --backlog N                   listen backlog, capped by net.core.somaxconn (default 4096)
+  --listeners N                 listening sockets per TCP endpoint, sharing the port with
+                                SO_REUSEPORT: N × backlog connects queue at once (default 4)
   --log-entries N               packet-log entries kept (default 10000)
   --log-preview BYTES           bytes kept per packet-log entry (default 64)
   --keep-closed N               closed sockets kept readable at /api/sockets/:id (default 1000)
@@ -197,6 +199,7 @@ export function parseFlags(
         "read-timeout": { type: "string" },
         "app-max-content": { type: "string" },
         backlog: { type: "string" },
+        listeners: { type: "string" },
         "log-entries": { type: "string" },
         "log-preview": { type: "string" },
         "keep-closed": { type: "string" },
@@ -257,6 +260,7 @@ export function parseFlags(
         readTimeoutMs: int("read-timeout", 0, 86_400, 30) * 1000,
         appMaxContent: int("app-max-content", 0, 1 << 30, 1_048_576),
         backlog: int("backlog", 1, 65535, 4096),
+        listeners: int("listeners", 1, 64, 4),
         logEntries: int("log-entries", 1, 10_000_000, 10_000),
         logPreview: int("log-preview", 0, 65535, 64),
         keepClosed: int("keep-closed", 0, 1_000_000, 1000),

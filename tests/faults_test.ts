@@ -235,8 +235,9 @@ Deno.test("stall fault stops reading: Recv-Q grows until cleared", async () => {
 });
 
 Deno.test("pause-accept fault fills the accept queue and new connects hang until cleared", async () => {
-  // A backlog of 1 lets the kernel queue two connections; the third SYN is dropped.
-  await using svc = startService({ backlog: 1 });
+  // A backlog of 1 lets the kernel queue two connections; the third SYN is dropped. One
+  // listener, so that there is one accept queue to fill.
+  await using svc = startService({ backlog: 1, listeners: 1 });
   await setFault(svc, "echo", { mode: "pause-accept" });
   const port = svc.port("echo");
   const ac = new AbortController();

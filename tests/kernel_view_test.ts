@@ -3,7 +3,7 @@
  * the peer's own socket next to ours, TIME_WAIT leftovers after we close,
  * and a clear reason (with the app's numbers intact) when the kernel can't be read.
  */
-import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
 import {
@@ -40,14 +40,43 @@ Deno.test("GET /api/sockets shows each listener's accept queue and backlog", asy
     strictEqual(row.remote, null);
     strictEqual(row.kernel!.state, "LISTEN");
     strictEqual(row.kernel!.recvQ, 0, "nobody waits in the accept queue");
-    strictEqual(row.kernel!.sendQ, Math.min(4096, somaxconn), "the default backlog");
+    // Four sockets share each endpoint's port by default; the row adds up their backlogs.
+    strictEqual(svc.service.tcp.get(row.endpoint)!.listenerCount, 4);
+    strictEqual(row.kernel!.sendQ, 4 * Math.min(4096, somaxconn), "the default backlogs");
   }
 });
 
 Deno.test("GET /api/sockets shows the backlog option as the listener's Send-Q", async () => {
-  await using svc = startService({ backlog: 128 });
+  await using svc = startService({ backlog: 128, listeners: 1 });
   const row = (await svc.sockets("?endpoint=echo&state=LISTEN"))[0];
   strictEqual(row.kernel!.sendQ, Math.min(128, somaxconn));
+});
+
+Deno.test("--listeners binds that many sockets to each TCP port, and a taken port still fails", async () => {
+  await using svc = startService({ backlog: 128, listeners: 3 });
+  const port = svc.port("echo");
+  const row = (await svc.sockets("?endpoint=echo&state=LISTEN"))[0];
+  strictEqual(row.kernel!.sendQ, 3 * Math.min(128, somaxconn), "three backlogs");
+  const out = await new Deno.Command("ss", { args: ["-Hltn", `sport = :${port}`] }).output()
+    .catch(() => null);
+  if (out !== null && out.success) {
+    strictEqual(new TextDecoder().decode(out.stdout).trim().split("\n").length, 3, "ss -lt");
+  }
+  // A second service binds plainly first, so it fails instead of joining the SO_REUSEPORT group.
+  throws(
+    () => Deno.listen({ hostname: "127.0.0.1", port }),
+    (e: unknown) => e instanceof Deno.errors.AddrInUse,
+  );
+  // Every listener accepts: a burst of connects all get served.
+  const conns = await Promise.all(
+    Array.from({ length: 24 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+  );
+  try {
+    for (const c of conns) await c.write(encoder.encode("x"));
+    for (const c of conns) strictEqual(await c.read(new Uint8Array(1)), 1);
+  } finally {
+    for (const c of conns) c.close();
+  }
 });
 
 Deno.test("GET /api/sockets shows a peer's socket as not ours, from the peer's side", async () => {

@@ -177,16 +177,25 @@ Deno.test("parseFlags() reads every port flag and the limits", () => {
     "2",
     "--backlog",
     "64",
+    "--listeners",
+    "2",
   ]);
   if (typeof flags === "string") throw new Error(flags);
   strictEqual(flags.port, 0);
   deepStrictEqual(flags.service.ports, Object.fromEntries(ENDPOINTS.map((e) => [e.name, 0])));
   deepStrictEqual(
-    [flags.service.maxConns, flags.service.idleTimeoutMs, flags.service.backlog],
-    [3, 2000, 64],
+    [
+      flags.service.maxConns,
+      flags.service.idleTimeoutMs,
+      flags.service.backlog,
+      flags.service.listeners,
+    ],
+    [3, 2000, 64, 2],
   );
   const defaults = parseFlags([]);
   if (typeof defaults === "string") throw new Error(defaults);
+  strictEqual(defaults.service.listeners, 4);
+  match(String(parseFlags(["--listeners", "0"])), /listeners/);
   deepStrictEqual(
     [
       defaults.port,

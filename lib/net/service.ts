@@ -61,8 +61,10 @@ export interface ServiceOptions {
   readTimeoutMs?: number;
   /** Largest app-protocol content length. @default 1048576 */
   appMaxContent?: number;
-  /** Listen backlog (capped by net.core.somaxconn). @default 4096 */
+  /** Listen backlog of each listener (capped by net.core.somaxconn). @default 4096 */
   backlog?: number;
+  /** Listening sockets per TCP endpoint, sharing its port with SO_REUSEPORT. @default 4 */
+  listeners?: number;
   /** Packet-log entries kept. @default 10000 */
   logEntries?: number;
   /** Packet-log preview bytes per entry. @default 64 */
@@ -203,6 +205,7 @@ export class Service {
       idleTimeoutMs: options.idleTimeoutMs,
       readTimeoutMs: options.readTimeoutMs,
       backlog: options.backlog,
+      listeners: options.listeners,
     };
     let binding = "";
     try {

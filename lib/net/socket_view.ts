@@ -123,7 +123,7 @@ export function joinKernel(
   endpoints: readonly EndpointAddress[],
 ): SocketRecord[] {
   // Kernel rows by port key; rows sharing one (other hosts, or several listeners on one
-  // port) chain through `next`, newest first, so the last row of a pair wins as before.
+  // port) chain through `next`, newest first, so the last row of a pair wins.
   const byPorts = new Map<number, number>();
   const next = new Int32Array(kernel.length).fill(-1);
   for (let i = 0; i < kernel.length; i++) {
@@ -151,7 +151,24 @@ export function joinKernel(
     used[i] = 1;
     // Flows are our own grouping, not kernel sockets; keep their state.
     if (r.kind !== "flow" && r.state !== "CLOSED") r.state = k.state;
-    r.kernel = { state: k.state, recvQ: k.recvQ, sendQ: k.sendQ, info: k.info };
+    let recvQ = k.recvQ;
+    let sendQ = k.sendQ;
+    if (k.state === "LISTEN") {
+      // An endpoint listening on several sockets (SO_REUSEPORT) is one row: its accept
+      // queues and backlogs add up, as the kernel spreads connections over them.
+      for (let j = next[i]; j >= 0; j = next[j]) {
+        const other = kernel[j];
+        if (
+          other.state === "LISTEN" && other.transport === k.transport && samePorts(other, r) &&
+          sameHost(other.local, k.local)
+        ) {
+          used[j] = 1;
+          recvQ += other.recvQ;
+          sendQ += other.sendQ;
+        }
+      }
+    }
+    r.kernel = { state: k.state, recvQ, sendQ, info: k.info };
   }
   const out = records;
   const index = indexEndpoints(endpoints);

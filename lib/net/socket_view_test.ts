@@ -60,6 +60,25 @@ Deno.test("joinKernel() fills our rows from the kernel row with the same address
   assert.equal(out[1].kernel?.recvQ, 7);
 });
 
+Deno.test("joinKernel() adds up the queues of an endpoint's listeners sharing its port", () => {
+  const out = joinKernel(
+    [ours("l-echo", 65432, null)],
+    [
+      k("LISTEN", 65432, null, [2, 4096]),
+      k("LISTEN", 65432, null, [0, 4096]),
+      k("ESTABLISHED", 65432, 40000),
+      k("LISTEN", 65432, null, [5, 4096]),
+    ],
+    endpoints,
+  );
+  assert.deepEqual(
+    out.filter((r) => r.state === "LISTEN").map((r) => [r.id, r.kernel?.recvQ, r.kernel?.sendQ]),
+    [
+      ["l-echo", 7, 12288],
+    ],
+  );
+});
+
 Deno.test("joinKernel() adds the peer's socket as not ours, seen from the peer", () => {
   const out = joinKernel([ours("c1", 65432, 40000)], [
     k("ESTABLISHED", 65432, 40000),

@@ -1,5 +1,5 @@
 /**
- * A TCP endpoint: a listener whose accept loop never waits on per-connection
+ * A TCP endpoint: listeners whose accept loops never wait on per-connection
  * work, a per-endpoint connection limit, and the LISTEN row of the table.
  */
 import { type Fault, FaultConn, FaultSwitch } from "./faults.ts";
@@ -12,8 +12,15 @@ import type { SocketRecord } from "./types.ts";
 export interface TcpEndpointOptions {
   hostname: string;
   port: number;
-  /** Listen backlog; the kernel caps it at net.core.somaxconn. @default 4096 */
+  /** Listen backlog of each listener; the kernel caps it at net.core.somaxconn. @default 4096 */
   backlog?: number;
+  /**
+   * Listening sockets sharing the port (SO_REUSEPORT, Linux): the kernel spreads new
+   * connections over their accept queues, so a burst of up to `listeners × backlog` connects
+   * waits for no SYN retry even when the accept loop falls behind for a moment. 1 listens
+   * once, without SO_REUSEPORT. @default 4
+   */
+  listeners?: number;
   /** Live connections allowed; more are accepted and closed at once, and counted. @default 10000 */
   maxConns?: number;
   /** Disable Nagle on accepted sockets (request/response latency). @default true */
@@ -54,16 +61,16 @@ export class TcpEndpoint implements Observed {
   #ctx: ServiceContext;
   #behaviour: TcpBehaviour;
   #handler: ConnHandler;
-  /** A connection the in-flight accept took after pause-accept was set, held until it clears. */
-  #held: Deno.TcpConn | null = null;
-  #listener: Deno.TcpListener;
+  /** Connections in-flight accepts took after pause-accept was set, held until it clears. */
+  #held = new Set<Deno.TcpConn>();
+  #listeners: Deno.TcpListener[];
   #maxConns: number;
   #noDelay: boolean;
   #idleTimeoutMs: number;
   #readTimeoutMs: number;
   #backlog: number;
   #closed = false;
-  #loop: Promise<void>;
+  #loops: Promise<void>[];
   #connCtx;
 
   constructor(
@@ -84,13 +91,8 @@ export class TcpEndpoint implements Observed {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
     this.#readTimeoutMs = options.readTimeoutMs ?? 30_000;
     this.#backlog = options.backlog ?? 4096;
-    this.#listener = Deno.listen({
-      hostname: options.hostname,
-      port: options.port,
-      transport: "tcp",
-      tcpBacklog: this.#backlog,
-    } as Deno.TcpListenOptions);
-    const addr = this.#listener.addr as Deno.NetAddr;
+    this.#listeners = listenAll(options.hostname, options.port, this.#backlog, options.listeners);
+    const addr = this.#listeners[0].addr as Deno.NetAddr;
     stats.address = { hostname: addr.hostname, port: addr.port };
     stats.listening = true;
     this.#connCtx = {
@@ -108,7 +110,12 @@ export class TcpEndpoint implements Observed {
       },
     };
     ctx.registry.add(this);
-    this.#loop = this.#acceptLoop();
+    this.#loops = this.#listeners.map((listener) => this.#acceptLoop(listener));
+  }
+
+  /** How many sockets listen on the port (see {@linkcode TcpEndpointOptions.listeners}). */
+  get listenerCount(): number {
+    return this.#listeners.length;
   }
 
   /** The port the listener is bound to. */
@@ -155,19 +162,24 @@ export class TcpEndpoint implements Observed {
     if (this.#closed) return;
     this.#closed = true;
     this.stats.listening = false;
-    try {
-      this.#listener.close();
-    } catch {
-      // Already closed.
+    for (const listener of this.#listeners) {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
     }
     this.faults.dispose();
-    try {
-      this.#held?.close();
-    } catch {
-      // The peer closed it first.
+    for (const held of this.#held) {
+      try {
+        held.close();
+      } catch {
+        // The peer closed it first.
+      }
     }
+    this.#held.clear();
     for (const conn of [...this.conns]) conn.close("service stopping");
-    await this.#loop;
+    await Promise.all(this.#loops);
     this.#ctx.registry.remove(this);
   }
 
@@ -203,7 +215,7 @@ export class TcpEndpoint implements Observed {
     this.#ctx.registry.add(conn);
   }
 
-  async #acceptLoop(): Promise<void> {
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
       const paused = this.faults.acceptGate();
@@ -213,7 +225,7 @@ export class TcpEndpoint implements Observed {
       }
       let conn: Deno.TcpConn;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
         failures = 0;
       } catch (err) {
         if (this.#closed || err instanceof Deno.errors.BadResource) return;
@@ -227,9 +239,9 @@ export class TcpEndpoint implements Observed {
       const gate = this.faults.acceptGate();
       if (gate !== null) {
         // pause-accept arrived while accept() was waiting: hold what it took, accept nothing more.
-        this.#held = conn;
+        this.#held.add(conn);
         await gate;
-        this.#held = null;
+        this.#held.delete(conn);
         if (this.#closed) {
           try {
             conn.close();
@@ -262,4 +274,44 @@ export class TcpEndpoint implements Observed {
       this.#behaviour.opened?.(observed);
     }
   }
+}
+
+/**
+ * Binds `count` listeners to one address. With more than one, each sets SO_REUSEPORT, which
+ * would also let a second copy of the service bind the same fixed port and silently share its
+ * connections: a plain bind first makes a port in use fail as it would with one listener.
+ * Where SO_REUSEPORT is unavailable, one listener is all there is.
+ */
+function listenAll(
+  hostname: string,
+  port: number,
+  backlog: number,
+  count = 4,
+): Deno.TcpListener[] {
+  const listen = (at: number, reusePort: boolean) =>
+    Deno.listen(
+      {
+        hostname,
+        port: at,
+        transport: "tcp",
+        tcpBacklog: backlog,
+        reusePort,
+      } as Deno.TcpListenOptions & { reusePort: boolean },
+    );
+  if (!(Number.isInteger(count) && count >= 1 && count <= 64)) {
+    throw new RangeError(`Cannot listen: listeners "${count}" is not in 1-64`);
+  }
+  const probe = listen(port, false);
+  if (count === 1 || Deno.build.os !== "linux") return [probe];
+  const bound = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const listeners: Deno.TcpListener[] = [];
+  try {
+    for (let i = 0; i < count; i++) listeners.push(listen(bound, true));
+  } catch (error) {
+    for (const l of listeners) l.close();
+    // The port went to someone else between the probe and the bind.
+    throw error;
+  }
+  return listeners;
 }
