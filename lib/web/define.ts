@@ -43,6 +43,48 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
   });
 }
 
+/** Rows per chunk of {@linkcode jsonRows}: ≈ 0.6 MB of JSON at the sockets table's row size. */
+const ROWS_PER_CHUNK = 1000;
+
+/**
+ * A JSON object whose last field, `field`, is a long array, sent in chunks as it is
+ * serialised: the client reads the first rows while later ones are still being written,
+ * and the process never holds the whole text (11.8 MB at 20,000 sockets) twice, as a string
+ * and as bytes. `head` holds the other fields. The text equals `JSON.stringify` of the whole.
+ */
+export function jsonRows(
+  head: Record<string, unknown>,
+  field: string,
+  rows: readonly unknown[],
+  status = 200,
+): Response {
+  const encoder = new TextEncoder();
+  const opening = JSON.stringify(head);
+  let next = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next === 0) {
+        const open = opening === "{}" ? "{" : opening.slice(0, -1) + ",";
+        controller.enqueue(encoder.encode(`${open}${JSON.stringify(field)}:[`));
+      }
+      if (next >= rows.length) {
+        controller.enqueue(encoder.encode("]}"));
+        controller.close();
+        return;
+      }
+      const end = Math.min(rows.length, next + ROWS_PER_CHUNK);
+      const text = JSON.stringify(rows.slice(next, end));
+      // The slice's own brackets dropped; a comma between chunks.
+      controller.enqueue(encoder.encode((next === 0 ? "" : ",") + text.slice(1, -1)));
+      next = end;
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+}
+
 /** A 400/404/405 JSON error with a specific message. */
 export function jsonError(status: number, message: string, headers: HeadersInit = {}): Response {
   return json({ error: message }, status, headers);
