@@ -35,11 +35,13 @@ export const define = {
   },
 };
 
+const JSON_TYPE = "application/json; charset=utf-8";
+
 /** A JSON response; errors are never HTML. */
 export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+    headers: { "content-type": JSON_TYPE, ...headers },
   });
 }
 
@@ -81,7 +83,7 @@ export function jsonRows(
   }, { highWaterMark: 0 });
   return new Response(body, {
     status,
-    headers: { "content-type": "application/json; charset=utf-8" },
+    headers: { "content-type": JSON_TYPE },
   });
 }
 
