@@ -6,7 +6,12 @@
  * - connect burst: wall time until every connect resolved, how many took
  *   longer than 900 ms (a SYN retry: the listen queue overflowed), and for
  *   the service the time until its endpoint counted them all;
- * - idle memory: RSS growth per connection, after a settle;
+ * - idle memory: RSS growth per connection, after a settle ("cold": from the
+ *   idle server to 10,000 held, so it includes what the process pays once
+ *   when connections first arrive: code paged in from the executable, V8's
+ *   young generation growing), and the marginal cost: RSS growth while
+ *   `--extra` more connections are opened on top of the 10,000, per
+ *   connection. The extra ones are then closed before anything else runs;
  * - bulk with the connections held: 64 conns × 16 KiB echo (load.ts);
  * - service only: the latency of /api/endpoints while the connections are
  *   held, one kernel sample with tcp_info (`kernel.tookMs`), the whole
@@ -42,6 +47,8 @@ interface Args {
   rounds: number;
   servers: ConnsServer[];
   bulkSeconds: number;
+  /** Connections opened on top of `conns` to measure the marginal RSS per connection; 0: skip. */
+  extra: number;
   json: string | null;
   /** Extra `deno run` flags for the service (e.g. V8 flags), to compare. */
   denoFlags: string[];
@@ -58,6 +65,7 @@ function parseArgs(argv: readonly string[]): Args {
     // minute, and the kernel walks every one of them in each sample the service takes.
     servers: ["observed", "bare", "node"],
     bulkSeconds: 3,
+    extra: 5_000,
     json: null,
     denoFlags: [],
     dashboard: true,
@@ -83,6 +91,9 @@ function parseArgs(argv: readonly string[]): Args {
       case "--servers":
         out.servers = v().split(",") as ConnsServer[];
         break;
+      case "--extra":
+        out.extra = Math.max(0, Math.round(Number(v())));
+        break;
       case "--bulk-seconds":
         out.bulkSeconds = Math.max(0.5, Number(v()));
         break;
@@ -97,6 +108,7 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case "--quick":
         out.conns = 2000;
+        out.extra = 1000;
         out.bulkSeconds = 1;
         break;
       default:
@@ -118,8 +130,10 @@ export interface ConnsRun {
   acceptedSeconds: number | null;
   rssBeforeMB: number | null;
   rssAfterMB: number | null;
-  /** RSS growth per idle connection, KB (1000 bytes). */
+  /** RSS growth per idle connection from the idle server to `conns` held, KB (1000 bytes). */
   kbPerConn: number | null;
+  /** RSS growth per connection while `extra` more were opened on top of `conns`, KB. */
+  kbPerConnMarginal: number | null;
   /** Echo MB/s, 64 conns × 16 KiB, with the idle connections held. */
   bulkMBps: number | null;
   bulkServerCpu: number | null;
@@ -164,7 +178,7 @@ async function start(
   }
   // The bulk run's 64 connections come on top of the idle ones.
   const s = await spawnService(pin, {
-    flags: ["--max-conns", String(args.conns + 1000)],
+    flags: ["--max-conns", String(args.conns + args.extra + 1000)],
     // Without --deno-flag, the service runs with the start task's flags.
     denoFlags: args.denoFlags.length > 0 ? args.denoFlags : undefined,
   });
@@ -256,6 +270,7 @@ async function runServer(
     rssBeforeMB: null,
     rssAfterMB: null,
     kbPerConn: null,
+    kbPerConnMarginal: null,
     bulkMBps: null,
     bulkServerCpu: null,
     apiMedianMs: null,
@@ -304,6 +319,18 @@ async function runServer(
       run.rssBeforeMB = rss0 / 1e6;
       run.rssAfterMB = rss1 / 1e6;
       run.kbPerConn = (rss1 - rss0) / conns.length / 1000;
+    }
+    if (args.extra > 0) {
+      // Unhurried (32 at a time: no SYN retries even at a backlog of 511), then a settle.
+      const more = (await burst(port, args.extra, 32)).conns;
+      await sleep(3000);
+      const rss2 = rssBytes(s.pid);
+      if (rss1 !== null && rss2 !== null && more.length > 0) {
+        run.kbPerConnMarginal = (rss2 - rss1) / more.length / 1000;
+      }
+      // Back to `conns` before the rest, which is measured at that size.
+      await closeWithReset(more);
+      await sleep(500);
     }
     if (api !== null) {
       const lat: number[] = [];
@@ -419,7 +446,9 @@ export async function connsBench(argv: readonly string[]): Promise<ConnsBenchRes
         } s (${r.slowConnects} slow, ` +
           `${r.failedConnects} failed)` +
           (r.acceptedSeconds === null ? "" : `, all accepted ${r.acceptedSeconds.toFixed(2)} s`) +
-          `, ${r.kbPerConn?.toFixed(2)} KB/conn, bulk ${r.bulkMBps?.toFixed(0)} MB/s` +
+          `, ${r.kbPerConn?.toFixed(2)} KB/conn (${
+            r.kbPerConnMarginal?.toFixed(2)
+          } marginal), bulk ${r.bulkMBps?.toFixed(0)} MB/s` +
           (r.socketsMs === null
             ? ""
             : `, /api/sockets ${r.socketsMs.toFixed(0)} ms (${r.socketsCount} rows, ` +
@@ -441,6 +470,7 @@ export async function connsBench(argv: readonly string[]): Promise<ConnsBenchRes
       rssBeforeMB: m("rssBeforeMB"),
       rssAfterMB: m("rssAfterMB"),
       kbPerConn: m("kbPerConn"),
+      kbPerConnMarginal: m("kbPerConnMarginal"),
       bulkMBps: m("bulkMBps"),
       bulkServerCpu: m("bulkServerCpu"),
       apiMedianMs: m("apiMedianMs"),
@@ -470,7 +500,7 @@ export function connsTable(r: ConnsBenchResult): string {
       `burst (${r.parallel} parallel) s`,
       "SYN retries",
       "all accepted s",
-      "KB/idle conn",
+      "KB/idle conn (marginal)",
       "bulk MB/s (held)",
       "vs bare",
       "/api/sockets ms (first)",
@@ -482,7 +512,7 @@ export function connsTable(r: ConnsBenchResult): string {
       f(s.burstSeconds),
       String(s.slowConnects),
       f(s.acceptedSeconds),
-      f(s.kbPerConn),
+      `${f(s.kbPerConn)} (${f(s.kbPerConnMarginal)})`,
       f(s.bulkMBps, 0),
       bare === null || s.bulkMBps === null ? "–" : `${(s.bulkMBps / bare).toFixed(2)}×`,
       s.socketsMs === null
