@@ -13,7 +13,12 @@
  * The difference between `held` and `read` is the runtime's pending read op;
  * `read` is the floor under sockscope's "KB per idle connection".
  *
- * Each mode runs in a fresh process with the V8 flags of `deno task start`.
+ * Each mode runs twice, each time in a fresh process with the V8 flags of
+ * `deno task start`: with half the connections and with all of them. "cold"
+ * is the growth from the idle process to all of them, per connection, so it
+ * includes what the process pays once when connections first arrive (code
+ * paged in from the executable, V8's young generation growing); "marginal" is
+ * the growth between the two counts per connection, without it.
  *
  *     deno run -A bench/idle_floor.ts [--conns 10000]
  */
@@ -50,7 +55,7 @@ function rssBytes(): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Parent: serves in `mode`, has a child open `n` connections, returns KB per connection. */
+/** Parent: serves in `mode`, has a child open `n` connections, returns the RSS growth in bytes. */
 async function measure(mode: Mode, n: number): Promise<number> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, tcpBacklog: 4096 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -108,7 +113,7 @@ async function measure(mode: Mode, n: number): Promise<number> {
       // The peer closed first.
     }
   }
-  return (after - before) / n / 1000;
+  return after - before;
 }
 
 async function run(args: string[]): Promise<string> {
@@ -125,24 +130,28 @@ if (import.meta.main) {
   if (Deno.args[0] === HOLD_FLAG) {
     await hold(Number(Deno.args[1]), Number(Deno.args[2]));
   } else if (Deno.args[0] === MEASURE_FLAG) {
-    console.log((await measure(Deno.args[1] as Mode, Number(Deno.args[2]))).toFixed(2));
+    console.log(await measure(Deno.args[1] as Mode, Number(Deno.args[2])));
   } else {
     const at = Deno.args.indexOf("--conns");
     const n = at >= 0 ? Number(Deno.args[at + 1]) : 10_000;
     if (!(Number.isInteger(n) && n >= 1 && n <= 50_000)) {
       throw new RangeError(`Cannot measure: --conns "${Deno.args[at + 1]}" is not in 1-50000`);
     }
-    console.log(`| ${n.toLocaleString("en-US")} idle connections, server | KB each (RSS) |`);
-    console.log("| --- | --- |");
+    const half = Math.floor(n / 2);
+    console.log(
+      `| ${n.toLocaleString("en-US")} idle connections, server | KB each, cold (RSS) | ` +
+        `KB each, marginal (${half.toLocaleString("en-US")} to ${n.toLocaleString("en-US")}) |`,
+    );
+    console.log("| --- | --- | --- |");
+    const grown = (mode: Mode, count: number) =>
+      run([...START_V8_FLAGS, import.meta.filename!, MEASURE_FLAG, mode, String(count)])
+        .then(Number);
     for (const mode of ["held", "read", "read+object"] as const) {
-      const kb = await run([
-        ...START_V8_FLAGS,
-        import.meta.filename!,
-        MEASURE_FLAG,
-        mode,
-        String(n),
-      ]);
-      console.log(`| ${mode} | ${kb} |`);
+      const all = await grown(mode, n);
+      const some = await grown(mode, half);
+      const cold = all / n / 1000;
+      const marginal = (all - some) / (n - half) / 1000;
+      console.log(`| ${mode} | ${cold.toFixed(2)} | ${marginal.toFixed(2)} |`);
     }
   }
 }
