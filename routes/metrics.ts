@@ -1,10 +1,14 @@
 import { define } from "../lib/web/define.ts";
+import { readProcessStats } from "../lib/web/process_stats.ts";
 import { renderMetrics } from "../lib/web/prometheus.ts";
 
 export const handler = define.handlers({
   async GET({ state }) {
     const { service } = state;
-    const sockets = await service.sockets();
+    const [sockets, processStats] = await Promise.all([
+      service.sockets(),
+      readProcessStats(state.startedAt),
+    ]);
     const log = service.log;
     const body = renderMetrics({
       endpoints: service.registry.endpoints.values(),
@@ -22,6 +26,7 @@ export const handler = define.handlers({
         errors: service.captureFiles.errors,
       },
       latency: [{ endpoint: "app", histogram: service.appLatency }],
+      process: processStats,
     });
     return new Response(body, {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },

@@ -443,6 +443,7 @@ function parseMetrics(text: string): Map<string, number> {
       throw new Error(`Not Prometheus text: ${JSON.stringify(line)}`);
     }
   }
+  for (const name of help) ok(type.has(name), `HELP without TYPE for ${name}`);
   return samples;
 }
 
@@ -457,6 +458,12 @@ Deno.test("GET /metrics is Prometheus text whose counters move with traffic", as
   const before = await scrape();
   strictEqual(before.get('sockscope_up{endpoint="echo"}'), 1);
   strictEqual(before.get('sockscope_received_bytes_total{endpoint="echo"}'), 0);
+  ok(before.get("process_resident_memory_bytes")! > 0);
+  ok(before.get("sockscope_js_heap_used_bytes")! > 0);
+  const openFds = before.get("process_open_fds")!;
+  ok(openFds >= 3, `open fds ${openFds}`);
+  ok(before.get("process_max_fds")! >= openFds);
+  ok(before.get("process_cpu_seconds_total")! >= 0);
   const { conn } = await echoConn(svc, "twelve bytes");
   try {
     const during = await scrape();
@@ -467,6 +474,8 @@ Deno.test("GET /metrics is Prometheus text whose counters move with traffic", as
     strictEqual(during.get('sockscope_received_bytes_total{endpoint="app"}'), 0);
     ok(during.get("sockscope_packet_log_entries")! >= 2);
     strictEqual(during.get('sockscope_kernel_recv_queue_bytes{endpoint="echo"}'), 0);
+    // Both ends of the connection are sockets of this process.
+    ok(during.get("process_open_fds")! >= openFds + 1, "open fds grew with the connection");
   } finally {
     conn.close();
   }

@@ -3,6 +3,7 @@ import type { CaptureStats } from "../capture/capture_ring.ts";
 import type { Histogram } from "../capture/histogram.ts";
 import type { EndpointStats } from "../net/registry.ts";
 import type { SocketRecord } from "../net/types.ts";
+import type { ProcessStats } from "./process_stats.ts";
 
 /** What the exposition is made from. */
 export interface MetricsInput {
@@ -17,6 +18,8 @@ export interface MetricsInput {
   captureFiles?: { files: number; gapRecords: number; errors: number } | null;
   /** App-protocol request latency (seconds) by endpoint. */
   latency?: ReadonlyArray<{ endpoint: string; histogram: Histogram }>;
+  /** The process's CPU, memory and file descriptors; null or absent leaves those families out. */
+  process?: ProcessStats | null;
 }
 
 /** A number as Prometheus reads it (bounds like 0.00005 stay decimal). */
@@ -260,5 +263,57 @@ export function renderMetrics(input: MetricsInput): string {
   }
   family("sockscope_uptime_seconds", "gauge", "Seconds since the service started.");
   lines.push(`sockscope_uptime_seconds ${input.uptimeSeconds.toFixed(3)}`);
+  const proc = input.process ?? null;
+  if (proc !== null) {
+    // The names and meanings of Prometheus client libraries' process collector, so existing
+    // dashboards and alerts work; a number /proc could not give is left out, not shown as 0.
+    const known = (name: string, type: string, help: string, value: number | null) => {
+      if (value !== null) scalar(name, type, help, value);
+    };
+    known(
+      "process_cpu_seconds_total",
+      "counter",
+      "Total user and system CPU time spent in seconds.",
+      proc.cpuSeconds,
+    );
+    known(
+      "process_resident_memory_bytes",
+      "gauge",
+      "Resident memory size in bytes.",
+      proc.residentBytes,
+    );
+    known(
+      "process_virtual_memory_bytes",
+      "gauge",
+      "Virtual memory size in bytes.",
+      proc.virtualBytes,
+    );
+    known(
+      "process_start_time_seconds",
+      "gauge",
+      "Start time of the process since unix epoch in seconds.",
+      proc.startTimeSeconds,
+    );
+    known("process_open_fds", "gauge", "Number of open file descriptors.", proc.openFds);
+    known("process_max_fds", "gauge", "Maximum number of open file descriptors.", proc.maxFds);
+    known(
+      "sockscope_js_heap_used_bytes",
+      "gauge",
+      "V8's JavaScript heap in use, bytes.",
+      proc.heapUsedBytes,
+    );
+    known(
+      "sockscope_js_heap_total_bytes",
+      "gauge",
+      "V8's JavaScript heap allocated, bytes.",
+      proc.heapTotalBytes,
+    );
+    known(
+      "sockscope_js_external_bytes",
+      "gauge",
+      "V8's external memory: C++ objects bound to JavaScript heap objects (ArrayBuffers), bytes.",
+      proc.externalBytes,
+    );
+  }
   return lines.join("\n") + "\n";
 }
