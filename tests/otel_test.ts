@@ -82,6 +82,27 @@ Deno.test("a tracer gets a span per connection and per app request, ended with t
   strictEqual(connSpan.status, undefined);
 });
 
+Deno.test("a UDP flow gets a span labelled udp, ended when the service stops", async () => {
+  const { tracer, spans } = fakeTracer();
+  const svc = startService({ kernel: undefined, tracer });
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  try {
+    await sock.send(new TextEncoder().encode("ping"), {
+      transport: "udp",
+      hostname: HOST,
+      port: svc.port("udp"),
+    });
+    await sock.receive();
+  } finally {
+    sock.close();
+    await svc[Symbol.asyncDispose]();
+  }
+  const flow = spans.find((s) => s.name === "udp flow");
+  ok(flow, `spans: ${spans.map((s) => s.name)}`);
+  strictEqual(flow.attributes["network.transport"], "udp");
+  ok(flow.ended, "the flow's span was not ended");
+});
+
 Deno.test("without OTEL_DENO no tracer is installed", async () => {
   await using svc = startService({ kernel: undefined });
   strictEqual(svc.service.tracing, null);

@@ -250,12 +250,12 @@ export class CaptureRing implements PacketTap {
     return false;
   }
 
-  /** A TCP connection opened. */
+  /** A TCP connection or a UDP flow opened. */
   opened(src: PacketSource, ts: number): void {
     this.#append(K_OPEN, 0, this.#index(src), ts, EMPTY);
   }
 
-  /** A TCP connection closed. */
+  /** A TCP connection or a UDP flow ended. */
   closed(src: PacketSource, reset: boolean, ts: number): void {
     const idx = this.#index(src);
     // The peer went first when we read its FIN or its RST; otherwise the process closed.

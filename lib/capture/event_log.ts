@@ -1,6 +1,7 @@
 /**
  * `--log-format json`: one JSON line per connection open, close and error,
- * for log shippers (a packet tap that ignores the packets themselves).
+ * TCP connections and UDP flows alike, for log shippers (a packet tap that
+ * ignores the packets themselves).
  *
  * Lines go to a sink passed in; {@linkcode LineWriter} is the stdout one:
  * it batches lines and writes them asynchronously, so a slow reader of

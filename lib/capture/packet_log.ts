@@ -23,9 +23,9 @@ export interface PacketSource {
 }
 
 /**
- * Sees every packet in full, and TCP connections opening and closing: the
- * hook a full-payload capture (pcapng) plugs into. Called on the hot path, so
- * an implementation copies what it keeps and returns.
+ * Sees every packet in full, and TCP connections and UDP flows opening and
+ * closing: the hook a full-payload capture (pcapng) plugs into. Called on the
+ * hot path, so an implementation copies what it keeps and returns.
  */
 export interface PacketTap {
   /**
@@ -42,7 +42,7 @@ export interface PacketTap {
     lend?: Uint8Array | null,
   ): boolean | void;
   opened(src: PacketSource, ts: number): void;
-  /** `reset` when the connection ended by RST rather than FIN. */
+  /** `reset` when the connection ended by RST rather than FIN (never for a UDP flow). */
   closed(src: PacketSource, reset: boolean, ts: number): void;
 }
 
@@ -197,12 +197,12 @@ export class PacketLog {
     return seq;
   }
 
-  /** A TCP connection opened (for the tap's synthesized handshake). */
+  /** A TCP connection (for the tap's synthesized handshake) or a UDP flow opened. */
   opened(src: PacketSource, ts: number): void {
     if (this.tap !== null) this.tap.opened(src, ts);
   }
 
-  /** A TCP connection closed, by FIN or by RST (for the tap). */
+  /** A TCP connection closed, by FIN or by RST, or a UDP flow ended (for the tap). */
   closed(src: PacketSource, reset: boolean, ts: number): void {
     if (this.tap !== null) this.tap.closed(src, reset, ts);
   }

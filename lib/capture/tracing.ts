@@ -79,7 +79,7 @@ export class ConnTracing implements PacketTap {
     const attributes: SpanAttributes = {
       "sockscope.endpoint": src.endpoint,
       "sockscope.conn": src.id,
-      "network.transport": "tcp",
+      "network.transport": src.transport ?? "tcp",
     };
     if (src.local) {
       attributes["network.local.address"] = src.local.hostname;
@@ -89,7 +89,8 @@ export class ConnTracing implements PacketTap {
       attributes["network.peer.address"] = src.remote.hostname;
       attributes["network.peer.port"] = src.remote.port;
     }
-    const span = this.#tracer.startSpan(`${src.endpoint} connection`, {
+    const what = src.transport === "udp" ? "flow" : "connection";
+    const span = this.#tracer.startSpan(`${src.endpoint} ${what}`, {
       kind: src.role === "client" ? CLIENT : SERVER,
       startTime: ts,
       attributes,

@@ -42,11 +42,24 @@ class UdpFlow implements Observed, PacketSource {
   messagesIn = 0;
   messagesOut = 0;
   closedAt: number | null = null;
+  /** Why the flow ended: "idle", or "service stopping" when the endpoint closed. */
+  closeReason: string | null = null;
 
   constructor(endpoint: string, local: Address, remote: Address) {
     this.endpoint = endpoint;
     this.local = local;
     this.remote = remote;
+  }
+
+  // Getters rather than fields, as on ObservedConn: constants need no 8 bytes on every flow.
+  /** Always "udp": the event log and the capture tell a flow from a TCP connection by it. */
+  get transport(): "udp" {
+    return "udp";
+  }
+
+  /** Always "server": the peer sent the first datagram. */
+  get role(): "server" {
+    return "server";
   }
 
   snapshot(): SocketRecord {
@@ -69,7 +82,7 @@ class UdpFlow implements Observed, PacketSource {
       kernel: null,
       openedAt: this.openedAt,
       closedAt: this.closedAt,
-      closeReason: this.closedAt === null ? null : "idle",
+      closeReason: this.closeReason,
       lastActivity: this.lastActivity,
     };
   }
@@ -143,14 +156,18 @@ export class UdpEndpoint implements Observed, PacketSource {
   sweepIdle(now: number, all = false): number {
     let n = 0;
     for (const [key, flow] of this.flows) {
-      if (all || now - flow.lastActivity > this.#flowIdleMs) {
-        flow.closedAt = now;
-        this.flows.delete(key);
-        this.stats.live--;
-        this.stats.closed++;
-        this.#ctx.registry.remove(flow);
-        n++;
-      }
+      const idle = now - flow.lastActivity > this.#flowIdleMs;
+      if (!idle && !all) continue;
+      flow.closedAt = now;
+      // The same words a TCP connection closed by TcpEndpoint.close() gets.
+      flow.closeReason = idle ? "idle" : "service stopping";
+      this.flows.delete(key);
+      this.stats.live--;
+      this.stats.closed++;
+      this.#ctx.registry.remove(flow);
+      // No FIN or RST ends a flow: never a reset.
+      this.#ctx.log.closed(flow, false, now);
+      n++;
     }
     return n;
   }
@@ -225,6 +242,8 @@ export class UdpEndpoint implements Observed, PacketSource {
     this.stats.accepted++;
     this.stats.live++;
     this.#ctx.registry.add(flow);
+    // Before the first datagram is recorded, as a TCP connection opens before its first read.
+    this.#ctx.log.opened(flow, flow.openedAt);
     return flow;
   }
 
