@@ -31,7 +31,7 @@ Deno.test({
     let rows: KernelSocket[] = [];
     // Loopback delivers within write(); a few tries cover a busy machine.
     for (let attempt = 0; attempt < 50; attempt++) {
-      rows = readSockDiag({ ports: [port] });
+      rows = await readSockDiag({ ports: [port] });
       if (find(rows, "ESTABLISHED", server.localAddr, server.remoteAddr)?.recvQ === 5) break;
     }
     const listening = find(rows, "LISTEN", listener.addr, null);
@@ -65,26 +65,68 @@ Deno.test({
     const matches = (r: KernelSocket) =>
       r.state !== "TIME_WAIT" && (r.local.port === port || r.remote?.port === port);
     const key = (r: KernelSocket) => `${r.transport} ${r.state} ${r.local.port} ${r.remote?.port}`;
-    const all = readSockDiag({ ports: [port] });
+    const all = await readSockDiag({ ports: [port] });
     ok(all.every((r) => r.local.port === port || r.remote?.port === port));
     const few = all.filter(matches);
     ok(few.length >= 3, "listener and both ends expected");
     // More ranges than a bytecode holds: the same answer, filtered after decoding.
     const odd = Array.from({ length: MAX_BYTECODE_RANGES + 1 }, (_, i) => 2 * i + 1);
-    const many = readSockDiag({ ports: [port, ...odd.filter((p) => Math.abs(p - port) > 1)] });
+    const many = await readSockDiag({
+      ports: [port, ...odd.filter((p) => Math.abs(p - port) > 1)],
+    });
     deepStrictEqual(many.filter(matches).map(key).sort(), few.map(key).sort());
+  },
+});
+
+Deno.test({
+  name: "readSockDiag() finds IPv4 and IPv6 connections in one read, and reads run one at a time",
+  ignore: !linux,
+  async fn() {
+    using v4 = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    using v4Client = await Deno.connect({ hostname: "127.0.0.1", port: v4.addr.port });
+    using _v4Server = await v4.accept();
+    let v6: Deno.TcpListener | null = null;
+    try {
+      v6 = Deno.listen({ hostname: "::1", port: 0 });
+    } catch {
+      // No IPv6 loopback on this machine: the IPv4 half still runs.
+    }
+    try {
+      const v6Client = v6 && await Deno.connect({ hostname: "::1", port: v6.addr.port });
+      using _v6Client = v6Client;
+      using _v6Server = v6 && await v6.accept();
+      // Two reads at once share the receive buffers: the second waits for the first.
+      const [both, v4Only] = await Promise.all([
+        readSockDiag({ ports: v6 ? [v4.addr.port, v6.addr.port] : [v4.addr.port] }),
+        readSockDiag({ ports: [v4.addr.port], families: [4] }),
+      ]);
+      ok(find(both, "ESTABLISHED", v4Client.localAddr, v4Client.remoteAddr)?.info, "IPv4 row");
+      if (v6 && v6Client) {
+        const row = find(both, "ESTABLISHED", v6Client.localAddr, v6Client.remoteAddr);
+        ok(row, "IPv6 client end not found");
+        strictEqual(row.family, 6);
+        ok((row.info?.mss ?? 0) > 0, "IPv6 row without tcp_info");
+        ok(find(both, "LISTEN", v6.addr, null), "IPv6 listener not found");
+      }
+      ok(v4Only.every((r) => r.family === 4), "families: [4] kept IPv6 rows");
+      ok(find(v4Only, "LISTEN", v4.addr, null), "IPv4 listener not found");
+    } finally {
+      v6?.close();
+    }
   },
 });
 
 Deno.test({
   name: "readSockDiag() finds an unconnected UDP socket",
   ignore: !linux,
-  fn() {
+  async fn() {
     const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
     try {
       const addr = socket.addr as Deno.NetAddr;
       // A TCP socket of another test may hold the same port number: look at UDP rows only.
-      const rows = readSockDiag({ ports: [addr.port] }).filter((r) => r.transport === "udp");
+      const rows = (await readSockDiag({ ports: [addr.port] })).filter((r) =>
+        r.transport === "udp"
+      );
       deepStrictEqual(rows.map((r) => [r.transport, r.family, r.state, r.local, r.remote]), [
         ["udp", 4, "UNCONN", { hostname: "127.0.0.1", port: addr.port }, null],
       ]);
@@ -101,7 +143,7 @@ Deno.test({
     const script = `import { readSockDiag } from ${
       JSON.stringify(import.meta.resolve("./netlink.ts"))
     };
-try { readSockDiag(); console.log("no error"); } catch (error) { console.log(error.constructor.name + ": " + error.message); }`;
+try { await readSockDiag(); console.log("no error"); } catch (error) { console.log(error.constructor.name + ": " + error.message); }`;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-prompt", "-"],
       stdin: "piped",

@@ -13,7 +13,11 @@ const NLMSG_DONE = 3;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300;
 const SOCK_DIAG_BY_FAMILY = 20;
+// The older TCP-only request (struct inet_diag_req): the kernel dumps it with family AF_UNSPEC,
+// so IPv4 and IPv6 sockets come from one walk of the hash tables instead of two.
+const TCPDIAG_GETSOCK = 18;
 const INET_DIAG_REQ_V2_LEN = 56;
+const INET_DIAG_REQ_LEN = 60;
 const INET_DIAG_MSG_LEN = 72;
 const INET_DIAG_REQ_BYTECODE = 1;
 const INET_DIAG_INFO = 2;
@@ -52,28 +56,45 @@ export interface SockDiagRequestOptions {
   seq?: number;
 }
 
-/** Encodes a SOCK_DIAG_BY_FAMILY dump request (inet_diag_req_v2) for every socket of one family and transport, TCP with tcp_info. */
+/**
+ * Encodes a dump request for every socket of one transport and family, TCP with tcp_info:
+ * SOCK_DIAG_BY_FAMILY (inet_diag_req_v2) for one family, or for TCP of both families
+ * TCPDIAG_GETSOCK (inet_diag_req), which the kernel answers from a single walk.
+ */
 export function encodeSockDiagRequest(
-  family: 4 | 6,
+  family: 4 | 6 | "both",
   transport: "tcp" | "udp",
   options: SockDiagRequestOptions = {},
 ): Uint8Array {
   const { ports, seq = 1 } = options;
+  if (family === "both" && transport !== "tcp") {
+    throw new TypeError(`Cannot encode a sock_diag request: both families only for "tcp"`);
+  }
   const bytecode = ports === undefined ? undefined : encodePortBytecode(ports);
-  const length = NLMSG_HDRLEN + INET_DIAG_REQ_V2_LEN + (bytecode ? 4 + bytecode.length : 0);
+  const body = family === "both" ? INET_DIAG_REQ_LEN : INET_DIAG_REQ_V2_LEN;
+  const length = NLMSG_HDRLEN + body + (bytecode ? 4 + bytecode.length : 0);
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
   view.setUint32(0, length, true);
-  view.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
+  view.setUint16(4, family === "both" ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, true);
   view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
   view.setUint32(8, seq, true);
-  out[16] = family === 4 ? AF_INET : AF_INET6;
-  out[17] = transport === "tcp" ? IPPROTO_TCP : IPPROTO_UDP;
   // idiag_ext asks for extra attributes, one bit per attribute type minus one.
-  out[18] = transport === "tcp" ? 1 << (INET_DIAG_INFO - 1) : 0;
-  view.setUint32(20, ALL_STATES, true);
+  const ext = transport === "tcp" ? 1 << (INET_DIAG_INFO - 1) : 0;
+  if (family === "both") {
+    // inet_diag_req: family (ignored by a dump), src_len, dst_len, ext, the 48-byte
+    // inet_diag_sockid, then the states.
+    out[16] = AF_INET;
+    out[19] = ext;
+    view.setUint32(16 + 4 + 48, ALL_STATES, true);
+  } else {
+    out[16] = family === 4 ? AF_INET : AF_INET6;
+    out[17] = transport === "tcp" ? IPPROTO_TCP : IPPROTO_UDP;
+    out[18] = ext;
+    view.setUint32(20, ALL_STATES, true);
+  }
   if (bytecode) {
-    const at = NLMSG_HDRLEN + INET_DIAG_REQ_V2_LEN;
+    const at = NLMSG_HDRLEN + body;
     view.setUint16(at, 4 + bytecode.length, true);
     view.setUint16(at + 2, INET_DIAG_REQ_BYTECODE, true);
     out.set(bytecode, at + 4);
@@ -177,6 +198,23 @@ function searchPorts(
   searchPorts(ops, ranges, side, lo, mid, match, fail);
 }
 
+/**
+ * Whether a received chunk holds the message that ends a dump (NLMSG_DONE, or an error);
+ * reads only the message headers. A malformed chunk counts as the end: decoding it throws.
+ */
+export function endsDump(chunk: Uint8Array): boolean {
+  const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  let at = 0;
+  while (at + NLMSG_HDRLEN <= chunk.length) {
+    const length = view.getUint32(at, true);
+    if (length < NLMSG_HDRLEN) return true;
+    const type = view.getUint16(at + 4, true);
+    if (type === NLMSG_DONE || type === NLMSG_ERROR) return true;
+    at += (length + 3) & ~3;
+  }
+  return at !== chunk.length;
+}
+
 /** A netlink error reply to a sock_diag request. */
 export class SockDiagError extends Error {
   /** The errno the kernel answered with. */
@@ -246,7 +284,7 @@ export class SockDiagDecoder {
         );
       }
       const type = view.getUint16(at + 4, true);
-      if (type === SOCK_DIAG_BY_FAMILY) {
+      if (type === SOCK_DIAG_BY_FAMILY || type === TCPDIAG_GETSOCK) {
         this.#message(chunk, view, at + NLMSG_HDRLEN, at + length);
       } else if (type === NLMSG_DONE || type === NLMSG_ERROR) {
         const error = length >= NLMSG_HDRLEN + 4 ? view.getInt32(at + NLMSG_HDRLEN, true) : 0;

@@ -5,6 +5,7 @@ import {
   decodeSockDiag,
   encodePortBytecode,
   encodeSockDiagRequest,
+  endsDump,
   MAX_BYTECODE_RANGES,
   SockDiagDecoder,
   SockDiagError,
@@ -229,6 +230,51 @@ Deno.test("encodeSockDiagRequest() asks for every state and tcp_info", () => {
   strictEqual(view.getUint32(20, true), 0x1ffe);
   const udp = encodeSockDiagRequest(4, "udp");
   deepStrictEqual([...udp.subarray(16, 19)], [2, 17, 0]);
+});
+
+Deno.test("encodeSockDiagRequest() asks for TCP of both families with the older request", () => {
+  const request = encodeSockDiagRequest("both", "tcp", { seq: 3, ports: [80] });
+  const view = new DataView(request.buffer);
+  const bytecode = encodePortBytecode([80]);
+  // nlmsghdr, then struct inet_diag_req (60 bytes), then the filter.
+  strictEqual(request.length, 16 + 60 + 4 + bytecode.length);
+  strictEqual(view.getUint16(4, true), 18); // TCPDIAG_GETSOCK
+  strictEqual(view.getUint16(6, true), 0x301);
+  strictEqual(view.getUint32(8, true), 3);
+  deepStrictEqual([...request.subarray(16, 20)], [2, 0, 0, 2]); // idiag_ext: INET_DIAG_INFO
+  strictEqual(view.getUint32(16 + 52, true), 0x1ffe);
+  strictEqual(view.getUint16(76, true), 4 + bytecode.length);
+  strictEqual(view.getUint16(78, true), 1); // INET_DIAG_REQ_BYTECODE
+  deepStrictEqual(request.subarray(80), bytecode);
+  throws(() => encodeSockDiagRequest("both", "udp"), {
+    name: "TypeError",
+    message: 'Cannot encode a sock_diag request: both families only for "tcp"',
+  });
+});
+
+Deno.test("endsDump() finds NLMSG_DONE or an error among a chunk's messages", () => {
+  const message = (type: number, bytes = 20) => {
+    const out = new Uint8Array(bytes);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, bytes, true);
+    view.setUint16(4, type, true);
+    return out;
+  };
+  const chunk = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+  strictEqual(endsDump(chunk(message(20, 96), message(20, 96))), false);
+  strictEqual(endsDump(chunk(message(20, 96), message(3))), true); // NLMSG_DONE
+  strictEqual(endsDump(chunk(message(2, 36))), true); // NLMSG_ERROR
+  strictEqual(endsDump(chunk(message(18, 96))), false); // a TCPDIAG_GETSOCK reply
+  // A length that overruns the chunk: the end, which the decoder then reports.
+  strictEqual(endsDump(message(20, 96).subarray(0, 40)), true);
 });
 
 Deno.test("encodeSockDiagRequest() appends the port filter as INET_DIAG_REQ_BYTECODE", () => {
