@@ -6,6 +6,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
+import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import {
   connect,
   decoder,
@@ -405,6 +406,28 @@ Deno.test("GET /api/events streams hello, endpoints, sockets and packets until a
     ac.abort();
     sent?.conn.close();
   }
+});
+
+Deno.test("GET /api/events?socketsMs=250 sends kernel rows as fresh as its interval", async () => {
+  // The kernel table's own cache (500 ms) would repeat every other snapshot's rows.
+  await using svc = startService({ kernel: new KernelTable() });
+  const ac = new AbortController();
+  const res = await svc.app.fetch(
+    new Request("http://x/api/events?socketsMs=250&packets=0", { signal: ac.signal }),
+  );
+  const sampledAt: number[] = [];
+  try {
+    for await (const { event, data } of sseEvents(res.body!, 5000)) {
+      if (event !== "sockets") continue;
+      strictEqual(data.kernel.available, true);
+      sampledAt.push(data.kernel.sampledAt);
+      if (sampledAt.length === 4) break;
+    }
+  } finally {
+    ac.abort();
+  }
+  strictEqual(sampledAt.length, 4);
+  strictEqual(new Set(sampledAt).size, 4, `sampled at ${sampledAt.join(", ")}`);
 });
 
 /** Parses Prometheus text; throws unless every sample follows HELP and TYPE for its family. */

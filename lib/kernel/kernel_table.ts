@@ -21,6 +21,11 @@ export type KernelSample =
 export interface KernelSampleOptions {
   /** Only sockets whose local or remote port is one of these; empty means every socket. */
   ports?: readonly number[];
+  /**
+   * Reuse a sample no older than this, when it is less than the table's `minIntervalMs`: a
+   * view refreshed every 250 ms asks for samples that fresh. @default the table's minIntervalMs
+   */
+  maxAgeMs?: number;
 }
 
 /** Reads the rows of one source, keeping only `ports` when given (sorted, distinct). */
@@ -94,9 +99,10 @@ export class KernelTable {
   }
 
   /**
-   * The table now, or the last sample if it is younger than `minIntervalMs`. Never rejects
+   * The table now, or the last sample if it is younger than `minIntervalMs` (or `maxAgeMs`,
+   * when less). Never rejects
    * for the kernel's sake (a failed read is an `ok: false` sample); rejects with a
-   * TypeError or RangeError for a bad port.
+   * TypeError or RangeError for a bad port or age.
    */
   sample(options: KernelSampleOptions = {}): Promise<KernelSample> {
     let ports: number[] | undefined;
@@ -108,18 +114,26 @@ export class KernelTable {
     } catch (error) {
       return Promise.reject(error);
     }
+    const maxAgeMs = Math.min(this.#minIntervalMs, options.maxAgeMs ?? Infinity);
+    if (!(maxAgeMs >= 0)) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot sample the kernel table: maxAgeMs "${options.maxAgeMs}" is not 0 or more`,
+        ),
+      );
+    }
     const key = ports === undefined ? "" : ports.join(",");
     const entry = this.#entries.get(key);
     if (entry?.pending) return entry.pending;
     const t = this.#clock();
-    if (entry?.sample && t - entry.takenAt < this.#minIntervalMs) {
+    if (entry?.sample && t - entry.takenAt < maxAgeMs) {
       return Promise.resolve(entry.sample);
     }
     if (ports !== undefined) {
       // A fresh or coming sample of every socket answers any port filter.
       const all = this.#entries.get("");
       if (all?.pending) return all.pending.then((sample) => narrow(sample, ports));
-      if (all?.sample && t - all.takenAt < this.#minIntervalMs) {
+      if (all?.sample && t - all.takenAt < maxAgeMs) {
         return Promise.resolve(narrow(all.sample, ports));
       }
     }

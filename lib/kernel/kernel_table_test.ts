@@ -192,6 +192,26 @@ Deno.test("KernelTable.sample() answers from cache within minIntervalMs", async 
   strictEqual(fake.netlinkCalls.length, 2);
 });
 
+Deno.test("KernelTable.sample() reads again for a caller asking for fresher rows", async () => {
+  const { fake, table } = fakeKernel();
+  const first = await table.sample();
+  fake.t += 260;
+  // A 250 ms view gets a new sample; the table's own 500 ms still answers the others.
+  const fresh = await table.sample({ maxAgeMs: 250 });
+  ok(fresh !== first);
+  strictEqual(fake.netlinkCalls.length, 2);
+  strictEqual(await table.sample(), fresh);
+  strictEqual(await table.sample({ maxAgeMs: 250 }), fresh);
+  // Never staler than the table's interval, whatever is asked.
+  fake.t += 510;
+  ok(await table.sample({ maxAgeMs: 60_000 }) !== fresh);
+  strictEqual(fake.netlinkCalls.length, 3);
+  await rejects(table.sample({ maxAgeMs: -1 }), {
+    name: "RangeError",
+    message: 'Cannot sample the kernel table: maxAgeMs "-1" is not 0 or more',
+  });
+});
+
 Deno.test("KernelTable.sample() caches a failure too", async () => {
   const { fake, table } = fakeKernel({
     netlink: netlinkFails,

@@ -32,7 +32,7 @@ import type { KernelSocket, SocketRecord } from "./types.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
-  sample(options?: { ports?: number[] }): Promise<
+  sample(options?: { ports?: number[]; maxAgeMs?: number }): Promise<
     | { ok: true; source: string; at: number; tookMs: number; sockets: KernelSocket[] }
     | { ok: false; reason: string; source: null; at: number }
   >;
@@ -260,10 +260,16 @@ export class Service {
     return this.#kernelStatus;
   }
 
-  /** Every live socket joined with the kernel's table, filtered. */
-  async sockets(filter: SocketFilter = {}): Promise<SocketRecord[]> {
+  /**
+   * Every live socket joined with the kernel's table, filtered. `kernelMaxAgeMs` asks for
+   * kernel rows at most that old, for a view refreshed more often than the table's cache.
+   */
+  async sockets(
+    filter: SocketFilter = {},
+    options: { kernelMaxAgeMs?: number } = {},
+  ): Promise<SocketRecord[]> {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
-    const kernel = await this.#sampleKernel();
+    const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
     if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
     if (filter.endpoint === undefined && filter.states === undefined) return records;
@@ -314,10 +320,10 @@ export class Service {
     await this.#lines?.flush();
   }
 
-  async #sampleKernel(): Promise<KernelSocket[] | null> {
+  async #sampleKernel(maxAgeMs?: number): Promise<KernelSocket[] | null> {
     if (this.#kernel === undefined) return null;
     const ports = this.addresses().map((a) => a.address.port);
-    const sample = await this.#kernel.sample({ ports });
+    const sample = await this.#kernel.sample({ ports, maxAgeMs });
     if (!sample.ok) {
       this.#kernelStatus = {
         available: false,

@@ -38,7 +38,8 @@ export const handler = define.handlers({
       let lastCostMs = 0;
       const sockets = () => {
         const started = performance.now();
-        service.sockets().then((list) => {
+        // Kernel rows as fresh as the stream's interval (the kernel table caches for 500 ms).
+        service.sockets({}, { kernelMaxAgeMs: socketsMs }).then((list) => {
           const costMs = Math.max(lastCostMs, performance.now() - started);
           const intervalMs = Math.max(socketsMs, Math.ceil(costMs / SOCKETS_BUDGET));
           send("sockets", { kernel: service.kernelStatus, sockets: list, intervalMs });
