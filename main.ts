@@ -165,6 +165,14 @@ ${
   --log-preview BYTES           bytes kept per packet-log entry (default 64)
   --keep-closed N               closed sockets kept readable at /api/sockets/:id (default 1000)
   --max-flows N                 UDP peers tracked as flows (default 10000)
+  --flow-idle SECONDS           end a UDP flow quiet this long (default 60)
+  --chat-max-message BYTES      largest chat message a header may declare (default 65536)
+  --chat-history N              chat messages kept for the dashboard (default 200)
+  --chat-max-backlog BYTES      unsent bytes per chat participant before relays to it are
+                                dropped (default 1048576)
+  --clients-max-names N         names the client list keeps, oldest forgotten first (default 1000)
+  --frame-max-message BYTES     largest message of the delimited, prefixed and close framing
+                                labs (default 65536)
   --udp-fast                    UDP in batches through libc (recvmmsg/sendmmsg by FFI; needs
                                 --allow-ffi, falls back to Deno's socket without it)
   --capture-bytes BYTES         full-payload capture kept for pcapng, 0 = off (default 67108864)
@@ -204,6 +212,12 @@ export function parseFlags(
         "log-preview": { type: "string" },
         "keep-closed": { type: "string" },
         "max-flows": { type: "string" },
+        "flow-idle": { type: "string" },
+        "chat-max-message": { type: "string" },
+        "chat-history": { type: "string" },
+        "chat-max-backlog": { type: "string" },
+        "clients-max-names": { type: "string" },
+        "frame-max-message": { type: "string" },
         "capture-bytes": { type: "string" },
         "capture-dir": { type: "string" },
         "capture-files": { type: "string" },
@@ -265,6 +279,14 @@ export function parseFlags(
         logPreview: int("log-preview", 0, 65535, 64),
         keepClosed: int("keep-closed", 0, 1_000_000, 1000),
         maxFlows: int("max-flows", 1, 1_000_000, 10_000),
+        flowIdleMs: int("flow-idle", 1, 86_400, 60) * 1000,
+        chat: {
+          maxMessage: int("chat-max-message", 1, 1 << 30, 65_536),
+          history: int("chat-history", 0, 100_000, 200),
+          maxBacklog: int("chat-max-backlog", 1024, 2 ** 31, 1_048_576),
+        },
+        clients: { maxNames: int("clients-max-names", 1, 1_000_000, 1000) },
+        frameMaxMessage: int("frame-max-message", 1, 1 << 30, 65_536),
         udpFast: values["udp-fast"] === true,
         captureBytes,
         captureDir,

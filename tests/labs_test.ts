@@ -221,6 +221,48 @@ Deno.test("client chat --send and stdin lines print acknowledgements", async () 
   ]);
 });
 
+// --- the labs' limits
+
+Deno.test("the labs' limits come from the service's options (the start flags)", async () => {
+  await using svc = startService({
+    frameMaxMessage: 8,
+    chat: { maxMessage: 16, history: 2 },
+    clients: { maxNames: 2 },
+  });
+  // A delimited message with no newline within 8 bytes: the error line, then the close.
+  const frame = await connect(svc.port("frame-delimited"));
+  try {
+    await writeAll(frame, encoder.encode("123456789"));
+    const end = await readToEnd(frame);
+    match(decoder.decode(end.bytes), /^Error: .*within 8 bytes/);
+  } finally {
+    frame.close();
+  }
+  // The room refuses a 17-byte message and keeps the last 2.
+  const post = (text: string) =>
+    svc.api("/api/chat", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "web", text }),
+    });
+  strictEqual((await post("x".repeat(17))).status, 400);
+  for (const text of ["one", "two", "three"]) strictEqual((await post(text)).status, 201);
+  const room = (await svc.api<{ messages: { text: string }[] }>("/api/chat")).body;
+  deepStrictEqual(room.messages.map((m) => m.text), ["two", "three"]);
+  // The client list forgets the oldest name beyond 2.
+  let list: Record<string, unknown> = {};
+  for (const name of ["a", "b", "c"]) {
+    const conn = await connect(svc.port("clients"));
+    try {
+      await writeAll(conn, encoder.encode(`${name}\n`));
+      list = JSON.parse(decoder.decode((await readToEnd(conn)).bytes));
+    } finally {
+      conn.close();
+    }
+  }
+  deepStrictEqual(Object.keys(list), ["b", "c"]);
+});
+
 // --- clients
 
 Deno.test("clients endpoint sends a list longer than 1,024 bytes whole", async () => {

@@ -5,6 +5,7 @@
  */
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import type { SocketRecord } from "../lib/net/types.ts";
+import { parseFlags } from "../main.ts";
 import {
   appFrame,
   AppReader,
@@ -152,4 +153,34 @@ Deno.test("maxFlows echoes datagrams of peers over the limit without tracking th
   deepStrictEqual(flows.map((f) => f.remote!.port), [(peers[0].addr as Deno.NetAddr).port]);
   const udp = (await svc.endpoints()).udp;
   deepStrictEqual([udp.bytesIn, udp.bytesOut, udp.limitHits], [12, 12, { "max-flows": 1 }]);
+});
+
+Deno.test("parseFlags() reads the labs' limits and the UDP flow timeout, with their defaults", () => {
+  const service = (args: string[]) => {
+    const parsed = parseFlags(args);
+    if (typeof parsed === "string") throw new Error(parsed);
+    const s = parsed.service;
+    return [s.flowIdleMs, s.chat, s.clients, s.frameMaxMessage];
+  };
+  deepStrictEqual(service([]), [
+    60_000,
+    { maxMessage: 65_536, history: 200, maxBacklog: 1_048_576 },
+    { maxNames: 1000 },
+    65_536,
+  ]);
+  deepStrictEqual(
+    service([
+      ...["--flow-idle", "5", "--chat-max-message", "100", "--chat-history", "0"],
+      ...["--chat-max-backlog", "4096", "--clients-max-names", "3", "--frame-max-message", "9"],
+    ]),
+    [5000, { maxMessage: 100, history: 0, maxBacklog: 4096 }, { maxNames: 3 }, 9],
+  );
+  strictEqual(
+    parseFlags(["--clients-max-names", "0"]),
+    'Invalid --clients-max-names: "0" is not an integer in 1..1000000',
+  );
+  strictEqual(
+    parseFlags(["--flow-idle", "1m"]),
+    'Invalid --flow-idle: "1m" is not an integer in 1..86400',
+  );
 });

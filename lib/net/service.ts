@@ -14,8 +14,8 @@ import { ClientRuns } from "./client_runs.ts";
 import { ENDPOINTS } from "./endpoint_table.ts";
 import { appHandler } from "./endpoints/app.ts";
 import { chargenBehaviour } from "./endpoints/chargen.ts";
-import { ChatRoom } from "./endpoints/chat.ts";
-import { ClientList } from "./endpoints/clients.ts";
+import { ChatRoom, type ChatRoomOptions } from "./endpoints/chat.ts";
+import { ClientList, type ClientListOptions } from "./endpoints/clients.ts";
 import { discardHandler } from "./endpoints/discard.ts";
 import { echoHandler } from "./endpoints/echo.ts";
 import { framingHandler } from "./endpoints/framing.ts";
@@ -73,6 +73,14 @@ export interface ServiceOptions {
   keepClosed?: number;
   /** UDP flows tracked at once. @default 10000 */
   maxFlows?: number;
+  /** A UDP flow with no datagram for this long ends. @default 60000 */
+  flowIdleMs?: number;
+  /** The chat room's limits (message size, history, unsent bytes per participant). */
+  chat?: ChatRoomOptions;
+  /** The client list's limits (names kept, bytes per name). */
+  clients?: ClientListOptions;
+  /** Largest message of the delimited, prefixed and close framings. @default 65536 */
+  frameMaxMessage?: number;
   /** UDP through batched libc calls (FFI, needs --allow-ffi), Deno's socket as the fallback. @default false */
   udpFast?: boolean;
   /** The kernel's socket table; without one, kernel columns are null with a reason. */
@@ -112,7 +120,7 @@ export class Service {
   readonly udp = new Map<string, UdpEndpoint>();
   readonly sink = new Sink();
   /** The chat endpoint's room, which the dashboard reads and posts into. */
-  readonly chat = new ChatRoom();
+  readonly chat: ChatRoom;
   /** Clients the service runs itself (multiconn load, the sink writer). */
   readonly clients: ClientRuns;
   /** Full-payload capture, or null with `captureBytes: 0`. */
@@ -177,6 +185,11 @@ export class Service {
     const ctx: ServiceContext = { registry: this.registry, log: this.log, pool: this.pool };
     this.clients = new ClientRuns(ctx);
     // What each TCP endpoint does, by name; any other TCP endpoint echoes.
+    this.chat = new ChatRoom(options.chat);
+    // Left out unless given: the codec's own default applies then.
+    const framing = options.frameMaxMessage === undefined
+      ? {}
+      : { maxMessage: options.frameMaxMessage };
     const behaviours: Record<string, TcpBehaviour> = {
       sink: this.sink,
       app: {
@@ -189,13 +202,13 @@ export class Service {
         readSlot: 256,
       },
       chat: this.chat,
-      clients: new ClientList(),
+      clients: new ClientList(options.clients),
       reverse: { handler: reverseHandler() },
       "http-hello": { handler: httpHelloHandler() },
-      "frame-fixed": { handler: framingHandler("fixed") },
-      "frame-delimited": { handler: framingHandler("delimited") },
-      "frame-prefixed": { handler: framingHandler("prefixed") },
-      "frame-close": { handler: framingHandler("close") },
+      "frame-fixed": { handler: framingHandler("fixed", framing) },
+      "frame-delimited": { handler: framingHandler("delimited", framing) },
+      "frame-prefixed": { handler: framingHandler("prefixed", framing) },
+      "frame-close": { handler: framingHandler("close", framing) },
       discard: { handler: discardHandler },
       chargen: chargenBehaviour(),
     };
@@ -224,6 +237,7 @@ export class Service {
               hostname: this.host,
               port,
               maxFlows: options.maxFlows,
+              flowIdleMs: options.flowIdleMs,
               fast: options.udpFast,
             }),
           );
