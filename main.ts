@@ -25,6 +25,7 @@ import { handler as sinkDrain } from "./routes/api/sink/drain.ts";
 import { handler as sockets } from "./routes/api/sockets.ts";
 import { handler as socket } from "./routes/api/sockets/[id].ts";
 import { handler as socketClose } from "./routes/api/sockets/[id]/close.ts";
+import { handler as socketStream } from "./routes/api/sockets/[id]/stream.ts";
 import { handler as metrics } from "./routes/metrics.ts";
 import { pageHandlers, type PageModule } from "./lib/web/page.tsx";
 import { StaticFiles } from "./lib/web/static_files.ts";
@@ -44,6 +45,7 @@ const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/sockets", sockets],
   ["/api/sockets/:id", socket],
   ["/api/sockets/:id/close", socketClose],
+  ["/api/sockets/:id/stream", socketStream],
   ["/api/packets", packets],
   ["/api/events", events],
   ["/api/sink/drain", sinkDrain],

@@ -1,10 +1,12 @@
 /**
  * One connection: its counters and queues over time, its packets, and a
  * follow-stream view (both directions interleaved and coloured, as text or
- * hex) like Wireshark's "Follow TCP Stream". Closed connections keep their
- * final counters and whatever packets the log still holds.
+ * hex) like Wireshark's "Follow TCP Stream": whole payloads from the capture
+ * while it holds them all, else the packet log's previews. Closed connections
+ * keep their final counters and whatever packets the log still holds.
  */
 import { useMemo, useRef, useState } from "preact/hooks";
+import type { ConnStream } from "../lib/capture/conn_stream.ts";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
 import type { KernelStatus } from "../lib/net/service.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
@@ -88,6 +90,85 @@ function byteHistory(socket: SocketRecord, packets: PacketEntry[]): (number | nu
   return [xs, ins, outs];
 }
 
+/** Payload the follow stream asks the capture for: in hex, 16,384 rows to draw. */
+const STREAM_BYTES = 256 * 1024;
+
+/** Where the follow stream's bytes come from: the capture, whole, or the packet log's previews. */
+type StreamSource =
+  | { kind: "capture"; stream: ConnStream }
+  | { kind: "previews"; why: string };
+
+/** One read or write as the follow stream draws it. */
+interface Chunk {
+  seq: number;
+  ts: number;
+  dir: "in" | "out";
+  /** Bytes of this direction before it, for the hex dump's offsets. */
+  offset: number;
+  len: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * The connection's payloads from the capture: fetched once the page runs,
+ * then again when `version` (its byte counters, polled every second while it
+ * is open) has moved, one request at a time. A truncated answer (its first
+ * page cannot change), a capture that has evicted part of the stream, or one
+ * that is off settles it for good.
+ */
+function useCaptureStream(id: string, version: string): StreamSource {
+  const [source, setSource] = useState<StreamSource>({ kind: "previews", why: "" });
+  const fetched = useRef<string | null>(null);
+  const busy = useRef(false);
+  const settled = useRef(false);
+  useInterval(
+    async () => {
+      if (busy.current || settled.current || fetched.current === version) return;
+      busy.current = true;
+      const asked = version;
+      try {
+        const res = await fetch(
+          `/api/sockets/${encodeURIComponent(id)}/stream?maxBytes=${STREAM_BYTES}`,
+        );
+        const body = await res.json() as ConnStream & { error?: string };
+        fetched.current = asked;
+        if (!res.ok) {
+          settled.current = true;
+          setSource({ kind: "previews", why: body.error ?? `HTTP ${res.status}` });
+        } else if (body.evicted) {
+          settled.current = true;
+          setSource({
+            kind: "previews",
+            why: `the capture has evicted ${
+              fmtBytes(body.lost.in + body.lost.out)
+            } of this connection`,
+          });
+        } else {
+          settled.current = body.truncated;
+          setSource({ kind: "capture", stream: body });
+        }
+      } catch {
+        // The next tick tries again.
+      } finally {
+        busy.current = false;
+      }
+    },
+    1000,
+    true,
+  );
+  return source;
+}
+
+/** The packet log's previews as chunks, offsets counted from the first entry the log still has. */
+function previewChunks(packets: PacketEntry[]): Chunk[] {
+  const offsets = { in: 0, out: 0 };
+  return packets.map((p) => {
+    const offset = offsets[p.dir];
+    offsets[p.dir] += p.len;
+    return { seq: p.seq, ts: p.ts, dir: p.dir, offset, len: p.len, bytes: fromBase64(p.data) };
+  });
+}
+
 function FollowStream(
   { packets, socket, previewBytes }: {
     packets: PacketEntry[];
@@ -97,13 +178,30 @@ function FollowStream(
 ) {
   const [mode, setMode] = useState<"text" | "hex">("text");
   const [show, setShow] = useState<"both" | "in" | "out">("both");
-  const shown = show === "both" ? packets : packets.filter((p) => p.dir === show);
+  const source = useCaptureStream(socket.id, `${socket.bytesIn}/${socket.bytesOut}`);
+  const chunks = useMemo<Chunk[]>(
+    () =>
+      source.kind === "capture"
+        ? source.stream.records.map((r) => ({ ...r, bytes: fromBase64(r.data) }))
+        : previewChunks(packets),
+    [source, source.kind === "capture" ? null : packets],
+  );
+  const shown = show === "both" ? chunks : chunks.filter((c) => c.dir === show);
   let inBytes = 0;
   let outBytes = 0;
-  for (const p of packets) p.dir === "in" ? inBytes += p.len : outBytes += p.len;
+  for (const c of chunks) c.dir === "in" ? inBytes += c.len : outBytes += c.len;
   const local = fmtAddr(socket.local);
   const remote = socket.remote === null ? "*:*" : fmtAddr(socket.remote);
-  const offsets = { in: 0, out: 0 };
+  const label = source.kind === "capture"
+    ? "Full payloads from the capture" +
+      (source.stream.truncated
+        ? `: the first ${fmtBytes(inBytes + outBytes)} of the ${
+          fmtBytes(source.stream.total.in + source.stream.total.out)
+        } it holds (Download pcapng for all of them)`
+        : "")
+    : `Previews: the first ${
+      fmtInt(previewBytes)
+    } bytes of each read and write, from the packet log${source.why ? ` (${source.why})` : ""}`;
   return (
     <div class="follow">
       <div class="toolbar">
@@ -138,25 +236,27 @@ function FollowStream(
           <span class="dir-out-bg sw">{local} → {remote}: {fmtBytes(outBytes)}</span>
         </span>
       </div>
-      <div class={`stream stream-${mode}`} data-follow-stream="">
-        {shown.length === 0 && <p class="muted">No payload in the log for this connection.</p>}
-        {shown.map((p) => {
-          const bytes = fromBase64(p.data);
-          const start = offsets[p.dir];
-          offsets[p.dir] += p.len;
-          const missing = p.len - bytes.length;
+      <p class="muted small" data-stream-source={source.kind}>{label}</p>
+      <div class={`stream stream-${mode}`} data-follow-stream="" data-source={source.kind}>
+        {shown.length === 0 && (
+          <p class="muted">
+            No payload in the {source.kind === "capture" ? "capture" : "log"} for this connection.
+          </p>
+        )}
+        {shown.map((c) => {
+          const missing = c.len - c.bytes.length;
           return (
             <div
-              key={p.seq}
-              class={`chunk dir-${p.dir}-bg`}
-              data-seq={p.seq}
-              title={`#${p.seq} ${fmtTime(p.ts)} ${p.dir} ${p.len} bytes`}
+              key={c.seq}
+              class={`chunk dir-${c.dir}-bg`}
+              data-seq={c.seq}
+              title={`#${c.seq} ${fmtTime(c.ts)} ${c.dir} ${c.len} bytes`}
             >
               {mode === "text"
-                ? <span class="chunk-text">{streamText(bytes)}</span>
+                ? <span class="chunk-text">{streamText(c.bytes)}</span>
                 : (
                   <pre class="hexdump">
-                    {hexDump(bytes, start).map((r) => (
+                    {hexDump(c.bytes, c.offset).map((r) => (
                       <div key={r.offset}>
                         <span class="off">{r.offset}</span>  {r.hex.padEnd(49)}  <span class="asc">{r.ascii}</span>
                       </div>

@@ -91,6 +91,8 @@ Deno.test({
 
     const script = "<script>window.__xss=1</script>";
     const img = `<img src=x onerror="window.__xss=2">`;
+    // Far longer than the packet log's 64-byte previews: its end shows only from the capture.
+    const long = `long payload ${"x".repeat(400)} end of the long payload`;
     let xssConn = "";
 
     await t.step("the packet log shows the bytes the test sent, live", async () => {
@@ -148,6 +150,11 @@ Deno.test({
         await page.locator("[data-follow-stream]", { hasText: script }).waitFor();
         await page.locator("[data-follow-stream]", { hasText: img }).waitFor();
         assertEquals(JSON.stringify(await probe()), JSON.stringify({ imgs: 0, scripts: 0 }));
+        // Sent while the page is open: the stream fetches it whole from the capture.
+        await echo(conn, long);
+        const stream = page.locator('[data-follow-stream][data-source="capture"]');
+        await stream.getByText("end of the long payload").first().waitFor({ timeout: 3000 });
+        await page.getByText("Full payloads from the capture").waitFor();
       } finally {
         closeQuietly(conn);
       }
@@ -157,11 +164,18 @@ Deno.test({
       await waitFor("the connection to close", () => h.service.registry.get(xssConn)?.closedAt);
       await open(h, `/sockets/${xssConn}`, "conn_detail");
       await page.getByText("Final counters below").waitFor();
-      await page.locator("[data-follow-stream] .chunk").first().waitFor();
-      assertEquals(await page.locator("[data-follow-stream] .chunk").count(), 6);
+      const stream = page.locator('[data-follow-stream][data-source="capture"]');
+      await stream.getByText("end of the long payload").nth(1).waitFor();
+      // Every read and write the packet log has, each whole: three short echoes and a long one.
+      const entries = h.service.log.query({ conn: xssConn });
+      assert(entries.length >= 8, `at least 8 reads and writes, got ${entries.length}`);
+      assertEquals(await stream.locator(".chunk").count(), entries.length);
       await shot(h, "socket_detail", true);
+      await page.locator(".follow select").selectOption("in");
+      const reads = entries.filter((p) => p.dir === "in").length;
+      await waitFor("only the reads", async () => await stream.locator(".chunk").count() === reads);
       await page.getByRole("button", { name: "hex", exact: true }).click();
-      await page.locator("[data-follow-stream] .hexdump").first().waitFor();
+      await stream.locator(".hexdump").first().waitFor();
     });
 
     await t.step(

@@ -1,0 +1,188 @@
+/**
+ * GET /api/sockets/:id/stream against real sockets: a connection's (or UDP
+ * flow's) payloads come back whole from the capture, longer than the packet
+ * log's previews, bounded per answer, with clear errors.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import type { StreamRecord } from "../lib/capture/conn_stream.ts";
+import {
+  closeQuietly,
+  concat,
+  connect,
+  encoder,
+  HOST,
+  readExactly,
+  startService,
+  type TestService,
+  waitFor,
+  writeAll,
+} from "./_helpers.ts";
+import { pattern } from "./_tshark.ts";
+
+/** The route's answer. */
+interface StreamBody {
+  id: string;
+  evicted: boolean;
+  lost: { in: number; out: number };
+  total: { records: number; in: number; out: number };
+  truncated: boolean;
+  records: StreamRecord[];
+  error?: string;
+}
+
+/** One direction's bytes, joined from the records. */
+function joined(records: StreamRecord[], dir: "in" | "out"): Uint8Array {
+  return concat(records.filter((r) => r.dir === dir).map((r) => Uint8Array.fromBase64(r.data)));
+}
+
+/** Asserts equal bytes, naming the first difference (a diff of 300 kB would take minutes). */
+function sameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
+  let i = 0;
+  while (i < actual.length && i < expected.length && actual[i] === expected[i]) i++;
+  ok(
+    i === actual.length && i === expected.length,
+    `${what}: ${actual.length} bytes where ${expected.length} were expected, first difference at ${i}`,
+  );
+}
+
+/** The server's id for the echo connection whose client is `conn`. */
+function idOf(svc: TestService, conn: Deno.Conn): Promise<string> {
+  const port = (conn.localAddr as Deno.NetAddr).port;
+  return waitFor(
+    `the echo connection from port ${port}`,
+    () => [...svc.service.tcp.get("echo")!.conns].find((c) => c.remote.port === port)?.id,
+  );
+}
+
+/** Sends `bytes` through echo and reads them back, concurrently so no buffer fills. */
+async function roundTrip(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  const [, echoed] = await Promise.all([
+    writeAll(conn, bytes, 10_000),
+    readExactly(conn, bytes.length, 10_000),
+  ]);
+  sameBytes(echoed, bytes, "echoed");
+}
+
+Deno.test("GET /api/sockets/:id/stream returns an echo connection's payloads whole both ways", async () => {
+  await using svc = startService({ kernel: undefined });
+  const conn = await connect(svc.port("echo"));
+  // Far longer than the 64-byte previews, and large enough for reads lent to the capture.
+  const hello = encoder.encode("hello, follow stream\n".repeat(20));
+  const big = pattern(300_000, 3);
+  let id: string;
+  try {
+    await roundTrip(conn, hello);
+    id = await idOf(svc, conn);
+    await roundTrip(conn, big);
+  } finally {
+    closeQuietly(conn);
+  }
+  ok(svc.service.pool.largeInCapture > 0, "no read buffer was lent to the capture");
+  const sent = concat([hello, big]);
+  const previews = await svc.api<{ packets: { len: number; data: string }[] }>(
+    `/api/packets?conn=${id}&limit=10000`,
+  );
+  ok(
+    previews.body.packets.every((p) => Uint8Array.fromBase64(p.data).length <= 64),
+    "the packet log keeps previews only",
+  );
+  const { status, body } = await svc.api<StreamBody>(`/api/sockets/${id}/stream`);
+  strictEqual(status, 200);
+  strictEqual(body.id, id);
+  sameBytes(joined(body.records, "in"), sent, "client→server");
+  sameBytes(joined(body.records, "out"), sent, "server→client");
+  deepStrictEqual(body.total, { records: body.records.length, in: sent.length, out: sent.length });
+  deepStrictEqual([body.evicted, body.lost, body.truncated], [false, { in: 0, out: 0 }, false]);
+  // Offsets count each direction's bytes, and seqs increase: the records are in order.
+  let offIn = 0;
+  for (const [i, r] of body.records.entries()) {
+    if (i > 0) ok(r.seq > body.records[i - 1].seq);
+    if (r.dir === "in") {
+      strictEqual(r.offset, offIn);
+      offIn += r.len;
+    }
+  }
+});
+
+Deno.test("GET /api/sockets/:id/stream returns a UDP flow's datagrams whole", async () => {
+  await using svc = startService({ kernel: undefined });
+  const target = { transport: "udp" as const, hostname: HOST, port: svc.port("udp") };
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  const datagram = pattern(1200, 5);
+  try {
+    await sock.send(datagram, target);
+    // Loopback does not drop datagrams, but a lost echo must fail the test, not hang it.
+    const timer = setTimeout(() => closeQuietly(sock), 3000);
+    try {
+      deepStrictEqual((await sock.receive())[0], datagram);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    closeQuietly(sock);
+  }
+  const port = (sock.addr as Deno.NetAddr).port;
+  const flow = (await svc.sockets("?endpoint=udp")).find((s) =>
+    s.kind === "flow" && s.remote?.port === port
+  )!;
+  const { status, body } = await svc.api<StreamBody>(`/api/sockets/${flow.id}/stream`);
+  strictEqual(status, 200);
+  deepStrictEqual(body.records.map((r) => [r.dir, r.len]), [["in", 1200], ["out", 1200]]);
+  deepStrictEqual(joined(body.records, "out"), datagram);
+});
+
+Deno.test("GET /api/sockets/:id/stream stops at limit or maxBytes and reads on after a seq", async () => {
+  await using svc = startService({ kernel: undefined });
+  const conn = await connect(svc.port("echo"));
+  const parts = [1, 2, 3, 4].map((i) => encoder.encode(`message ${i} `.repeat(20)));
+  let id: string;
+  try {
+    for (const part of parts) await roundTrip(conn, part);
+    id = await idOf(svc, conn);
+  } finally {
+    closeQuietly(conn);
+  }
+  // How reads split the messages is the kernel's business: compare with the unbounded answer.
+  const whole = (await svc.api<StreamBody>(`/api/sockets/${id}/stream`)).body;
+  const n = whole.records.length;
+  ok(n >= 8, `at least a read and a write per message, got ${n} records`);
+  deepStrictEqual(joined(whole.records, "in"), concat(parts));
+  const first = await svc.api<StreamBody>(`/api/sockets/${id}/stream?limit=3`);
+  strictEqual(first.status, 200);
+  deepStrictEqual([first.body.records.length, first.body.truncated], [3, true]);
+  deepStrictEqual(first.body.total, whole.total);
+  const after = first.body.records[2].seq;
+  const rest = await svc.api<StreamBody>(`/api/sockets/${id}/stream?after=${after}`);
+  deepStrictEqual([rest.body.records.length, rest.body.truncated], [n - 3, false]);
+  deepStrictEqual([...first.body.records, ...rest.body.records], whole.records);
+  // Room for the first two records' payload only.
+  const two = whole.records[0].len + whole.records[1].len;
+  const bounded = await svc.api<StreamBody>(`/api/sockets/${id}/stream?maxBytes=${two}`);
+  deepStrictEqual(bounded.body.records, whole.records.slice(0, 2));
+  strictEqual(bounded.body.truncated, true);
+  const bad = await svc.api<StreamBody>(`/api/sockets/${id}/stream?maxBytes=0`);
+  strictEqual(bad.status, 400);
+  strictEqual(bad.body.error, 'Cannot parse query: "maxBytes" is out of range 1..16777216: "0"');
+});
+
+Deno.test("GET /api/sockets/:id/stream answers 404 for an unknown id", async () => {
+  await using svc = startService({ kernel: undefined });
+  const { status, headers, body } = await svc.api<StreamBody>("/api/sockets/c999999/stream");
+  strictEqual(status, 404);
+  strictEqual(headers.get("content-type"), "application/json; charset=utf-8");
+  strictEqual(body.error, 'No socket "c999999" in the capture');
+});
+
+Deno.test("GET /api/sockets/:id/stream says the capture is off when started with captureBytes 0", async () => {
+  await using svc = startService({ kernel: undefined, captureBytes: 0 });
+  const conn = await connect(svc.port("echo"));
+  try {
+    await roundTrip(conn, encoder.encode("no capture"));
+    const id = await idOf(svc, conn);
+    const { status, body } = await svc.api<StreamBody>(`/api/sockets/${id}/stream`);
+    strictEqual(status, 404);
+    strictEqual(body.error, "Capture is off: started with --capture-bytes 0");
+  } finally {
+    closeQuietly(conn);
+  }
+});
