@@ -1,4 +1,5 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { concat } from "../bytes.ts";
 import type { KernelSocket } from "../net/types.ts";
 import { parseProcNet } from "./proc_net.ts";
 import {
@@ -260,15 +261,7 @@ Deno.test("endsDump() finds NLMSG_DONE or an error among a chunk's messages", ()
     view.setUint16(4, type, true);
     return out;
   };
-  const chunk = (...parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  };
+  const chunk = (...parts: Uint8Array[]) => concat(parts);
   strictEqual(endsDump(chunk(message(20, 96), message(20, 96))), false);
   strictEqual(endsDump(chunk(message(20, 96), message(3))), true); // NLMSG_DONE
   strictEqual(endsDump(chunk(message(2, 36))), true); // NLMSG_ERROR
