@@ -115,6 +115,25 @@ Deno.test("GET /api/packets answers 400 with a specific message for bad paramete
   }]);
 });
 
+Deno.test("endpoint and state filters refuse names that match nothing, and take ss's spelling", async () => {
+  await using svc = startService();
+  for (const path of ["/api/sockets", "/api/packets", "/api/events", "/api/capture.pcapng"]) {
+    const res = await svc.api(`${path}?endpoint=ecoh`);
+    strictEqual(res.status, 400, path);
+    const { error } = res.body as { error: string };
+    match(error, /^Cannot parse query: "endpoint" must be one of .*\becho\b.*: "ecoh"$/, path);
+  }
+  const bad = await svc.api("/api/sockets?state=ESTABLISHED,BOGUS");
+  strictEqual(bad.status, 400);
+  match(
+    (bad.body as { error: string }).error,
+    /^Cannot parse query: "state" has "BOGUS", not one of ESTABLISHED, .*TIME_WAIT/,
+  );
+  // ss spells states with dashes: time-wait is TIME_WAIT.
+  const listener = await svc.sockets("?endpoint=echo&state=time-wait,listen");
+  deepStrictEqual(listener.map((s) => s.id), ["l-echo"]);
+});
+
 Deno.test("unknown routes and socket ids answer 404 with JSON", async () => {
   await using svc = startService();
   const route = await svc.api("/api/nope");
@@ -207,7 +226,7 @@ Deno.test("GET /api/sockets filters by endpoint and state", async () => {
       strictEqual(listeners.filter((r) => r.id === id).length, 1, id);
     }
     strictEqual(listeners.length, svc.service.addresses().length, "one row per endpoint");
-    deepStrictEqual(await svc.sockets("?endpoint=nope"), []);
+    deepStrictEqual(await svc.sockets("?endpoint=chat&state=ESTABLISHED"), []);
     const res = await svc.api<{ count: number; sockets: SocketRecord[] }>("/api/sockets");
     strictEqual(res.body.count, res.body.sockets.length);
   } finally {
@@ -375,8 +394,10 @@ Deno.test("GET /api/events streams hello, endpoints, sockets and packets until a
       if (event === "endpoints") ok(data.some((e: { name: string }) => e.name === "echo"));
       if (event === "sockets") {
         strictEqual(data.kernel.available, true);
-        // A small table costs far less than the budget: the interval asked for holds.
-        strictEqual(data.intervalMs, 250);
+        // A small table costs little against the budget: the interval asked for holds, or
+        // stretches a little when the first, cold snapshot (V8 not yet warm, a loaded
+        // machine) took more than 12.5 ms.
+        ok(data.intervalMs >= 250 && data.intervalMs <= 1000, `intervalMs ${data.intervalMs}`);
       }
       if (sent === null && seen.has("hello") && seen.has("endpoints") && seen.has("sockets")) {
         sent = await echoConn(svc, "over the wire");

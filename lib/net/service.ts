@@ -103,10 +103,33 @@ export interface ServiceOptions {
   tracer?: TracerLike | null;
 }
 
+/**
+ * Every state a row of {@linkcode Service.sockets} can be in: the kernel's TCP
+ * states, UDP's UNCONN, a UDP flow's FLOW, and CLOSED for a socket only the
+ * service still remembers.
+ */
+export const SOCKET_STATES = [
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT1",
+  "FIN_WAIT2",
+  "TIME_WAIT",
+  "CLOSE",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+  "NEW_SYN_RECV",
+  "UNCONN",
+  "FLOW",
+  "CLOSED",
+] as const;
+
 /** Filters for {@linkcode Service.sockets}. */
 export interface SocketFilter {
   endpoint?: string;
-  /** Kernel or app state names, matched case-insensitively. */
+  /** State names (see {@linkcode SOCKET_STATES}), matched case-insensitively. */
   states?: string[];
 }
 

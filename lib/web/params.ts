@@ -39,6 +39,50 @@ export function enumParam<T extends string>(
   return raw as T;
 }
 
+/**
+ * Parses an optional `endpoint` query parameter: one of `endpoints`' names. A
+ * name that isn't one is refused rather than matching nothing, so a typo is
+ * told apart from an idle endpoint.
+ */
+export function endpointParam(
+  url: URL,
+  endpoints: { has(name: string): boolean; keys(): Iterable<string> },
+): string | undefined {
+  const raw = url.searchParams.get("endpoint");
+  if (raw === null || raw === "") return undefined;
+  if (!endpoints.has(raw)) {
+    throw new ParamError(
+      `Cannot parse query: "endpoint" must be one of ${[...endpoints.keys()].join(", ")}: "${raw}"`,
+    );
+  }
+  return raw;
+}
+
+/**
+ * Parses an optional comma-separated list of socket states, as `ss` spells
+ * them too (`established`, `time-wait`): returns the names in upper case with
+ * underscores, each one of `states`.
+ */
+export function statesParam(
+  url: URL,
+  name: string,
+  states: readonly string[],
+): string[] | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return undefined;
+  const wanted = raw.split(",").map((s) => s.trim().toUpperCase().replaceAll("-", "_")).filter(
+    Boolean,
+  );
+  if (wanted.length === 0) return undefined;
+  const unknown = wanted.find((s) => !states.includes(s));
+  if (unknown !== undefined) {
+    throw new ParamError(
+      `Cannot parse query: "${name}" has "${unknown}", not one of ${states.join(", ")}`,
+    );
+  }
+  return wanted;
+}
+
 /** Reads a JSON object body, bounded in bytes: a larger one is refused without being held. */
 export async function jsonBody(req: Request, maxBytes = 65536): Promise<Record<string, unknown>> {
   const declared = Number(req.headers.get("content-length") ?? "0");

@@ -1,5 +1,5 @@
 import { define, jsonError } from "../../lib/web/define.ts";
-import { ParamError } from "../../lib/web/params.ts";
+import { endpointParam, ParamError } from "../../lib/web/params.ts";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -8,12 +8,9 @@ export const handler = define.handlers({
   GET({ url, state }) {
     const { service } = state;
     const conn = url.searchParams.get("conn") || undefined;
-    const endpoint = url.searchParams.get("endpoint") || undefined;
+    const endpoint = endpointParam(url, service.registry.endpoints);
     if (conn !== undefined && !ID.test(conn)) {
       throw new ParamError(`Cannot parse query: "conn" is not a socket id: "${conn}"`);
-    }
-    if (endpoint !== undefined && !service.registry.endpoints.has(endpoint)) {
-      throw new ParamError(`Cannot parse query: "endpoint" is not an endpoint: "${endpoint}"`);
     }
     const capture = service.capture;
     if (capture === null) return jsonError(404, "Capture is off: started with --capture-bytes 0");

@@ -1,5 +1,5 @@
 import { define } from "../../lib/web/define.ts";
-import { enumParam, intParam } from "../../lib/web/params.ts";
+import { endpointParam, enumParam, intParam } from "../../lib/web/params.ts";
 import { sseResponse } from "../../lib/web/sse.ts";
 
 /**
@@ -24,7 +24,7 @@ export const handler = define.handlers({
     const wantPackets = url.searchParams.get("packets") !== "0";
     const filter = {
       conn: url.searchParams.get("conn") || undefined,
-      endpoint: url.searchParams.get("endpoint") || undefined,
+      endpoint: endpointParam(url, service.registry.endpoints),
       dir: enumParam(url, "dir", ["in", "out"] as const),
     };
     let after = intParam(url, "after", { min: 0, max: Number.MAX_SAFE_INTEGER }) ??

@@ -1,5 +1,5 @@
 import { define, json } from "../../lib/web/define.ts";
-import { enumParam, intParam } from "../../lib/web/params.ts";
+import { endpointParam, enumParam, intParam } from "../../lib/web/params.ts";
 
 export const handler = define.handlers({
   GET({ url, state }) {
@@ -8,7 +8,7 @@ export const handler = define.handlers({
       after: intParam(url, "after", { min: 0, max: Number.MAX_SAFE_INTEGER }),
       limit: intParam(url, "limit", { min: 0, max: 10_000, fallback: 100 }),
       conn: url.searchParams.get("conn") || undefined,
-      endpoint: url.searchParams.get("endpoint") || undefined,
+      endpoint: endpointParam(url, state.service.registry.endpoints),
       dir: enumParam(url, "dir", ["in", "out"] as const),
     });
     return json({
