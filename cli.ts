@@ -195,7 +195,9 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
       prepare(values, positionals) {
         if (positionals.length < 2) {
           throw new TypeError(
-            positionals.length === 0 ? "Missing action and value" : "Missing value",
+            positionals.length === 0
+              ? "Missing <action> <value>, e.g. search morpheus"
+              : `Missing <value> after "${positionals[0]}", e.g. ${positionals[0]} morpheus`,
           );
         }
         const [action, ...rest] = positionals;
@@ -626,7 +628,7 @@ export async function main(args: string[], io: CliIo = denoIo()): Promise<number
     run = command.prepare(values, positionals);
   } catch (err) {
     if (err instanceof TypeError || err instanceof RangeError) {
-      return usageError(io, name, parseError(err));
+      return usageError(io, name, parseError(err, command.flags));
     }
     throw err;
   }
@@ -657,8 +659,18 @@ function usageError(io: CliIo, name: string | null, reason: string): number {
 }
 
 /** Turns node:util parseArgs errors into one line with the flag quoted. */
-function parseError(err: TypeError | RangeError): string {
+function parseError(err: TypeError | RangeError, flags: Record<string, unknown>): string {
   const code = (err as { code?: string }).code;
+  // The client library names its options ("Invalid conns: …"); here they were flags.
+  const option = /^Invalid ([a-z][A-Za-z]*):/.exec(err.message)?.[1];
+  if (option !== undefined) {
+    const kebab = option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    // chunkSize is --chunk.
+    const flag = [kebab, kebab.replace(/-size$/, "")].find((f) => f in flags);
+    if (flag !== undefined) {
+      return oneLine(err).replace(`Invalid ${option}:`, `Invalid --${flag}:`);
+    }
+  }
   const flag = /'(-[^' ]+)/.exec(err.message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `Unknown option: "${flag}"`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) {
