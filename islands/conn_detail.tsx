@@ -1,10 +1,12 @@
 /**
  * One connection: its counters and queues over time, its packets, and a
  * follow-stream view (both directions interleaved and coloured, as text or
- * hex) like Wireshark's "Follow TCP Stream": whole payloads from the capture
- * while it holds them all, else the packet log's previews. Closed connections
- * keep their final counters and whatever packets the log still holds.
+ * hex) like Wireshark's "Follow TCP Stream": the latest whole payloads the
+ * capture holds, marked where it evicted bytes, else (capture off) the packet
+ * log's previews. Closed connections keep their final counters and whatever
+ * packets the log still holds.
  */
+import { Fragment } from "preact";
 import { useMemo, useRef, useState } from "preact/hooks";
 import type { ConnStream } from "../lib/capture/conn_stream.ts";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
@@ -90,7 +92,7 @@ function byteHistory(socket: SocketRecord, packets: PacketEntry[]): (number | nu
   return [xs, ins, outs];
 }
 
-/** Payload the follow stream asks the capture for: in hex, 16,384 rows to draw. */
+/** Payload the follow stream asks the capture for, its latest: in hex, 16,384 rows to draw. */
 const STREAM_BYTES = 256 * 1024;
 
 /** Where the follow stream's bytes come from: the capture, whole, or the packet log's previews. */
@@ -105,16 +107,18 @@ interface Chunk {
   dir: "in" | "out";
   /** Bytes of this direction before it, for the hex dump's offsets. */
   offset: number;
+  /** Bytes of this direction the capture evicted just before it. */
+  gap: number;
   len: number;
   bytes: Uint8Array;
 }
 
 /**
- * The connection's payloads from the capture: fetched once the page runs,
- * then again when `version` (its byte counters, polled every second while it
- * is open) has moved, one request at a time. A truncated answer (its first
- * page cannot change), a capture that has evicted part of the stream, or one
- * that is off settles it for good.
+ * The connection's latest payloads from the capture: fetched once the page
+ * runs, then again when `version` (its byte counters, polled every second
+ * while it is open) has moved, one request at a time, so it follows the
+ * stream's end whatever the capture evicted. An error (the capture is off,
+ * the socket unknown) settles it for good.
  */
 function useCaptureStream(id: string, version: string): StreamSource {
   const [source, setSource] = useState<StreamSource>({ kind: "previews", why: "" });
@@ -128,23 +132,14 @@ function useCaptureStream(id: string, version: string): StreamSource {
       const asked = version;
       try {
         const res = await fetch(
-          `/api/sockets/${encodeURIComponent(id)}/stream?maxBytes=${STREAM_BYTES}`,
+          `/api/sockets/${encodeURIComponent(id)}/stream?tail=1&maxBytes=${STREAM_BYTES}`,
         );
         const body = await res.json() as ConnStream & { error?: string };
         fetched.current = asked;
         if (!res.ok) {
           settled.current = true;
           setSource({ kind: "previews", why: body.error ?? `HTTP ${res.status}` });
-        } else if (body.evicted) {
-          settled.current = true;
-          setSource({
-            kind: "previews",
-            why: `the capture has evicted ${
-              fmtBytes(body.lost.in + body.lost.out)
-            } of this connection`,
-          });
         } else {
-          settled.current = body.truncated;
           setSource({ kind: "capture", stream: body });
         }
       } catch {
@@ -165,8 +160,41 @@ function previewChunks(packets: PacketEntry[]): Chunk[] {
   return packets.map((p) => {
     const offset = offsets[p.dir];
     offsets[p.dir] += p.len;
-    return { seq: p.seq, ts: p.ts, dir: p.dir, offset, len: p.len, bytes: fromBase64(p.data) };
+    const bytes = fromBase64(p.data);
+    return { seq: p.seq, ts: p.ts, dir: p.dir, offset, gap: 0, len: p.len, bytes };
   });
+}
+
+/** What the follow stream shows of what the capture holds, and what it evicted. */
+function captureLabel(stream: ConnStream, shownBytes: number): string {
+  const held = fmtBytes(stream.total.in + stream.total.out);
+  const lost = fmtBytes(stream.lost.in + stream.lost.out);
+  const skipped = stream.skipped.records > 0;
+  const parts: string[] = [];
+  if (skipped) parts.push(`the latest ${fmtBytes(shownBytes)} of the ${held} it holds`);
+  else if (stream.evicted) parts.push(`all ${held} it holds`);
+  // Where the evicted bytes were is marked in the stream unless tail left that part out.
+  if (stream.evicted) {
+    parts.push(`${lost} older were evicted${skipped ? "" : ", marked where they are missing"}`);
+  }
+  const download = skipped ? " (Download pcapng for all it holds)" : "";
+  return `Full payloads from the capture${parts.length > 0 ? ": " : ""}${
+    parts.join("; ")
+  }${download}`;
+}
+
+/** Where the capture is missing bytes of one direction, drawn in the stream. */
+function GapMarker({ bytes, dir, arrow }: { bytes: number; dir: "in" | "out"; arrow: string }) {
+  return (
+    <div
+      class="stream-gap"
+      data-gap={bytes}
+      data-dir={dir}
+      title="The capture is a bounded ring: it evicts the oldest bytes first"
+    >
+      [{fmtInt(bytes)} bytes of {arrow} evicted from the capture]
+    </div>
+  );
 }
 
 function FollowStream(
@@ -193,15 +221,21 @@ function FollowStream(
   const local = fmtAddr(socket.local);
   const remote = socket.remote === null ? "*:*" : fmtAddr(socket.remote);
   const label = source.kind === "capture"
-    ? "Full payloads from the capture" +
-      (source.stream.truncated
-        ? `: the first ${fmtBytes(inBytes + outBytes)} of the ${
-          fmtBytes(source.stream.total.in + source.stream.total.out)
-        } it holds (Download pcapng for all of them)`
-        : "")
+    ? captureLabel(source.stream, inBytes + outBytes)
     : `Previews: the first ${
       fmtInt(previewBytes)
     } bytes of each read and write, from the packet log${source.why ? ` (${source.why})` : ""}`;
+  const arrow = { in: `${remote} → ${local}`, out: `${local} → ${remote}` };
+  // A direction the capture holds nothing of has no record to mark a gap before: mark it first.
+  const allLost: ["in" | "out", number][] = [];
+  if (source.kind === "capture") {
+    const { total, lost } = source.stream;
+    for (const dir of ["in", "out"] as const) {
+      if ((show === "both" || show === dir) && total[dir] === 0 && lost[dir] > 0) {
+        allLost.push([dir, lost[dir]]);
+      }
+    }
+  }
   return (
     <div class="follow">
       <div class="toolbar">
@@ -238,7 +272,10 @@ function FollowStream(
       </div>
       <p class="muted small" data-stream-source={source.kind}>{label}</p>
       <div class={`stream stream-${mode}`} data-follow-stream="" data-source={source.kind}>
-        {shown.length === 0 && (
+        {allLost.map(([dir, bytes]) => (
+          <GapMarker key={dir} bytes={bytes} dir={dir} arrow={arrow[dir]} />
+        ))}
+        {shown.length === 0 && allLost.length === 0 && (
           <p class="muted">
             No payload in the {source.kind === "capture" ? "capture" : "log"} for this connection.
           </p>
@@ -246,32 +283,34 @@ function FollowStream(
         {shown.map((c) => {
           const missing = c.len - c.bytes.length;
           return (
-            <div
-              key={c.seq}
-              class={`chunk dir-${c.dir}-bg`}
-              data-seq={c.seq}
-              title={`#${c.seq} ${fmtTime(c.ts)} ${c.dir} ${c.len} bytes`}
-            >
-              {mode === "text"
-                ? <span class="chunk-text">{streamText(c.bytes)}</span>
-                : (
-                  <pre class="hexdump">
+            <Fragment key={c.seq}>
+              {c.gap > 0 && <GapMarker bytes={c.gap} dir={c.dir} arrow={arrow[c.dir]} />}
+              <div
+                class={`chunk dir-${c.dir}-bg`}
+                data-seq={c.seq}
+                title={`#${c.seq} ${fmtTime(c.ts)} ${c.dir} ${c.len} bytes`}
+              >
+                {mode === "text"
+                  ? <span class="chunk-text">{streamText(c.bytes)}</span>
+                  : (
+                    <pre class="hexdump">
                     {hexDump(c.bytes, c.offset).map((r) => (
                       <div key={r.offset}>
                         <span class="off">{r.offset}</span>  {r.hex.padEnd(49)}  <span class="asc">{r.ascii}</span>
                       </div>
                     ))}
-                  </pre>
+                    </pre>
+                  )}
+                {missing > 0 && (
+                  <span
+                    class="gap"
+                    title={`Only the first ${previewBytes} bytes of each read or write are kept`}
+                  >
+                    [{fmtInt(missing)} more bytes not kept]
+                  </span>
                 )}
-              {missing > 0 && (
-                <span
-                  class="gap"
-                  title={`Only the first ${previewBytes} bytes of each read or write are kept`}
-                >
-                  [{fmtInt(missing)} more bytes not kept]
-                </span>
-              )}
-            </div>
+              </div>
+            </Fragment>
           );
         })}
       </div>

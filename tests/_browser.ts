@@ -36,6 +36,8 @@ export interface Harness extends AsyncDisposable {
 export interface HarnessOptions {
   /** Default timeout of the page's waits and actions, in ms. @default 5000 */
   timeoutMs?: number;
+  /** Size of the service's full-payload capture. @default 67108864 */
+  captureBytes?: number;
 }
 
 async function requireChromium(): Promise<void> {
@@ -121,6 +123,7 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
   const service = new Service({
     ports: Object.fromEntries(ENDPOINTS.map((e) => [e.name, 0])),
     kernel: new KernelTable({ minIntervalMs: 0 }),
+    captureBytes: options.captureBytes,
   });
   const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
   const ac = new AbortController();

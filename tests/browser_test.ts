@@ -7,6 +7,7 @@
  * Needs /usr/bin/chromium; set SOCKSCOPE_SKIP_BROWSER=1 to skip these tests.
  */
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
+import { connStream } from "../lib/capture/conn_stream.ts";
 import type { Service } from "../lib/net/service.ts";
 import { BROWSER_TEST, open, shot, SHOTS, start, VIEWPORT } from "./_browser.ts";
 import {
@@ -260,6 +261,57 @@ Deno.test({
         closeQuietly(conn);
       }
     });
+  },
+});
+
+Deno.test({
+  name: "the follow stream shows the latest whole payloads once the capture evicted the first",
+  ...BROWSER_TEST,
+  async fn() {
+    // A 64 KiB capture holds less than the page asks for: its whole content shows, gaps marked.
+    await using h = await start({ captureBytes: 64 * 1024 });
+    const { page } = h;
+    const conn = await connect(h.port("echo"));
+    try {
+      // Short messages, each echoed before the next: reads the capture stores whole, echoes too.
+      for (let i = 0; i < 4000; i += 10) {
+        const lines = Array.from(
+          { length: 10 },
+          (_, j) => `line ${i + j} of a long conversation\n`,
+        );
+        await echo(conn, lines.join(""));
+      }
+      const id = idOf(h.service, "echo", conn.localAddr.port);
+      await open(h, `/sockets/${id}`, "conn_detail");
+      const stream = page.locator('[data-follow-stream][data-source="capture"]');
+      await stream.getByText("line 3999 of a long conversation").first().waitFor();
+      // The first line is long gone, and each direction says how much is missing before it.
+      assertEquals(await stream.getByText("line 0 of", { exact: false }).count(), 0);
+      const gaps = stream.locator(".stream-gap[data-gap]");
+      await gaps.first().waitFor();
+      // A marker per gap the capture has, in both directions, saying how many bytes.
+      const expected = connStream(h.service.capture!, id).records.filter((r) => r.gap > 0)
+        .map((r) => `${r.dir} ${r.gap}`);
+      const marked = await gaps.evaluateAll((els) =>
+        els.map((el) => `${el.getAttribute("data-dir")} ${el.getAttribute("data-gap")}`)
+      );
+      assertEquals(JSON.stringify(marked), JSON.stringify(expected));
+      assert(marked.some((m) => m.startsWith("in ")) && marked.some((m) => m.startsWith("out ")));
+      const label = page.locator("[data-stream-source]");
+      assert(
+        / it holds; .+ older were evicted/.test(await label.innerText()),
+        await label.innerText(),
+      );
+      // It follows on: bytes sent while the page is open show up, evicted or not.
+      await echo(conn, "the newest words, sent while the page follows\n");
+      await stream.getByText("the newest words").nth(1).waitFor();
+      await shot(h, "socket_detail_evicted", true);
+      await page.getByRole("button", { name: "hex", exact: true }).click();
+      await stream.locator(".hexdump").first().waitFor();
+      assertEquals(await stream.locator(".stream-gap[data-gap]").count(), await gaps.count());
+    } finally {
+      closeQuietly(conn);
+    }
   },
 });
 

@@ -26,6 +26,7 @@ interface StreamBody {
   lost: { in: number; out: number };
   total: { records: number; in: number; out: number };
   truncated: boolean;
+  skipped: { records: number; bytes: number };
   records: StreamRecord[];
   error?: string;
 }
@@ -163,6 +164,108 @@ Deno.test("GET /api/sockets/:id/stream stops at limit or maxBytes and reads on a
   const bad = await svc.api<StreamBody>(`/api/sockets/${id}/stream?maxBytes=0`);
   strictEqual(bad.status, 400);
   strictEqual(bad.body.error, 'Cannot parse query: "maxBytes" is out of range 1..16777216: "0"');
+});
+
+/** Each direction's records follow on: offset plus length plus the next one's gap. */
+function assertContiguous(records: StreamRecord[]): void {
+  const next: { in?: number; out?: number } = {};
+  for (const r of records) {
+    const at = next[r.dir];
+    if (at !== undefined) strictEqual(r.offset, at + r.gap, `record #${r.seq} (${r.dir})`);
+    next[r.dir] = r.offset + r.len;
+  }
+}
+
+Deno.test("GET /api/sockets/:id/stream?tail=1 returns the latest bytes whole after the capture evicted the first", async () => {
+  // A 256 KiB capture: a 1 MB echo fills it about eight times over (both ways).
+  await using svc = startService({ kernel: undefined, captureBytes: 256 * 1024 });
+  const conn = await connect(svc.port("echo"));
+  const sent = pattern(1_000_000, 11);
+  let id: string;
+  try {
+    await roundTrip(conn, sent.subarray(0, 1000));
+    id = await idOf(svc, conn);
+    await roundTrip(conn, sent.subarray(1000));
+  } finally {
+    closeQuietly(conn);
+  }
+  // Room for the largest read the capture stores (65,504 bytes) and its echo: both directions.
+  const maxBytes = 128 * 1024;
+  const { status, body } = await svc.api<StreamBody>(
+    `/api/sockets/${id}/stream?tail=1&maxBytes=${maxBytes}`,
+  );
+  strictEqual(status, 200);
+  const { total, lost, skipped, records } = body;
+  deepStrictEqual([body.evicted, body.truncated], [true, false]);
+  deepStrictEqual(lost, { in: sent.length - total.in, out: sent.length - total.out });
+  ok(lost.in > 500_000, `most of the stream was evicted, lost ${lost.in}`);
+  // The latest bytes, whole, up to the very end of each direction.
+  const returned = records.reduce((n, r) => n + r.len, 0);
+  ok(returned <= maxBytes, `${returned} bytes returned`);
+  for (const dir of ["in", "out"] as const) {
+    const got = joined(records, dir);
+    ok(got.length > 0, `some ${dir} records`);
+    sameBytes(got, sent.subarray(sent.length - got.length), `the latest ${dir} bytes`);
+  }
+  // What tail left out before them is what the capture still holds besides.
+  deepStrictEqual(skipped, {
+    records: total.records - records.length,
+    bytes: total.in + total.out - returned,
+  });
+  ok(skipped.records > 0);
+  assertContiguous(records);
+  deepStrictEqual(records.map((r) => r.gap), records.map(() => 0));
+  // Everything the capture holds: the gaps add up to what it lost, and say where.
+  const all = (await svc.api<StreamBody>(`/api/sockets/${id}/stream?tail=1&maxBytes=${1 << 24}`))
+    .body;
+  deepStrictEqual([all.records.length, all.skipped], [total.records, { records: 0, bytes: 0 }]);
+  assertContiguous(all.records);
+  for (const dir of ["in", "out"] as const) {
+    const own = all.records.filter((r) => r.dir === dir);
+    strictEqual(
+      own[0].gap,
+      own[0].offset,
+      `the first held ${dir} record follows the evicted bytes`,
+    );
+    strictEqual(own.reduce((n, r) => n + r.gap, 0), lost[dir], `${dir} gaps add up to lost`);
+    sameBytes(joined(own, dir), sent.subarray(own[0].offset), `every held ${dir} byte`);
+  }
+  // Without tail, the same connection's answer begins at the oldest record held.
+  const head = (await svc.api<StreamBody>(`/api/sockets/${id}/stream?maxBytes=${maxBytes}`)).body;
+  deepStrictEqual([head.records[0], head.truncated, head.skipped], [all.records[0], true, {
+    records: 0,
+    bytes: 0,
+  }]);
+});
+
+Deno.test("GET /api/sockets/:id/stream?tail=1&after=SEQ returns the newest records after that seq", async () => {
+  await using svc = startService({ kernel: undefined });
+  const conn = await connect(svc.port("echo"));
+  let id: string;
+  try {
+    for (const i of [1, 2, 3, 4]) await roundTrip(conn, encoder.encode(`message ${i} `.repeat(20)));
+    id = await idOf(svc, conn);
+  } finally {
+    closeQuietly(conn);
+  }
+  const whole = (await svc.api<StreamBody>(`/api/sockets/${id}/stream`)).body.records;
+  const after = whole[1].seq;
+  const { status, body } = await svc.api<StreamBody>(
+    `/api/sockets/${id}/stream?tail=1&after=${after}&limit=2`,
+  );
+  strictEqual(status, 200);
+  deepStrictEqual(body.records, whole.slice(-2));
+  // Only the records after the seq that tail left out: not the two before it.
+  deepStrictEqual(body.skipped, {
+    records: whole.length - 4,
+    bytes: whole.slice(2, -2).reduce((n, r) => n + r.len, 0),
+  });
+  const last = whole.at(-1)!.seq;
+  const nothing = await svc.api<StreamBody>(`/api/sockets/${id}/stream?tail=1&after=${last}`);
+  deepStrictEqual([nothing.body.records, nothing.body.skipped], [[], { records: 0, bytes: 0 }]);
+  const bad = await svc.api<StreamBody>(`/api/sockets/${id}/stream?tail=yes`);
+  strictEqual(bad.status, 400);
+  strictEqual(bad.body.error, 'Cannot parse query: "tail" must be one of 0, 1: "yes"');
 });
 
 Deno.test("GET /api/sockets/:id/stream answers 404 for an unknown id", async () => {
