@@ -1,32 +1,18 @@
 /** Pieces shared by the /proc and netlink decoders: state and timer names, address text, port matching. */
 
-import type { KernelState } from "../net/types.ts";
+import { type KernelState, TCP_STATES } from "../net/types.ts";
 
 /** Keeps a row when either of its ports is wanted; called before the row is built. */
 export type PortFilter = (localPort: number, remotePort: number) => boolean;
 
-// Indexed by the kernel's TCP_* state number (include/net/tcp_states.h).
-const TCP_STATES: readonly (KernelState | undefined)[] = [
-  undefined,
-  "ESTABLISHED",
-  "SYN_SENT",
-  "SYN_RECV",
-  "FIN_WAIT1",
-  "FIN_WAIT2",
-  "TIME_WAIT",
-  "CLOSE",
-  "CLOSE_WAIT",
-  "LAST_ACK",
-  "LISTEN",
-  "CLOSING",
-  "NEW_SYN_RECV",
-];
+// Indexed by the kernel's TCP_* state number; 0 is not a state.
+const BY_NUMBER: readonly (KernelState | undefined)[] = [undefined, ...TCP_STATES];
 
 /** The state name for a kernel state number, or undefined for one we don't name (e.g. 13, BOUND_INACTIVE). */
 export function stateName(transport: "tcp" | "udp", code: number): KernelState | undefined {
   // A UDP socket is TCP_CLOSE until connect(); ss prints that as UNCONN.
   if (transport === "udp" && code === 7) return "UNCONN";
-  return TCP_STATES[code];
+  return BY_NUMBER[code];
 }
 
 // ss's names for the kernel's timer kinds (0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe).

@@ -28,7 +28,7 @@ import { EndpointStats, Registry } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
 import { type EndpointAddress, joinKernel } from "./socket_view.ts";
 import { type TcpBehaviour, TcpEndpoint } from "./tcp_endpoint.ts";
-import type { KernelSocket, SocketRecord } from "./types.ts";
+import { type KernelSocket, type SocketRecord, TCP_STATES } from "./types.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -108,23 +108,7 @@ export interface ServiceOptions {
  * states, UDP's UNCONN, a UDP flow's FLOW, and CLOSED for a socket only the
  * service still remembers.
  */
-export const SOCKET_STATES = [
-  "ESTABLISHED",
-  "SYN_SENT",
-  "SYN_RECV",
-  "FIN_WAIT1",
-  "FIN_WAIT2",
-  "TIME_WAIT",
-  "CLOSE",
-  "CLOSE_WAIT",
-  "LAST_ACK",
-  "LISTEN",
-  "CLOSING",
-  "NEW_SYN_RECV",
-  "UNCONN",
-  "FLOW",
-  "CLOSED",
-] as const;
+export const SOCKET_STATES = [...TCP_STATES, "UNCONN", "FLOW", "CLOSED"] as const;
 
 /** Filters for {@linkcode Service.sockets}. */
 export interface SocketFilter {

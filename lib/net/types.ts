@@ -6,21 +6,27 @@ export interface Address {
   port: number;
 }
 
-/** Kernel TCP/UDP state names, as `ss` and `netstat` print them. */
-export type KernelState =
-  | "ESTABLISHED"
-  | "SYN_SENT"
-  | "SYN_RECV"
-  | "FIN_WAIT1"
-  | "FIN_WAIT2"
-  | "TIME_WAIT"
-  | "CLOSE"
-  | "CLOSE_WAIT"
-  | "LAST_ACK"
-  | "LISTEN"
-  | "CLOSING"
-  | "NEW_SYN_RECV"
-  | "UNCONN";
+/**
+ * The kernel's TCP states by number (include/net/tcp_states.h: ESTABLISHED is
+ * 1), as `ss` and `netstat` print them.
+ */
+export const TCP_STATES = [
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT1",
+  "FIN_WAIT2",
+  "TIME_WAIT",
+  "CLOSE",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+  "NEW_SYN_RECV",
+] as const;
+
+/** Kernel TCP/UDP state names: the TCP states, and UNCONN for an unconnected UDP socket. */
+export type KernelState = typeof TCP_STATES[number] | "UNCONN";
 
 /** One row of the kernel's socket table. */
 export interface KernelSocket {
