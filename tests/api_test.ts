@@ -129,6 +129,17 @@ Deno.test("endpoint and state filters refuse names that match nothing, and take 
     (bad.body as { error: string }).error,
     /^Cannot parse query: "state" has "BOGUS", not one of ESTABLISHED, .*TIME_WAIT/,
   );
+  // The same over real HTTP, as curl sends it.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, svc.app.fetch);
+  try {
+    const res = await fetch(
+      `http://127.0.0.1:${server.addr.port}/api/sockets?state=time-wait,nope`,
+    );
+    strictEqual(res.status, 400);
+    match((await res.json()).error, /^Cannot parse query: "state" has "NOPE", not one of /);
+  } finally {
+    await server.shutdown();
+  }
   // ss spells states with dashes: time-wait is TIME_WAIT.
   const listener = await svc.sockets("?endpoint=echo&state=time-wait,listen");
   deepStrictEqual(listener.map((s) => s.id), ["l-echo"]);
