@@ -34,7 +34,7 @@ export interface Harness extends AsyncDisposable {
 
 /** Options of {@linkcode start}. */
 export interface HarnessOptions {
-  /** Default timeout of the page's waits and actions, in ms. @default 5000 */
+  /** Default timeout of the page's waits and actions, in ms: generous, for a busy machine. @default 15000 */
   timeoutMs?: number;
   /** Size of the service's full-payload capture. @default 67108864 */
   captureBytes?: number;
@@ -149,7 +149,7 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
       ],
     });
     const context = await browser.newContext({ viewport: VIEWPORT });
-    context.setDefaultTimeout(options.timeoutMs ?? 5000);
+    context.setDefaultTimeout(options.timeoutMs ?? 15_000);
     const page = await context.newPage();
     page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
     return {

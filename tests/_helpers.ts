@@ -141,7 +141,7 @@ async function withDeadline<T>(
 }
 
 /** Reads exactly `n` bytes, or throws on end of stream or after `timeoutMs`. */
-export function readExactly(conn: Deno.Conn, n: number, timeoutMs = 3000): Promise<Uint8Array> {
+export function readExactly(conn: Deno.Conn, n: number, timeoutMs = 10_000): Promise<Uint8Array> {
   return withDeadline(conn, timeoutMs, `reading ${n} bytes`, async () => {
     const out = new Uint8Array(n);
     let got = 0;
@@ -165,7 +165,7 @@ export function readToEnd(
   conn: Deno.Conn,
   options: { timeoutMs?: number; maxBytes?: number } = {},
 ): Promise<StreamEnd> {
-  const { timeoutMs = 3000, maxBytes = 1 << 20 } = options;
+  const { timeoutMs = 10_000, maxBytes = 1 << 20 } = options;
   return withDeadline(conn, timeoutMs, "waiting for end of stream", async () => {
     const chunks: Uint8Array[] = [];
     let total = 0;
@@ -213,7 +213,7 @@ export async function waitFor<T>(
   probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   options: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const { timeoutMs = 3000, intervalMs = 20 } = options;
+  const { timeoutMs = 10_000, intervalMs = 20 } = options;
   const deadline = performance.now() + timeoutMs;
   const maxTries = Math.ceil(timeoutMs / intervalMs) + 1;
   for (let i = 0; i < maxTries; i++) {
@@ -234,6 +234,46 @@ export async function settlesWithin<T>(promise: Promise<T>, ms: number): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What {@linkcode writeUntilFull} wrote: the settled writes' bytes and the write left pending. */
+export interface FilledConn {
+  /** The part of each settled write the kernel took, in order. */
+  taken: Uint8Array[];
+  /** The write the kernel stopped taking; it settles once the far side reads. */
+  pending: Promise<number>;
+}
+
+/**
+ * Writes `chunk` until the kernel stops taking bytes and `full()` confirms the far side is
+ * backed up. A write that is only slow (a busy machine) settles later and writing goes on, so
+ * the result never depends on a guess at the kernel's buffer sizes or on timing.
+ */
+export async function writeUntilFull(
+  conn: Deno.Conn,
+  chunk: Uint8Array,
+  full: () => Promise<boolean>,
+  options: { timeoutMs?: number; maxWrites?: number } = {},
+): Promise<FilledConn> {
+  const { timeoutMs = 20_000, maxWrites = 4096 } = options;
+  const deadline = performance.now() + timeoutMs;
+  const taken: Uint8Array[] = [];
+  for (let i = 0; i < maxWrites && performance.now() < deadline; i++) {
+    const write = conn.write(chunk);
+    let settled = false;
+    write.then(() => settled = true, () => settled = true);
+    if (await settlesWithin(write, 100)) {
+      taken.push(chunk.subarray(0, await write));
+      continue;
+    }
+    // Pending: either the queues are full or the machine is slow; wait to see which.
+    while (!settled && performance.now() < deadline && !(await full())) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!settled) return { taken, pending: write };
+    taken.push(chunk.subarray(0, await write));
+  }
+  throw new Error(`The kernel kept taking bytes: ${taken.length} writes in ${timeoutMs} ms`);
 }
 
 // --- The application protocol, written here rather than imported so the tests check lib/protocol.

@@ -20,7 +20,7 @@ import {
 } from "./_helpers.ts";
 
 /** A loaded machine (the whole suite on two cores) gets this long for each wait. */
-const TIMEOUT_MS = 10_000;
+const TIMEOUT_MS = 20_000;
 const ACK = "Msg received";
 
 /** A chat message as the seed's client frames it: its byte length padded to 64 bytes, then it. */

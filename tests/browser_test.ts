@@ -60,13 +60,13 @@ Deno.test({
           const row = page.locator(`tr[data-ours="true"]`, {
             hasText: `127.0.0.1:${conn.localAddr.port}`,
           });
-          await row.waitFor({ state: "visible", timeout: 2000 });
+          await row.waitFor({ state: "visible" });
           console.log(`row visible ${(performance.now() - opened).toFixed(0)} ms after connect`);
           await shot(h, "sockets");
           closeQuietly(conn);
-          await row.waitFor({ state: "detached", timeout: 3000 });
+          await row.waitFor({ state: "detached" });
           // The client closed first, so its side lingers in TIME_WAIT, as ss shows it.
-          await page.locator(`tr[data-state="TIME_WAIT"]`).first().waitFor({ timeout: 3000 });
+          await page.locator(`tr[data-state="TIME_WAIT"]`).first().waitFor();
         } finally {
           closeQuietly(conn);
         }
@@ -78,11 +78,11 @@ Deno.test({
       try {
         await echo(conn, "close me");
         const row = page.locator(`tr[data-id="${idOf(h.service, "echo", conn.localAddr.port)}"]`);
-        await row.waitFor({ timeout: 2000 });
+        await row.waitFor();
         await row.getByRole("button", { name: "close" }).click();
         const end = await conn.read(new Uint8Array(16));
         assertEquals(end, null);
-        await row.waitFor({ state: "detached", timeout: 3000 });
+        await row.waitFor({ state: "detached" });
         // The side that closed first now waits in FIN_WAIT2: the kernel still has it.
         await page.locator(`tr[data-state="FIN_WAIT2"][data-ours="true"]`).waitFor();
       } finally {
@@ -103,9 +103,7 @@ Deno.test({
       try {
         const marker = `browser-test-${crypto.randomUUID().slice(0, 8)}`;
         await echo(conn, marker);
-        await page.locator(".packet-table td.data", { hasText: marker }).first().waitFor({
-          timeout: 2000,
-        });
+        await page.locator(".packet-table td.data", { hasText: marker }).first().waitFor();
         // A decoded app frame and a framing error, for the screenshot and the notes column.
         const content = encoder.encode(JSON.stringify({ action: "search", value: "morpheus" }));
         await writeAll(
@@ -118,7 +116,7 @@ Deno.test({
           }, content),
         );
         await writeAll(app, rawAppFrame(encoder.encode("{not json")));
-        await page.locator(".note-err").first().waitFor({ timeout: 3000 });
+        await page.locator(".note-err").first().waitFor();
         await page.locator(".packet-table tr.row").first().click();
         await shot(h, "packets");
       } finally {
@@ -138,7 +136,7 @@ Deno.test({
         await page.getByText(script).first().waitFor();
         await page.getByText(img).first().waitFor();
         await echo(conn, script);
-        await page.locator("td.data", { hasText: script }).nth(2).waitFor({ timeout: 2000 });
+        await page.locator("td.data", { hasText: script }).nth(2).waitFor();
         await page.locator(".packet-table tr.row").first().click();
         const probe = () =>
           page.evaluate(() => ({
@@ -154,7 +152,7 @@ Deno.test({
         // Sent while the page is open: the stream fetches it whole from the capture.
         await echo(conn, long);
         const stream = page.locator('[data-follow-stream][data-source="capture"]');
-        await stream.getByText("end of the long payload").first().waitFor({ timeout: 3000 });
+        await stream.getByText("end of the long payload").first().waitFor();
         await page.getByText("Full payloads from the capture").waitFor();
       } finally {
         closeQuietly(conn);
@@ -187,11 +185,11 @@ Deno.test({
         const recvQ = page.locator('[data-metric="sink-recvq"]');
         const value = async () => Number(await recvQ.getAttribute("data-value") || 0);
         await waitFor("a non-zero sink Recv-Q", async () => await value() > 0, {
-          timeoutMs: 5000,
+          timeoutMs: 20_000,
           intervalMs: 100,
         });
         await waitFor("the writer to block", () => page.locator(".phase-blocked").count(), {
-          timeoutMs: 8000,
+          timeoutMs: 20_000,
           intervalMs: 100,
         });
         await page.waitForTimeout(600);
@@ -203,7 +201,7 @@ Deno.test({
         await shot(h, "buffers");
         await page.locator('[data-action="drain"]').click();
         await waitFor("the Recv-Q to fall to zero", async () => await value() === 0, {
-          timeoutMs: 5000,
+          timeoutMs: 20_000,
           intervalMs: 100,
         });
         await page.locator('[data-action="stop"]').click();
@@ -222,11 +220,11 @@ Deno.test({
       const clients = page.locator('tr[data-ours="true"]').filter({
         has: page.locator("td.owner", { hasText: /^client$/ }),
       });
-      await clients.nth(7).waitFor({ timeout: 3000 });
+      await clients.nth(7).waitFor();
       await shot(h, "sockets_multiconn");
       await page.locator('tr[data-status="done"]').waitFor({ timeout: 30_000 });
       console.log(`multiconn run took ${(performance.now() - launched).toFixed(0)} ms`);
-      await clients.first().waitFor({ state: "detached", timeout: 3000 });
+      await clients.first().waitFor({ state: "detached" });
     });
 
     await t.step("the pages are useful before any script runs", async () => {
@@ -338,7 +336,7 @@ Deno.test({
       await waitFor(
         "2,000 live echo connections",
         () => h.service.registry.endpoints.get("echo")!.live === N,
-        { timeoutMs: 10_000 },
+        { timeoutMs: 30_000 },
       );
       const { page } = h;
       await open(h, "/sockets", "sockets_table");
@@ -348,7 +346,7 @@ Deno.test({
         async () =>
           Number(await page.locator("[data-row-count]").getAttribute("data-row-count")) >= 2 * N,
         {
-          timeoutMs: 10_000,
+          timeoutMs: 30_000,
           intervalMs: 100,
         },
       );

@@ -15,11 +15,11 @@ import {
   readExactly,
   readToEnd,
   runTutorial,
-  settlesWithin,
   startService,
   type TestService,
   waitFor,
   writeAll,
+  writeUntilFull,
 } from "./_helpers.ts";
 
 /** Waits until an endpoint has no live connection, in its totals and in the socket table. */
@@ -77,28 +77,28 @@ Deno.test("echo endpoint holds what a client does not read, then catches up", as
   using conn = await connect(svc.port("echo"));
   // Write without reading: the echo's writes stall, so the process holds unsent bytes.
   const chunk = pattern(64 * 1024);
-  const sent: Uint8Array[] = [];
-  let stuck: Promise<number> | null = null;
-  const deadline = performance.now() + 5000;
-  for (let i = 0; i < 1024 && stuck === null && performance.now() < deadline; i++) {
-    const write = conn.write(chunk);
-    // A write may take part of the chunk; what it took is what the echo owes.
-    if (await settlesWithin(write, 200)) sent.push(chunk.subarray(0, await write));
-    else stuck = write;
-  }
-  ok(stuck !== null, "the kernel kept taking bytes");
+  const server = (rows: SocketRecord[]) => rows.find((r) => r.kind === "conn")!;
+  const client = (rows: SocketRecord[]) =>
+    rows.find((r) => r.kind === "peer" && r.local.port === conn.localAddr.port)!;
+  const backedUp = (rows: SocketRecord[]) =>
+    server(rows)?.app!.txBuffered > 0 && server(rows).kernel!.sendQ > 0 &&
+    client(rows)?.kernel!.recvQ > 0;
+  // A write may take part of the chunk; what it took is what the echo owes.
+  const { taken: sent, pending: stuck } = await writeUntilFull(
+    conn,
+    chunk,
+    async () => backedUp(await svc.sockets("?endpoint=echo")),
+  );
   const rows = await svc.sockets("?endpoint=echo");
-  const server = rows.find((r) => r.kind === "conn")!;
-  const client = rows.find((r) => r.kind === "peer" && r.local.port === conn.localAddr.port)!;
-  ok(server.app!.txBuffered > 0, `app.txBuffered ${server.app!.txBuffered}`);
-  ok(server.kernel!.sendQ > 0, `echo Send-Q ${server.kernel!.sendQ}`);
-  ok(client.kernel!.recvQ > 0, `client Recv-Q ${client.kernel!.recvQ}`);
-  ok(server.bytesOut < server.bytesIn, "the echo is behind");
+  ok(server(rows).app!.txBuffered > 0, `app.txBuffered ${server(rows).app!.txBuffered}`);
+  ok(server(rows).kernel!.sendQ > 0, `echo Send-Q ${server(rows).kernel!.sendQ}`);
+  ok(client(rows).kernel!.recvQ > 0, `client Recv-Q ${client(rows).kernel!.recvQ}`);
+  ok(server(rows).bytesOut < server(rows).bytesIn, "the echo is behind");
 
   // Reading lets everything through, in order: nothing is lost or held.
   const expected = concat(sent);
   const first = await readExactly(conn, expected.length, 10_000);
-  const last = await stuck!;
+  const last = await stuck;
   const rest = await readExactly(conn, last);
   ok(first.every((b, i) => b === expected[i]), "echoed bytes differ from the bytes sent");
   ok(rest.every((b, i) => b === chunk[i]), "echoed bytes differ from the bytes sent");
@@ -243,20 +243,16 @@ Deno.test("sink endpoint fills its Recv-Q and the writer's Send-Q until drained"
 
   // Write until the kernel stops taking bytes: the sink never reads, so both queues fill.
   const chunk = new Uint8Array(64 * 1024).fill(0x73);
-  let written = 0;
-  let stuck: Promise<number> | null = null;
-  const deadline = performance.now() + 5000;
-  for (let i = 0; i < 1024 && stuck === null && performance.now() < deadline; i++) {
-    const write = writer.write(chunk);
-    if (await settlesWithin(write, 200)) written += await write;
-    else stuck = write;
-  }
-  ok(stuck !== null, `the kernel took ${written} bytes and still wanted more`);
-
   const server = (rows: SocketRecord[]) =>
     rows.find((r) => r.kind === "conn" && r.remote?.port === writerPort);
   const peer = (rows: SocketRecord[]) =>
     rows.find((r) => r.kind === "peer" && r.local.port === writerPort);
+  const filled = await writeUntilFull(writer, chunk, async () => {
+    const rows = await svc.sockets("?endpoint=sink");
+    return (server(rows)?.kernel?.recvQ ?? 0) > 0 && (peer(rows)?.kernel?.sendQ ?? 0) > 0;
+  });
+  let written = concat(filled.taken).length;
+  const stuck = filled.pending;
   const full = await svc.sockets("?endpoint=sink");
   const sinkRow = server(full)!;
   const peerRow = peer(full)!;
@@ -275,7 +271,7 @@ Deno.test("sink endpoint fills its Recv-Q and the writer's Send-Q until drained"
     body: JSON.stringify({ drain: true }),
   });
   deepStrictEqual([drain.status, drain.body], [200, { draining: true, connections: 1 }]);
-  written += await stuck!;
+  written += await stuck;
   const drained = await waitFor("the sink's Recv-Q and the writer's Send-Q to empty", async () => {
     const rows = await svc.sockets("?endpoint=sink");
     const s = server(rows);

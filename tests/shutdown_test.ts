@@ -260,6 +260,6 @@ Deno.test("Service() names a taken port and releases the ports it bound first", 
       if (err instanceof Deno.errors.AddrInUse) return null;
       throw err;
     }
-  }, { timeoutMs: 1000, intervalMs: 5 });
+  }, { timeoutMs: 3000, intervalMs: 5 });
   strictEqual(again.addr.port, echoPort);
 });
