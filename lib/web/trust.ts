@@ -132,10 +132,10 @@ export interface HostOptions {
  */
 export function checkHost(host: string | null, options: HostOptions): Refusal | null {
   const name = host === null ? null : hostName(host);
+  const bind = options.bind.toLowerCase();
+  const bound = parseIp(bind);
   if (name !== null) {
     const ip = parseIp(name);
-    const bind = options.bind.toLowerCase();
-    const bound = parseIp(bind);
     if (name === "localhost" || name === bind) return null;
     if (ip !== null && (bound === null || isWildcard(bound) || sameIp(ip, bound))) return null;
     for (const allowed of options.allowHosts ?? []) {
@@ -144,9 +144,16 @@ export function checkHost(host: string | null, options: HostOptions): Refusal | 
       if (a === name || (ip !== null && aIp !== null && sameIp(ip, aIp))) return null;
     }
   }
+  const expected = bound === null
+    ? `${options.bind}, an IP address`
+    : isWildcard(bound)
+    ? "an IP address"
+    : bound.length === 16 && !bind.startsWith("[")
+    ? `[${bind}]`
+    : bind;
   return {
     status: 421,
-    error: `Misdirected request: host "${host ?? ""}" is not ${options.bind}, localhost ` +
+    error: `Misdirected request: host "${host ?? ""}" is not ${expected}, localhost ` +
       "or a name given with --allow-host",
   };
 }

@@ -101,6 +101,18 @@ Deno.test("checkHost() takes the bound address, localhost and --allow-host names
     'Misdirected request: host "evil.example:8000" is not 127.0.0.1, localhost or a name given with --allow-host',
   );
   const v6 = { bind: "::1" };
+  strictEqual(
+    checkHost("evil.example", v6)?.error,
+    'Misdirected request: host "evil.example" is not [::1], localhost or a name given with --allow-host',
+  );
+  strictEqual(
+    checkHost(null, { bind: "0.0.0.0" })?.error,
+    'Misdirected request: host "" is not an IP address, localhost or a name given with --allow-host',
+  );
+  strictEqual(
+    checkHost("evil.example", { bind: "box.lan" })?.error,
+    'Misdirected request: host "evil.example" is not box.lan, an IP address, localhost or a name given with --allow-host',
+  );
   strictEqual(checkHost("[::1]:8000", v6), null);
   strictEqual(checkHost("[0:0::1]", v6), null);
   strictEqual(checkHost("127.0.0.1", v6)?.status, 421);
