@@ -9,6 +9,15 @@ import { ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts";
 import { Service, type ServiceOptions } from "./lib/net/service.ts";
 import { type AppState, type Handlers, jsonError, type RouteContext } from "./lib/web/define.ts";
 import { ParamError } from "./lib/web/params.ts";
+import {
+  bearerToken,
+  checkHost,
+  checkMutation,
+  cookieValue,
+  isLoopback,
+  parseIp,
+  TokenCheck,
+} from "./lib/web/trust.ts";
 import { handler as clients } from "./routes/api/clients.ts";
 import { handler as clientStop } from "./routes/api/clients/[id]/stop.ts";
 import { handler as clientMulticonn } from "./routes/api/clients/multiconn.ts";
@@ -76,6 +85,15 @@ const PAGES: ReadonlyArray<readonly [string, PageModule<any>]> = [
 export interface AppOptions {
   /** When set, every request must carry it (`Authorization: Bearer …` or `?token=`). */
   token?: string;
+  /**
+   * The address the dashboard listens on (`--host`): requests whose `Host` names
+   * anything else, `localhost` or `allowHosts` aside, get 421 (DNS rebinding).
+   * Unset, `Host` is not checked: right in process (`app.fetch`), where no socket
+   * listens for a rebound name; whoever serves the app over a socket sets it.
+   */
+  bind?: string;
+  /** More names `Host` may give, from `--allow-host`. @default [] */
+  allowHosts?: readonly string[];
 }
 
 function dispatch(handlers: Handlers, state: AppState) {
@@ -104,14 +122,28 @@ function dispatch(handlers: Handlers, state: AppState) {
 /** Builds the HTTP app for a running service; tests call `app.fetch` in process. */
 export function createApp(state: AppState, options: AppOptions = {}): Hono {
   const app = new Hono();
+  const hosts = options.bind === undefined
+    ? null
+    : { bind: options.bind, allowHosts: options.allowHosts ?? [] };
+  // Before routing and before the token: a rebound name or another site's page
+  // is refused even when the browser sends the token's cookie along.
+  app.use(async function trust(c, next) {
+    const req = c.req.raw;
+    const host = req.headers.get("host") ?? new URL(req.url).host;
+    const refused = (hosts === null ? null : checkHost(host, hosts)) ??
+      checkMutation(req.method, req.headers, host);
+    if (refused !== null) return jsonError(refused.status, refused.error);
+    await next();
+  });
   if (options.token !== undefined) {
     const token = options.token;
+    const check = new TokenCheck(token);
     app.use(async function requireToken(c, next) {
       const url = new URL(c.req.url);
-      const given = c.req.header("authorization")?.replace(/^Bearer /, "") ??
+      const given = bearerToken(c.req.header("authorization")) ??
         url.searchParams.get("token") ??
-        c.req.header("cookie")?.match(/sockscope_token=([^;]+)/)?.[1];
-      if (given !== token) {
+        cookieValue(c.req.header("cookie"), "sockscope_token");
+      if (!await check.matches(given)) {
         return jsonError(401, "Token required: pass ?token= or Authorization: Bearer");
       }
       await next();
@@ -185,16 +217,26 @@ ${
   --log-format text|json        json: one JSON line per connection open, close, error (default text)
   --no-kernel                   do not read the kernel's socket table
   --token TOKEN                 require this token on the dashboard (required off loopback)
+  --allow-host NAME             a name the dashboard answers to besides its address and
+                                localhost (DNS rebinding guard); repeat or comma-separate
   -h, --help                    show this help`;
 
 /** Parsed command line, or a usage error message. */
 export function parseFlags(
   args: string[],
-): { service: ServiceOptions; port: number; token?: string; kernel: boolean } | string {
+):
+  | {
+    service: ServiceOptions;
+    port: number;
+    token?: string;
+    allowHosts: string[];
+    kernel: boolean;
+  }
+  | string {
   const portFlags = Object.fromEntries(
     ENDPOINTS.map((e) => [`${e.name}-port`, { type: "string" as const }]),
   );
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args,
@@ -229,6 +271,7 @@ export function parseFlags(
         "no-kernel": { type: "boolean" },
         "udp-fast": { type: "boolean" },
         token: { type: "string" },
+        "allow-host": { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -264,9 +307,17 @@ export function parseFlags(
         `Invalid --capture-dir: "${captureDir}" needs a directory and --capture-bytes above 0`,
       );
     }
+    const allowHosts = ((values["allow-host"] ?? []) as string[])
+      .flatMap((v) => v.split(",")).map((v) => v.trim().toLowerCase());
+    for (const name of allowHosts) {
+      if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(name) && parseIp(name) === null) {
+        throw new RangeError(`Invalid --allow-host: "${name}" is not a host name or address`);
+      }
+    }
     return {
       port: int("port", 0, 65535, 8000),
       token: values.token as string | undefined,
+      allowHosts,
       kernel: !values["no-kernel"],
       service: {
         host,
@@ -303,10 +354,6 @@ export function parseFlags(
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
-
 async function main(args: string[]): Promise<number> {
   const flags = parseFlags(args);
   if (typeof flags === "string") {
@@ -333,7 +380,7 @@ async function main(args: string[]): Promise<number> {
     return 1;
   }
   const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
-  const app = createApp(state, { token });
+  const app = createApp(state, { token, bind: host, allowHosts: flags.allowHosts });
   const ac = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {

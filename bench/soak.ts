@@ -402,6 +402,8 @@ const churn: Load = async (ports, tally, signal) => {
 async function api(ports: Ports, path: string, init?: RequestInit): Promise<Response> {
   const res = await fetch(`http://${ports.dashboard}${path}`, {
     ...init,
+    // The API takes only JSON bodies.
+    headers: init?.body == null ? init?.headers : { "content-type": "application/json" },
     signal: AbortSignal.timeout(10_000),
   });
   if (!res.ok) throw new Error(`${path} answered ${res.status}`);

@@ -38,6 +38,8 @@ export interface HarnessOptions {
   timeoutMs?: number;
   /** Size of the service's full-payload capture. @default 67108864 */
   captureBytes?: number;
+  /** The dashboard's `--token`; pages need `?token=` once to get its cookie. @default none */
+  token?: string;
 }
 
 async function requireChromium(): Promise<void> {
@@ -129,7 +131,8 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
   const ac = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    createApp(state).fetch,
+    // Bound as main.ts binds it: the Host check applies to every browser test.
+    createApp(state, { token: options.token, bind: "127.0.0.1" }).fetch,
   );
   state.dashboard = `127.0.0.1:${server.addr.port}`;
   let browser: Browser | undefined;

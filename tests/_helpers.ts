@@ -21,7 +21,10 @@ export interface TestService extends AsyncDisposable {
   app: Hono;
   /** The bound port of an endpoint by name. */
   port(name: string): number;
-  /** Calls the app in process and parses the JSON body (null for an empty body). */
+  /**
+   * Calls the app in process and parses the JSON body (null for an empty body); a body
+   * goes as `application/json` unless `init` names another type.
+   */
   api<T = Record<string, unknown>>(path: string, init?: RequestInit): Promise<ApiResponse<T>>;
   /** `GET /api/sockets` with an optional query string. */
   sockets(query?: string): Promise<SocketRecord[]>;
@@ -62,7 +65,12 @@ export function startService(options: ServiceOptions = {}): TestService {
   });
   const app = createApp({ service, startedAt: Date.now(), dashboard: "127.0.0.1:0" });
   async function api<T>(path: string, init?: RequestInit): Promise<ApiResponse<T>> {
-    const res = await app.fetch(new Request(`http://x${path}`, init));
+    const req = new Request(`http://x${path}`, init);
+    // As the dashboard's postJson: the API takes only JSON bodies.
+    if (init?.body != null && !new Headers(init.headers).has("content-type")) {
+      req.headers.set("content-type", "application/json");
+    }
+    const res = await app.fetch(req);
     const text = await res.text();
     return {
       status: res.status,

@@ -51,7 +51,7 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     description: "Accepts and never reads until drained, so Recv-Q and the writer's Send-Q fill",
     tryIt: [
       "deno task client sink --port {port}",
-      "curl -X POST -d '{\"drain\":true}' http://{dashboard}/api/sink/drain",
+      "curl --json '{\"drain\":true}' http://{dashboard}/api/sink/drain",
     ],
   },
   {
