@@ -399,7 +399,7 @@ Deno.test("GET /api/events streams hello, endpoints, sockets and packets until a
   const seen = new Map<string, unknown>();
   let sent: Awaited<ReturnType<typeof echoConn>> | null = null;
   try {
-    for await (const { event, data } of sseEvents(body, 5000)) {
+    for await (const { event, data } of sseEvents(body, 20_000)) {
       if (!seen.has(event)) seen.set(event, data);
       if (event === "hello") strictEqual(data.lastSeq, 0);
       if (event === "endpoints") ok(data.some((e: { name: string }) => e.name === "echo"));
@@ -449,7 +449,7 @@ Deno.test("GET /api/events?socketsMs=250 sends kernel rows as fresh as its inter
   );
   const sampledAt: number[] = [];
   try {
-    for await (const { event, data } of sseEvents(res.body!, 5000)) {
+    for await (const { event, data } of sseEvents(res.body!, 20_000)) {
       if (event !== "sockets") continue;
       strictEqual(data.kernel.available, true);
       sampledAt.push(data.kernel.sampledAt);
