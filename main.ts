@@ -323,6 +323,8 @@ async function main(args: string[]): Promise<number> {
   try {
     service = new Service({
       ...flags.service,
+      // The service masks it in every capture, packet log and span (cookies ignore ports).
+      token,
       // Bound to an IPv4 address, the service has no IPv6 sockets to show: skip those tables.
       kernel: flags.kernel
         ? new KernelTable({ ipv6: !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) })
