@@ -354,6 +354,12 @@ export function parseFlags(
   }
 }
 
+/**
+ * Longest a stop takes from the signal to `Deno.exit`: under the promised 2 s with room for
+ * the runtime's own exit and a late timer on a busy machine.
+ */
+const STOP_DEADLINE_MS = 1500;
+
 async function main(args: string[]): Promise<number> {
   const flags = parseFlags(args);
   if (typeof flags === "string") {
@@ -370,6 +376,8 @@ async function main(args: string[]): Promise<number> {
   try {
     service = new Service({
       ...flags.service,
+      // The service masks it in every capture, packet log and span (cookies ignore ports).
+      token,
       // Bound to an IPv4 address, the service has no IPv6 sockets to show: skip those tables.
       kernel: flags.kernel
         ? new KernelTable({ ipv6: !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) })
@@ -426,6 +434,24 @@ async function main(args: string[]): Promise<number> {
       ? "  kernel view: off (--no-kernel)"
       : "  kernel view: sampled while someone looks, at most every 500 ms",
   );
+  // Listening for signals before the banner says the service is up: a SIGTERM sent on seeing
+  // it used to find no listener and kill the process without a clean close (exit 143).
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const onSignal = (name: string) => () => {
+    // A second signal: the user insists, exit now.
+    if (deadline !== undefined) Deno.exit(0);
+    // Whatever hangs, the process is gone within 2 s of the signal: the hard deadline runs
+    // from here, before any goodbye line or close, and leaves room for the runtime's exit.
+    deadline = setTimeout(() => Deno.exit(0), STOP_DEADLINE_MS);
+    Deno.unrefTimer(deadline);
+    stop(name);
+  };
+  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
+    "SIGTERM",
+    onSignal("SIGTERM"),
+  ]];
+  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
   if (flags.service.logFormat === "json") {
     // Log shippers read stdout: the banner is one more JSON line there.
     const endpoints = Object.fromEntries(
@@ -440,21 +466,14 @@ async function main(args: string[]): Promise<number> {
   } else {
     console.log(lines.join("\n"));
   }
-  const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
-  const onSignal = (name: string) => () => stop(name);
-  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
-    "SIGTERM",
-    onSignal("SIGTERM"),
-  ]];
-  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
   const why = await stopped;
   if (flags.service.logFormat === "json") {
     console.log(JSON.stringify({ ts: new Date().toISOString(), event: "stop", signal: why }));
   } else {
     console.log(`sockscope: ${why}, closing listeners and connections`);
   }
-  // Whatever hangs, the process is gone within 2 s.
-  setTimeout(() => Deno.exit(0), 1800).unref();
+  // The dashboard's listener and the endpoints' listeners close first (service.close() closes
+  // listeners before connections); the deadline set on the signal cuts short a slow close.
   ac.abort();
   await Promise.allSettled([service.close(), server.finished]);
   for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);

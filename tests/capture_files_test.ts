@@ -132,3 +132,68 @@ Deno.test("GET /api/captures without --capture-dir lists no files", async () => 
   const file = await svc.api("/api/captures/sockscope_00001_20250101T000000Z.pcapng");
   strictEqual(file.status, 404);
 });
+
+Deno.test("capture downloads serve only the plain files the writer made: links are refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockscope-captures-" });
+  const outside = await Deno.makeTempDir({ prefix: "sockscope-outside-" });
+  try {
+    const secret = `${outside}/secret.txt`;
+    const secretText = "not a capture: must never be served or overwritten\n";
+    await Deno.writeTextFile(secret, secretText);
+    // Planted before the start: a symlink and a hard link under capture files' names.
+    await Deno.symlink(secret, `${dir}/sockscope_00001_20250101T000000Z.pcapng`);
+    await Deno.link(secret, `${dir}/sockscope_00002_20250101T000000Z.pcapng`);
+    await using svc = startService({ kernel: undefined, captureDir: dir });
+    // The next file the writer opens is number 3: plant links under every name it could take
+    // in the next few seconds, so writing through one would overwrite the secret.
+    const now = Date.now();
+    for (let s = -2; s <= 10; s++) {
+      const stamp = new Date(now + s * 1000).toISOString().replace(/[-:]/g, "").replace(
+        /\.\d+Z$/,
+        "Z",
+      );
+      await Deno.symlink(secret, `${dir}/sockscope_00003_${stamp}.pcapng`);
+    }
+    await echoRoundTrip(svc.port("echo"), encoder.encode("a capture of our own"));
+    await svc.service.captureFiles!.flush();
+    strictEqual(await Deno.readTextFile(secret), secretText, "the writer wrote through a link");
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, svc.app.fetch);
+    try {
+      const get = async (name: string) => {
+        const res = await fetch(`http://127.0.0.1:${server.addr.port}/api/captures/${name}`);
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        return { status: res.status, type: res.headers.get("content-type"), bytes };
+      };
+      const listed = (await svc.api<CapturesBody>("/api/captures")).body.files;
+      strictEqual(listed.length, 1, `listed: ${listed.map((f) => f.name).join(", ")}`);
+      const ours = listed[0].name;
+      match(ours, /^sockscope_\d{5}_\d{8}T\d{6}Z\.pcapng$/);
+      strictEqual((await get(ours)).status, 200);
+      // A symlink planted after the start, under a name the writer never used.
+      await Deno.symlink(secret, `${dir}/sockscope_09999_20250101T000000Z.pcapng`);
+      const planted = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== ours);
+      ok(planted.length >= 14, `planted: ${planted.length}`);
+      for (const name of planted) {
+        const res = await get(name);
+        strictEqual(res.status, 404, name);
+        match(res.type!, /^application\/json/);
+        ok(!new TextDecoder().decode(res.bytes).includes("not a capture"), name);
+      }
+      // A file the writer made, replaced by a link to the secret, is refused, not followed.
+      await svc.service.captureFiles!.close();
+      await Deno.remove(`${dir}/${ours}`);
+      await Deno.symlink(secret, `${dir}/${ours}`);
+      const swapped = await get(ours);
+      strictEqual(swapped.status, 403);
+      match(
+        new TextDecoder().decode(swapped.bytes),
+        /"error":"Cannot serve capture file .*not a plain file"/,
+      );
+    } finally {
+      await server.shutdown();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});

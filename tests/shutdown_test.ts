@@ -146,6 +146,32 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+Deno.test("main.ts idle exits 0 within 2 s of a SIGTERM sent as soon as its banner is out, every time", async () => {
+  // The banner used to come before the signal listener: a SIGTERM sent on seeing it found
+  // none and killed the process uncleanly (exit 143), and the exit timer ran from the goodbye
+  // line rather than from the signal.
+  const took: number[] = [];
+  for (let run = 0; run < 5; run++) {
+    const main = await startMain();
+    try {
+      const sent = performance.now();
+      main.child.kill("SIGTERM");
+      const status = await exitWithin(main.child, 2000);
+      took.push(Math.round(performance.now() - sent));
+      deepStrictEqual([status.code, status.signal], [0, null], `run ${run}`);
+    } finally {
+      try {
+        main.child.kill("SIGKILL");
+      } catch {
+        // Exited already, as it should have.
+      }
+    }
+    match(await main.rest(), /^sockscope: SIGTERM, closing listeners and connections$/m);
+    strictEqual(await main.stderr, "");
+  }
+  ok(took.every((ms) => ms < 2000), `exits took ${took.join(", ")} ms`);
+});
+
 /** Runs main.ts to completion (for runs that must fail fast), bounded by `timeoutMs`. */
 async function runMain(args: string[], timeoutMs = 20_000) {
   const ac = new AbortController();

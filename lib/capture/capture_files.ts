@@ -37,12 +37,27 @@ export interface CaptureFileInfo {
   current: boolean;
 }
 
+/** A capture file opened for download, or why it is refused. */
+export type CaptureFileOpen =
+  | { file: Deno.FsFile; size: number; refused?: undefined }
+  | { refused: "unknown" | "not-plain" };
+
 /** Names the writer gives files: `sockscope_00001_20250102T030405Z.pcapng`. */
 const FILE_NAME = /^sockscope_(\d{5,})_(\d{8}T\d{6}Z)\.pcapng$/;
 
 /** True if `name` is one of the capture files' names (no path, no tricks). */
 export function isCaptureFileName(name: string): boolean {
   return FILE_NAME.test(name);
+}
+
+/** True for a plain file: not a symlink, not a directory, one name only (no hard link). */
+function isPlain(path: string): boolean {
+  try {
+    const info = Deno.lstatSync(path);
+    return info.isFile && info.nlink === 1;
+  } catch {
+    return false;
+  }
 }
 
 function stamp(ms: number): string {
@@ -66,6 +81,8 @@ export class CaptureFiles {
   #timer: ReturnType<typeof setInterval>;
   #flushing: Promise<void> | null = null;
   #closed = false;
+  /** Names of the files this writer created, and of the plain files an earlier run left. */
+  #known = new Set<string>();
   /** Files written since start. */
   written = 0;
   /** Records evicted from the ring before they could be written. */
@@ -90,6 +107,13 @@ export class CaptureFiles {
     // previous run into its own files.
     this.#cursor = ring.cursorAtEnd();
     Deno.mkdirSync(this.dir, { recursive: true });
+    // An earlier run's files stay downloadable: the plain files there now (no symlink, no
+    // second name for another file).
+    for (const entry of Deno.readDirSync(this.dir)) {
+      if (FILE_NAME.test(entry.name) && isPlain(`${this.dir}/${entry.name}`)) {
+        this.#known.add(entry.name);
+      }
+    }
     let highest = 0;
     for (const f of this.list()) highest = Math.max(highest, Number(FILE_NAME.exec(f.name)![1]));
     this.#next = highest + 1;
@@ -97,30 +121,58 @@ export class CaptureFiles {
     Deno.unrefTimer(this.#timer);
   }
 
-  /** The capture files in the directory, oldest first (earlier runs' included). */
+  /**
+   * The capture files in the directory, oldest first: the ones this writer created and the
+   * plain files an earlier run left (found at start). Anything else that appears in the
+   * directory later, or that is not a plain file, is neither listed nor served.
+   */
   list(): CaptureFileInfo[] {
     const out: CaptureFileInfo[] = [];
-    for (const entry of Deno.readDirSync(this.dir)) {
-      if (!entry.isFile || !FILE_NAME.test(entry.name)) continue;
+    for (const name of this.#known) {
       try {
-        const info = Deno.statSync(`${this.dir}/${entry.name}`);
+        const info = Deno.lstatSync(`${this.dir}/${name}`);
+        if (!info.isFile || info.nlink !== 1) continue;
         out.push({
-          name: entry.name,
+          name,
           bytes: info.size,
           modified: info.mtime?.getTime() ?? null,
-          current: entry.name === this.#name,
+          current: name === this.#name,
         });
       } catch {
-        // Deleted by rotation between the listing and the stat.
+        // Deleted by rotation (or by hand) since it was written.
       }
     }
     return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
-  /** The path of a listed file, or null when `name` is not one (validate before calling). */
-  path(name: string): string | null {
-    if (!FILE_NAME.test(name)) return null;
-    return `${this.dir}/${name}`;
+  /**
+   * Opens a listed file for download: refused as `unknown` when this writer did not create
+   * or find it at start, as `not-plain` when it is now a link, a hard link or anything other
+   * than the plain file it wrote (a symlink to /etc/passwd under a capture file's name).
+   * The file is checked before and after opening, so swapping in a link in between is caught.
+   */
+  async open(name: string): Promise<CaptureFileOpen> {
+    if (!FILE_NAME.test(name) || !this.#known.has(name)) return { refused: "unknown" };
+    const path = `${this.dir}/${name}`;
+    let link: Deno.FileInfo;
+    try {
+      link = await Deno.lstat(path);
+    } catch {
+      return { refused: "unknown" };
+    }
+    if (!link.isFile || link.isSymlink || link.nlink !== 1) return { refused: "not-plain" };
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch {
+      return { refused: "unknown" };
+    }
+    const info = await file.stat();
+    if (!info.isFile || info.ino !== link.ino || info.dev !== link.dev || info.nlink !== 1) {
+      file.close();
+      return { refused: "not-plain" };
+    }
+    return { file, size: info.size };
   }
 
   /** Writes what the ring got since the last flush; concurrent calls share one run. */
@@ -186,12 +238,19 @@ export class CaptureFiles {
 
   async #open(): Promise<void> {
     const now = Date.now();
-    const name = `sockscope_${String(this.#next++).padStart(5, "0")}_${stamp(now)}.pcapng`;
-    this.#file = await Deno.open(`${this.dir}/${name}`, {
-      write: true,
-      create: true,
-      truncate: true,
-    });
+    let name = "";
+    // A new name every time, created exclusively (O_EXCL): a link planted under the next name
+    // is never followed, so the writer cannot be made to overwrite another file; that name
+    // is skipped. Bounded: a directory full of planted names is a write error.
+    for (let attempt = 0; this.#file === null; attempt++) {
+      name = `sockscope_${String(this.#next++).padStart(5, "0")}_${stamp(now)}.pcapng`;
+      try {
+        this.#file = await Deno.open(`${this.dir}/${name}`, { write: true, createNew: true });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists) || attempt >= 100) throw err;
+      }
+    }
+    this.#known.add(name);
     this.#name = name;
     this.#size = 0;
     this.#startedAt = now;
@@ -204,6 +263,7 @@ export class CaptureFiles {
     this.#size += header.length;
     const old = this.list();
     for (const f of old.slice(0, Math.max(0, old.length - this.files))) {
+      this.#known.delete(f.name);
       await Deno.remove(`${this.dir}/${f.name}`).catch(() => {});
     }
   }

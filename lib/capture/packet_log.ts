@@ -5,6 +5,7 @@
  * was allocated once, so observing a connection costs a few stores and one
  * `subarray` copy per read or write, whatever the traffic.
  */
+import type { Redactor } from "./redact.ts";
 
 /** Who a packet belongs to: the socket id and its endpoint (and, where known, its addresses). */
 export interface PacketSource {
@@ -129,6 +130,11 @@ export class PacketLog {
   tap: PacketTap | null = null;
   /** Whether the tap kept the buffer the last {@linkcode record} lent it. */
   kept = false;
+  /**
+   * Masks a secret (the dashboard's token) in what is recorded, before the
+   * ring or the tap sees it: every store of bytes and notes is fed from here.
+   */
+  redactor: Redactor | null = null;
 
   constructor(options: PacketLogOptions = {}) {
     const capacity = options.entries ?? 10_000;
@@ -181,6 +187,15 @@ export class PacketLog {
     echo = false,
     lend: Uint8Array | null = null,
   ): number {
+    if (this.redactor !== null) {
+      const masked = this.redactor.bytes(src, dir, bytes);
+      // A masked copy is neither the read's buffer nor the view an echo refers to.
+      if (masked !== bytes) {
+        bytes = masked;
+        echo = false;
+        lend = null;
+      }
+    }
     const seq = this.#next++;
     const slot = seq % this.capacity;
     const n = bytes.length < this.previewBytes ? bytes.length : this.previewBytes;
@@ -204,12 +219,18 @@ export class PacketLog {
 
   /** A TCP connection closed, by FIN or by RST, or a UDP flow ended (for the tap). */
   closed(src: PacketSource, reset: boolean, ts: number): void {
+    this.redactor?.forget(src);
     if (this.tap !== null) this.tap.closed(src, reset, ts);
   }
 
   /** Attaches a decoded summary to an entry still in the ring. */
   annotate(seq: number, note: PacketNote): void {
     if (seq <= this.#next - 1 - this.capacity || seq >= this.#next) return;
+    if (this.redactor !== null) {
+      // Summaries quote what clients sent (a request line with ?token=…).
+      const summary = this.redactor.text(note.summary);
+      if (summary !== note.summary) note = { ...note, summary };
+    }
     const slot = seq % this.capacity;
     const notes = this.#notes[slot];
     if (notes === undefined) this.#notes[slot] = [note];

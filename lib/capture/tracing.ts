@@ -62,6 +62,11 @@ export class ConnTracing implements PacketTap {
   #tracer: TracerLike;
   #parent: (span: SpanLike) => unknown;
   #spans = new Map<PacketSource, SpanLike>();
+  /**
+   * Masks a secret in the text request spans carry (their attributes and
+   * status messages come from what clients sent); null to keep them as they are.
+   */
+  redact: ((text: string) => string) | null = null;
 
   constructor(tracer: TracerLike, parent: (span: SpanLike) => unknown = otelParent) {
     this.#tracer = tracer;
@@ -116,17 +121,44 @@ export class ConnTracing implements PacketTap {
   /** Starts an app request's span under its connection's; the caller ends it. */
   request(conn: PacketSource, attributes: SpanAttributes): SpanLike {
     const parent = this.#spans.get(conn);
-    return this.#tracer.startSpan(
+    const redact = this.redact;
+    const span = this.#tracer.startSpan(
       "app request",
-      { kind: SERVER, attributes: { "sockscope.conn": conn.id, ...attributes } },
+      {
+        kind: SERVER,
+        attributes: {
+          "sockscope.conn": conn.id,
+          ...(redact === null ? attributes : redactAttributes(attributes, redact)),
+        },
+      },
       parent === undefined ? undefined : this.#parent(parent),
     );
+    if (redact === null) return span;
+    return {
+      setAttributes: (more) => span.setAttributes(redactAttributes(more, redact)),
+      setStatus: (status) =>
+        span.setStatus(
+          status.message === undefined ? status : { ...status, message: redact(status.message) },
+        ),
+      end: (endTime) => span.end(endTime),
+    };
   }
 
   /** Marks a span failed. */
   static fail(span: SpanLike, message: string): void {
     span.setStatus({ code: STATUS_ERROR, message });
   }
+}
+
+function redactAttributes(
+  attributes: SpanAttributes,
+  redact: (text: string) => string,
+): SpanAttributes {
+  const out: SpanAttributes = {};
+  for (const [key, value] of Object.entries(attributes)) {
+    out[key] = typeof value === "string" ? redact(value) : value;
+  }
+  return out;
 }
 
 /** True for close reasons that are errors (a reset, a broken pipe, a protocol error). */

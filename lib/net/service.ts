@@ -8,6 +8,7 @@ import { CaptureRing } from "../capture/capture_ring.ts";
 import { EventLog, LineWriter } from "../capture/event_log.ts";
 import { Histogram } from "../capture/histogram.ts";
 import { composeTaps, PacketLog } from "../capture/packet_log.ts";
+import { Redactor } from "../capture/redact.ts";
 import { ConnTracing, otelRequested, otelTracer, type TracerLike } from "../capture/tracing.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ClientRuns } from "./client_runs.ts";
@@ -101,6 +102,11 @@ export interface ServiceOptions {
   eventSink?: (line: string) => void;
   /** Spans for connections and app requests; null for none. @default Deno's tracer when OTEL_DENO is set */
   tracer?: TracerLike | null;
+  /**
+   * The dashboard's `--token`: a secret masked (as `*`) in every copy the
+   * service records (packet log, capture, capture files, notes, spans). @default none
+   */
+  token?: string;
 }
 
 /**
@@ -138,6 +144,8 @@ export class Service {
   readonly appLatency = new Histogram();
   /** Connection and request spans, when OpenTelemetry is on. */
   readonly tracing: ConnTracing | null;
+  /** Masks the dashboard's token in everything recorded; null without a token. */
+  readonly redactor: Redactor | null;
   #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
@@ -179,6 +187,13 @@ export class Service {
       ? (otelRequested() ? otelTracer() : null)
       : options.tracer;
     this.tracing = tracer === null ? null : new ConnTracing(tracer);
+    // Cookies ignore ports: the dashboard's cookie reaches every endpoint a browser visits.
+    this.redactor = options.token ? new Redactor(options.token) : null;
+    this.log.redactor = this.redactor;
+    if (this.tracing !== null && this.redactor !== null) {
+      const redactor = this.redactor;
+      this.tracing.redact = (text) => redactor.text(text);
+    }
     let events: EventLog | null = null;
     if (options.logFormat === "json") {
       let sink = options.eventSink;

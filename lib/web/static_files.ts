@@ -5,6 +5,7 @@
  * is revalidated with its ETag.
  */
 import { fileURLToPath } from "node:url";
+import { jsonError } from "./define.ts";
 
 /** Reads a file's bytes and modification time; injected so tests need no disk. */
 export interface FileReader {
@@ -36,14 +37,20 @@ interface Entry {
   etag: string;
 }
 
+/** Longest path and longest path segment served, in bytes (Linux's NAME_MAX is 255). */
+const MAX_PATH = 1024;
+const MAX_SEGMENT = 255;
+const utf8 = new TextEncoder();
+
 const denoReader: FileReader = {
   async stat(path) {
     try {
       const info = await Deno.stat(path);
       return info.isFile ? { mtime: info.mtime?.getTime() ?? 0, size: info.size } : null;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return null;
-      throw err;
+    } catch {
+      // Not there, not a directory on the way, not readable, a name the kernel refuses: none of
+      // these is a file this server can serve, and none is worth a stack trace.
+      return null;
     }
   },
   read: (path) => Deno.readFile(path),
@@ -73,10 +80,16 @@ export class StaticFiles {
     return entry === null ? null : `${path}?v=${entry.etag}`;
   }
 
-  /** Answers a GET or HEAD for a static file, or null when there is no such file. */
+  /**
+   * Answers a GET or HEAD for a static file; 400 JSON for a path no file can have (a control
+   * character, an encoded separator, a dot segment, an overlong name); null when there is no
+   * such file (a directory, a missing or unreadable one), for the app's 404.
+   */
   async serve(req: Request): Promise<Response | null> {
     if (req.method !== "GET" && req.method !== "HEAD") return null;
     const url = new URL(req.url);
+    const path = checkPath(url.pathname);
+    if (typeof path !== "string") return jsonError(400, `Cannot serve path: ${path.reason}`);
     const entry = await this.#load(url.pathname);
     if (entry === null) return null;
     const etag = `"${entry.etag}"`;
@@ -97,31 +110,60 @@ export class StaticFiles {
   }
 
   async #load(pathname: string): Promise<Entry | null> {
-    let path: string;
-    try {
-      path = decodeURIComponent(pathname);
-    } catch {
-      return null;
-    }
-    // Only plain relative names below the root: no dot segments, no hidden files.
-    if (
-      !path.startsWith("/") || path.split("/").some((s) => s.startsWith(".")) || path.includes("\\")
-    ) {
-      return null;
-    }
+    const path = checkPath(pathname);
+    // Hidden files (`.env`, `.git/…`) are not served: 404, like a file that is not there.
+    if (typeof path !== "string" || path.split("/").some((s) => s.startsWith("."))) return null;
     const file = this.#root + path.slice(1);
-    const info = await this.#reader.stat(file);
-    if (info === null) {
+    let info: { mtime: number; size: number } | null;
+    let body: Uint8Array;
+    try {
+      info = await this.#reader.stat(file);
+      if (info === null) {
+        this.#cache.delete(file);
+        return null;
+      }
+      const cached = this.#cache.get(file);
+      if (cached !== undefined && cached.mtime === info.mtime && cached.size === info.size) {
+        return cached;
+      }
+      body = await this.#reader.read(file);
+    } catch {
+      // Removed or made unreadable between the stat and the read: not servable now.
       this.#cache.delete(file);
       return null;
     }
-    const cached = this.#cache.get(file);
-    if (cached !== undefined && cached.mtime === info.mtime && cached.size === info.size) {
-      return cached;
-    }
-    const body = await this.#reader.read(file);
     const entry = { mtime: info.mtime, size: body.byteLength, body, etag: await digest(body) };
     this.#cache.set(file, entry);
     return entry;
   }
+}
+
+/**
+ * The decoded path of a plain relative name below the root, or why it cannot be one: no
+ * control characters (NUL reaches the kernel as the end of the name), no encoded `/` or `\\`
+ * (one segment must not become two after decoding), no dot segments, no backslash, no name
+ * longer than the file system allows. Hidden names pass here and are never served.
+ */
+function checkPath(pathname: string): string | { reason: string } {
+  if (/%(2f|5c)/i.test(pathname)) return { reason: "it contains an encoded separator" };
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return { reason: "it is not valid percent-encoded UTF-8" };
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(path)) return { reason: "it contains a control character" };
+  if (!path.startsWith("/") || path.includes("\\")) {
+    return { reason: "it is not a plain path below the root" };
+  }
+  const segments = path.split("/");
+  if (segments.some((s) => s === "." || s === "..")) return { reason: "it has a dot segment" };
+  if (
+    utf8.encode(path).length > MAX_PATH ||
+    segments.some((s) => utf8.encode(s).length > MAX_SEGMENT)
+  ) {
+    return { reason: `a name is longer than ${MAX_SEGMENT} bytes or the path than ${MAX_PATH}` };
+  }
+  return path;
 }

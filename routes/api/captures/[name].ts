@@ -12,14 +12,14 @@ export const handler = define.handlers({
       throw new ParamError(`Cannot parse path: not a capture file name: "${name}"`);
     }
     if (files === null) return jsonError(404, "No capture files: started without --capture-dir");
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(files.path(name)!, { read: true });
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return jsonError(404, `No capture file "${name}"`);
-      throw err;
+    // Only a file the writer created (or found at start) and listed, still the plain file it was.
+    const opened = await files.open(name);
+    if (opened.refused !== undefined) {
+      return opened.refused === "unknown"
+        ? jsonError(404, `No capture file "${name}"`)
+        : jsonError(403, `Cannot serve capture file "${name}": it is not a plain file`);
     }
-    const { size } = await file.stat();
+    const { file, size } = opened;
     return new Response(file.readable, {
       headers: {
         "content-type": "application/x-pcapng",
