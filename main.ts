@@ -307,6 +307,20 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
+/** The banner's descriptor-budget line: what floods can take, and what is kept from them. */
+function fdBudgetLine(service: Service, maxConns: number): string {
+  const plan = service.fds.plan!;
+  const parts = plan.reserved === null
+    ? "given"
+    : Object.entries(plan.reserved).map(([k, v]) => `${v} ${k}`).join(", ");
+  const short = plan.budget < maxConns
+    ? `; less than --max-conns ${maxConns}: raise ulimit -n for more`
+    : "";
+  return `  descriptors: ${plan.budget} connections for all TCP endpoints and client runs ` +
+    `together (limit ${plan.limit} from ${plan.limitSource}, reserve ${plan.reserve}: ${parts})` +
+    short;
+}
+
 async function main(args: string[]): Promise<number> {
   const flags = parseFlags(args);
   if (typeof flags === "string") {
@@ -374,6 +388,7 @@ async function main(args: string[]): Promise<number> {
         : `  udp fast path: off, Deno's socket instead: ${udp?.fastUnavailable ?? "not started"}`,
     );
   }
+  lines.push(fdBudgetLine(service, flags.service.maxConns!));
   lines.push(
     service.kernelStatus.reason === "Kernel view not configured"
       ? "  kernel view: off (--no-kernel)"
@@ -389,6 +404,7 @@ async function main(args: string[]): Promise<number> {
       event: "start",
       dashboard: `http://${dash}/`,
       endpoints,
+      fdBudget: service.fds.toJSON(),
     }));
   } else {
     console.log(lines.join("\n"));
