@@ -90,7 +90,7 @@ export class ClientRuns {
       this.stats.refused++;
       this.stats.hit("fd-budget");
       throw new Error(
-        `Cannot connect: the descriptor budget is spent (${fds.used} of ${fds.budget} connections open)`,
+        `Descriptor budget spent (${fds.used} of ${fds.budget} connections open)`,
       );
     }
     let conn: Deno.TcpConn;
