@@ -155,7 +155,8 @@ ${
     `  --${e.name}-port PORT`.padEnd(32) + `${e.name} endpoint port (default ${e.defaultPort})`
   ).join("\n")
 }
-  --max-conns N                 live connections per TCP endpoint (default 10000)
+  --max-conns N                 live connections per TCP endpoint (default 10000); all endpoints
+                                share the descriptor budget (RLIMIT_NOFILE less a reserve) too
   --idle-timeout SECONDS        close TCP connections idle this long, 0 = never (default 300)
   --read-timeout SECONDS        close a framed connection whose started message takes longer,
                                 0 = never (default 30)
@@ -313,12 +314,15 @@ function fdBudgetLine(service: Service, maxConns: number): string {
   const parts = plan.reserved === null
     ? "given"
     : Object.entries(plan.reserved).map(([k, v]) => `${v} ${k}`).join(", ");
-  const short = plan.budget < maxConns
-    ? `; less than --max-conns ${maxConns}: raise ulimit -n for more`
-    : "";
+  const assumed = plan.limitSource.startsWith("assumed");
+  const short = plan.budget >= maxConns
+    ? ""
+    : `; less than --max-conns ${maxConns}: ${
+      assumed ? "allow reading /proc/self/limits" : "raise ulimit -n"
+    } for more`;
   return `  descriptors: ${plan.budget} connections for all TCP endpoints and client runs ` +
-    `together (limit ${plan.limit} from ${plan.limitSource}, reserve ${plan.reserve}: ${parts})` +
-    short;
+    `together (limit ${plan.limit} ${assumed ? plan.limitSource : `from ${plan.limitSource}`}, ` +
+    `reserve ${plan.reserve}: ${parts})${short}`;
 }
 
 async function main(args: string[]): Promise<number> {
