@@ -187,7 +187,8 @@ ${
     `  --${e.name}-port PORT`.padEnd(32) + `${e.name} endpoint port (default ${e.defaultPort})`
   ).join("\n")
 }
-  --max-conns N                 live connections per TCP endpoint (default 10000)
+  --max-conns N                 live connections per TCP endpoint (default 10000); all endpoints
+                                share the descriptor budget (RLIMIT_NOFILE less a reserve) too
   --idle-timeout SECONDS        close TCP connections idle this long, 0 = never (default 300)
   --read-timeout SECONDS        close a framed connection whose started message takes longer,
                                 0 = never (default 30)
@@ -360,6 +361,23 @@ export function parseFlags(
  */
 const STOP_DEADLINE_MS = 1500;
 
+/** The banner's descriptor-budget line: what floods can take, and what is kept from them. */
+function fdBudgetLine(service: Service, maxConns: number): string {
+  const plan = service.fds.plan!;
+  const parts = plan.reserved === null
+    ? "given"
+    : Object.entries(plan.reserved).map(([k, v]) => `${v} ${k}`).join(", ");
+  const assumed = plan.limitSource.startsWith("assumed");
+  const short = plan.budget >= maxConns
+    ? ""
+    : `; less than --max-conns ${maxConns}: ${
+      assumed ? "allow reading /proc/self/limits" : "raise ulimit -n"
+    } for more`;
+  return `  descriptors: ${plan.budget} connections for all TCP endpoints and client runs ` +
+    `together (limit ${plan.limit} ${assumed ? plan.limitSource : `from ${plan.limitSource}`}, ` +
+    `reserve ${plan.reserve}: ${parts})${short}`;
+}
+
 async function main(args: string[]): Promise<number> {
   const flags = parseFlags(args);
   if (typeof flags === "string") {
@@ -429,6 +447,7 @@ async function main(args: string[]): Promise<number> {
         : `  udp fast path: off, Deno's socket instead: ${udp?.fastUnavailable ?? "not started"}`,
     );
   }
+  lines.push(fdBudgetLine(service, flags.service.maxConns!));
   lines.push(
     service.kernelStatus.reason === "Kernel view not configured"
       ? "  kernel view: off (--no-kernel)"
@@ -462,6 +481,7 @@ async function main(args: string[]): Promise<number> {
       event: "start",
       dashboard: `http://${dash}/`,
       endpoints,
+      fdBudget: service.fds.toJSON(),
     }));
   } else {
     console.log(lines.join("\n"));

@@ -26,6 +26,7 @@ export const handler = define.handlers({
         errors: service.captureFiles.errors,
       },
       latency: [{ endpoint: "app", histogram: service.appLatency }],
+      fdBudget: service.fds.toJSON(),
       process: processStats,
     });
     return new Response(body, {

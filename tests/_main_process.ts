@@ -19,11 +19,45 @@ export interface MainProcess extends AsyncDisposable {
   stderr(): Promise<string>;
 }
 
+/** How {@linkcode startMain} starts the process. */
+export interface StartMainOptions {
+  /** RLIMIT_NOFILE (soft and hard) of the process: prlimit where it exists, else bash's ulimit. */
+  nofile?: number;
+}
+
+function onPath(name: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+    } catch {
+      // Not in this one.
+    }
+  }
+  return null;
+}
+
+/** The command line that runs `argv` with at most `nofile` descriptors. */
+function withNofile(argv: string[], nofile: number): string[] {
+  const prlimit = onPath("prlimit");
+  if (prlimit !== null) return [prlimit, `--nofile=${nofile}:${nofile}`, ...argv];
+  return ["bash", "-c", `ulimit -n ${nofile} && exec "$0" "$@"`, ...argv];
+}
+
 /** Starts main.ts with every port 0 plus `args`, with `env` added. */
-export function startMain(args: string[], env: Record<string, string> = {}): MainProcess {
+export function startMain(
+  args: string[],
+  env: Record<string, string> = {},
+  options: StartMainOptions = {},
+): MainProcess {
   const ports = ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--port", "0", "--no-kernel", ...ports, ...args],
+  let argv = [
+    Deno.execPath(),
+    ...["run", "-A", MAIN, "--port", "0", "--no-kernel", ...ports, ...args],
+  ];
+  if (options.nofile !== undefined) argv = withNofile(argv, options.nofile);
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",

@@ -71,6 +71,7 @@ export class ClientRuns {
       counters: this.stats,
       onClose: (conn: ObservedConn) => {
         this.conns.delete(conn);
+        ctx.fds?.release();
         this.stats.live--;
         this.stats.closed++;
         ctx.registry.remove(conn);
@@ -78,11 +79,30 @@ export class ClientRuns {
     };
   }
 
-  /** Opens an observed client connection (a `Dial` for lib/client). */
+  /**
+   * Opens an observed client connection (a `Dial` for lib/client). Each is a descriptor, so it
+   * counts against the service's descriptor budget like an accepted one; when the budget is
+   * spent the dial fails (the run reports it) instead of taking the dashboard's descriptors.
+   */
   readonly dial: Dial = async (address, options) => {
-    const conn = await Deno.connect({ hostname: address.hostname, port: address.port });
+    const fds = this.#ctx.fds;
+    if (fds !== undefined && !fds.acquire()) {
+      this.stats.refused++;
+      this.stats.hit("fd-budget");
+      throw new Error(
+        `Descriptor budget spent (${fds.used} of ${fds.budget} connections open)`,
+      );
+    }
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: address.hostname, port: address.port });
+    } catch (err) {
+      fds?.release();
+      throw err;
+    }
     if (options?.signal?.aborted) {
       conn.close();
+      fds?.release();
       throw options.signal.reason;
     }
     const observed = new ObservedConn(conn, this.#connCtx, "client");

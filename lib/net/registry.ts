@@ -23,7 +23,7 @@ export class EndpointStats implements ConnCounters {
   /** Connections accepted (TCP) or flows seen (UDP). */
   accepted = 0;
   closed = 0;
-  /** Connections refused by the per-endpoint limit. */
+  /** Connections refused by the per-endpoint limit or the shared descriptor budget (launcher: dials). */
   refused = 0;
   live = 0;
   bytesIn = 0;
@@ -31,7 +31,7 @@ export class EndpointStats implements ConnCounters {
   messagesIn = 0;
   messagesOut = 0;
   errors: Record<string, number> = {};
-  /** Limit and timeout hits by kind: "max-conns", "idle-timeout", … */
+  /** Limit and timeout hits by kind: "max-conns", "fd-budget", "idle-timeout", … */
   limitHits: Record<string, number> = {};
   /** The fault in force (TCP endpoints; null for UDP), set through the endpoint's fault switch. */
   fault: Fault | null = null;

@@ -13,6 +13,7 @@ import { ConnTracing, otelRequested, otelTracer, type TracerLike } from "../capt
 import { BufferPool } from "./buffer_pool.ts";
 import { ClientRuns } from "./client_runs.ts";
 import { ENDPOINTS } from "./endpoint_table.ts";
+import { countOpenFds, FdBudget, planFdBudget, readFdLimit } from "./fd_budget.ts";
 import { appHandler } from "./endpoints/app.ts";
 import { chargenBehaviour } from "./endpoints/chargen.ts";
 import { ChatRoom, type ChatRoomOptions } from "./endpoints/chat.ts";
@@ -54,8 +55,14 @@ export interface ServiceOptions {
   host?: string;
   /** Port per endpoint name; 0 picks a free one. @default the table's default ports */
   ports?: Record<string, number>;
-  /** Live connections per TCP endpoint. @default 10000 */
+  /** Live connections per TCP endpoint; the shared descriptor budget may refuse sooner. @default 10000 */
   maxConns?: number;
+  /** The descriptor limit the budget is planned from. @default the soft RLIMIT_NOFILE (/proc/self/limits) */
+  fdLimit?: number;
+  /** Descriptors kept out of the connection budget. @default the sum of its parts (see lib/net/fd_budget.ts) */
+  fdReserve?: number;
+  /** Dashboard connections the HTTP server allows at once: kept in the descriptor reserve. @default 256 */
+  httpMaxConns?: number;
   /** Idle timeout for TCP connections, 0 to disable. @default 300000 */
   idleTimeoutMs?: number;
   /** Longest a framed endpoint waits for the rest of a started message, 0 to disable. @default 30000 */
@@ -136,6 +143,8 @@ export class Service {
   readonly chat: ChatRoom;
   /** Clients the service runs itself (multiconn load, the sink writer). */
   readonly clients: ClientRuns;
+  /** The descriptor budget every TCP endpoint and client run counts against. */
+  readonly fds = new FdBudget();
   /** Full-payload capture, or null with `captureBytes: 0`. */
   readonly capture: CaptureRing | null;
   /** The capture's rotating files, or null without `captureDir`. */
@@ -204,7 +213,12 @@ export class Service {
       events = new EventLog(sink);
     }
     this.log.tap = composeTaps([this.capture, this.tracing, events]);
-    const ctx: ServiceContext = { registry: this.registry, log: this.log, pool: this.pool };
+    const ctx: ServiceContext = {
+      registry: this.registry,
+      log: this.log,
+      pool: this.pool,
+      fds: this.fds,
+    };
     this.clients = new ClientRuns(ctx);
     // What each TCP endpoint does, by name; any other TCP endpoint echoes.
     this.chat = new ChatRoom(options.chat);
@@ -276,6 +290,22 @@ export class Service {
       if (err instanceof Error) err.message = `Cannot listen for ${binding}: ${err.message}`;
       throw err;
     }
+    // Planned once every listener is bound (they are among the open descriptors) and before
+    // any accept continues: the constructor has not yielded since the first listen.
+    const listeners = [...this.tcp.values()].reduce((n, e) => n + e.listenerCount, 0);
+    const reading = options.fdLimit === undefined
+      ? readFdLimit()
+      : { limit: options.fdLimit, source: "option" };
+    this.fds.set(planFdBudget({
+      limit: reading.limit,
+      // Without /proc: the runtime's own (about 24 measured) plus every listener and UDP socket.
+      open: countOpenFds() ?? 24 + listeners + this.udp.size,
+      listeners,
+      httpMaxConns: options.httpMaxConns,
+      kernel: options.kernel !== undefined,
+      captureFiles: this.captureFiles !== null,
+      reserve: options.fdReserve,
+    }, reading.source));
     this.#sweeper = setInterval(() => this.#sweep(), 1000);
     this.#sweeper.unref();
   }

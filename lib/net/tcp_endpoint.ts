@@ -3,6 +3,7 @@
  * work, a per-endpoint connection limit, and the LISTEN row of the table.
  */
 import { type Fault, FaultConn, FaultSwitch } from "./faults.ts";
+import { fdExhaustion } from "./fd_budget.ts";
 import { type ConnHandler, errorKind, type ObservedConn } from "./observed_conn.ts";
 import type { EndpointStats, Observed } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
@@ -21,7 +22,10 @@ export interface TcpEndpointOptions {
    * once, without SO_REUSEPORT. @default 4
    */
   listeners?: number;
-  /** Live connections allowed; more are accepted and closed at once, and counted. @default 10000 */
+  /**
+   * Live connections allowed; more are accepted and closed at once, and counted. The service's
+   * descriptor budget (shared by every endpoint) may refuse sooner. @default 10000
+   */
   maxConns?: number;
   /** Disable Nagle on accepted sockets (request/response latency). @default true */
   noDelay?: boolean;
@@ -103,6 +107,7 @@ export class TcpEndpoint implements Observed {
       counters: stats,
       onClose: (conn: ObservedConn) => {
         this.conns.delete(conn);
+        ctx.fds?.release();
         stats.live--;
         stats.closed++;
         ctx.registry.remove(conn);
@@ -229,9 +234,12 @@ export class TcpEndpoint implements Observed {
         failures = 0;
       } catch (err) {
         if (this.#closed || err instanceof Deno.errors.BadResource) return;
-        const kind = `accept-${errorKind(err) ?? "error"}`;
+        const exhausted = fdExhaustion(err);
+        if (exhausted !== null && this.#ctx.fds !== undefined) this.#ctx.fds.exhausted++;
+        const kind = `accept-${exhausted ?? errorKind(err) ?? "error"}`;
         this.stats.errors[kind] = (this.stats.errors[kind] ?? 0) + 1;
-        // Out of descriptors and similar: back off a little, boundedly, then try again.
+        // Out of descriptors (EMFILE, ENFILE) and similar: the connection waits in the kernel's
+        // queue; back off a little, boundedly, then try again, until descriptors come back.
         failures = Math.min(failures + 1, 10);
         await new Promise((resolve) => setTimeout(resolve, 10 * failures));
         continue;
@@ -254,6 +262,18 @@ export class TcpEndpoint implements Observed {
       if (this.stats.live >= this.#maxConns) {
         this.stats.refused++;
         this.stats.hit("max-conns");
+        try {
+          conn.close();
+        } catch {
+          // Nothing to release.
+        }
+        continue;
+      }
+      if (this.#ctx.fds?.acquire() === false) {
+        // The descriptor budget is spent (all endpoints and client runs together): refuse it
+        // like one over max-conns, so the dashboard and the rest keep their descriptors.
+        this.stats.refused++;
+        this.stats.hit("fd-budget");
         try {
           conn.close();
         } catch {

@@ -1,6 +1,7 @@
 /** Prometheus text exposition (version 0.0.4) from the registry's numbers. Pure. */
 import type { CaptureStats } from "../capture/capture_ring.ts";
 import type { Histogram } from "../capture/histogram.ts";
+import type { FdBudgetSnapshot } from "../net/fd_budget.ts";
 import type { EndpointStats } from "../net/registry.ts";
 import type { SocketRecord } from "../net/types.ts";
 import type { ProcessStats } from "./process_stats.ts";
@@ -18,6 +19,8 @@ export interface MetricsInput {
   captureFiles?: { files: number; gapRecords: number; errors: number } | null;
   /** App-protocol request latency (seconds) by endpoint. */
   latency?: ReadonlyArray<{ endpoint: string; histogram: Histogram }>;
+  /** The descriptor budget of the TCP endpoints and client runs; null or absent leaves it out. */
+  fdBudget?: FdBudgetSnapshot | null;
   /** The process's CPU, memory and file descriptors; null or absent leaves those families out. */
   process?: ProcessStats | null;
 }
@@ -241,6 +244,40 @@ export function renderMetrics(input: MetricsInput): string {
       "counter",
       "Failed writes of capture files.",
       files.errors,
+    );
+  }
+  const fds = input.fdBudget ?? null;
+  if (fds !== null) {
+    scalar("sockscope_fd_limit", "gauge", "The descriptor limit (soft RLIMIT_NOFILE).", fds.limit);
+    scalar(
+      "sockscope_fd_reserve",
+      "gauge",
+      "Descriptors kept out of the connection budget (dashboard, listeners, kernel view, files).",
+      fds.reserve,
+    );
+    scalar(
+      "sockscope_fd_budget_connections",
+      "gauge",
+      "Connections every TCP endpoint and client run may hold at once, together.",
+      fds.budget,
+    );
+    scalar(
+      "sockscope_fd_budget_used_connections",
+      "gauge",
+      "Connections open now that count against the descriptor budget.",
+      fds.used,
+    );
+    scalar(
+      "sockscope_fd_budget_refused_total",
+      "counter",
+      'Connections refused because the descriptor budget was spent (per endpoint: kind="fd-budget").',
+      fds.refused,
+    );
+    scalar(
+      "sockscope_fd_exhausted_total",
+      "counter",
+      "Accepts that failed with EMFILE or ENFILE (out of descriptors), retried after a back-off.",
+      fds.exhausted,
     );
   }
   const latency = input.latency ?? [];

@@ -14,6 +14,11 @@ export const handler = define.handlers({
           : spec.tryIt.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard)),
       };
     });
-    return json({ endpoints, sink: { draining: service.sink.draining } });
+    return json({
+      endpoints,
+      sink: { draining: service.sink.draining },
+      // One budget for every TCP endpoint and client run; each endpoint's maxConns applies too.
+      fdBudget: service.fds.toJSON(),
+    });
   },
 });
