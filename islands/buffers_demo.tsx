@@ -17,6 +17,8 @@ import { RunList, type RunView } from "./multiconn_launcher.tsx";
 /** Props of the buffers island. */
 export interface BuffersDemoProps {
   sink: Address | null;
+  /** How the CLI is spelled where the service runs (`deno task client`, or through npx). */
+  client: string;
   draining: boolean;
   kernel: KernelStatus;
   /** The sink's connections and their writers. */
@@ -264,8 +266,8 @@ function BuffersDemo(props: BuffersDemoProps) {
         <h2>Writer runs</h2>
         <RunList runs={runs} now={now} />
         <p class="muted small">
-          Or write from a shell:{" "}
-          <code>deno task client sink --port {props.sink?.port ?? 65436}</code>{" "}
+          Or write from a shell: <code>{props.client} sink --port {props.sink?.port ?? 65436}</code>
+          {" "}
           — its socket then shows as a peer row of the sink.
         </p>
       </div>

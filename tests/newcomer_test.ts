@@ -12,6 +12,8 @@ import {
   type TestService,
   writeAll,
 } from "./_helpers.ts";
+import { startMain } from "./_main_process.ts";
+import { clientCommand, tryItLine } from "../lib/net/endpoint_table.ts";
 
 /** Serves the app on 127.0.0.1 port 0 and fetches `path` over a real socket, as curl would. */
 async function curl(t: TestService, path: string): Promise<{ status: number; body: Uint8Array }> {
@@ -80,5 +82,67 @@ Deno.test("pages show ESC and NUL from payloads as visible escapes, never raw", 
     ok(chat.includes("␛[2J␀cleared?"), "the chat text's controls as pictures");
   } finally {
     closeQuietly(conn);
+  }
+});
+
+Deno.test("clientCommand() spells the CLI as the service was launched; tryItLine() follows", () => {
+  const plain = clientCommand({ version: "2.9.6" });
+  deepStrictEqual(plain, "deno task client");
+  deepStrictEqual(clientCommand({ version: "2.9.6", npmCommand: "run" }), plain);
+  const npx = clientCommand({ version: "2.9.6", npmCommand: "exec" });
+  deepStrictEqual(npx, "npx -y deno@2.9.6 task client");
+  deepStrictEqual(
+    tryItLine("deno task client sink --port {port}", "127.0.0.1", 1, "d", npx),
+    "npx -y deno@2.9.6 task client sink --port 1",
+  );
+  deepStrictEqual(tryItLine("nc {host} {port}", "127.0.0.1", 1, "d", npx), "nc 127.0.0.1 1");
+});
+
+/** Reads the banner of a main.ts started with `env`: the dashboard and every line. */
+async function banner(env: Record<string, string>) {
+  const main = startMain([], env);
+  const lines: string[] = [];
+  for (;;) {
+    const line = await main.line();
+    if (line === null) break;
+    lines.push(line);
+    if (line.startsWith("  kernel view:")) break;
+  }
+  const dashboard = /http:\/\/([^/\s]+)\//.exec(lines[0])![1];
+  return { main, lines, dashboard };
+}
+
+Deno.test("started through npx, the banner, /api/endpoints and pages print npx lines", async () => {
+  const { main, lines, dashboard } = await banner({ npm_command: "exec" });
+  try {
+    const npx = `npx -y deno@${Deno.version.deno} task client`;
+    ok(lines.some((l) => l.includes(`clients: ${npx} --help`)), lines.join("\n"));
+    ok(lines.some((l) => l.includes(`try: ${npx} sink --port`)), "the sink's try line");
+    ok(!lines.some((l) => /(^|\s)deno task client/.test(l)), "no bare deno task client");
+    const body = await (await fetch(`http://${dashboard}/api/endpoints`)).json();
+    const cli = (body.endpoints as { tryIt: string[] }[]).flatMap((e) => e.tryIt)
+      .filter((l) => l.includes("task client"));
+    ok(cli.length >= 10);
+    ok(cli.every((l) => l.startsWith(`${npx} `)), cli.join("\n"));
+    for (const path of ["/", "/buffers", "/chat", "/labs"]) {
+      const html = await (await fetch(`http://${dashboard}${path}`)).text();
+      ok(html.includes(npx), `${path} spells the CLI through npx`);
+      ok(!/[>\s"]deno task client/.test(html), `${path} has no bare deno task client`);
+    }
+  } finally {
+    await main.stop();
+  }
+});
+
+Deno.test("started with deno itself, the lines say deno task client", async () => {
+  const { main, lines, dashboard } = await banner({ npm_command: "" });
+  try {
+    ok(lines.some((l) => l.includes("clients: deno task client --help")), lines.join("\n"));
+    const body = await (await fetch(`http://${dashboard}/api/endpoints`)).json();
+    const sink = (body.endpoints as { name: string; tryIt: string[] }[])
+      .find((e) => e.name === "sink")!;
+    ok(sink.tryIt[0].startsWith("deno task client sink --port "), sink.tryIt[0]);
+  } finally {
+    await main.stop();
   }
 });
