@@ -38,6 +38,8 @@ export interface HarnessOptions {
   timeoutMs?: number;
   /** Size of the service's full-payload capture. @default 67108864 */
   captureBytes?: number;
+  /** The browser window, e.g. 1280 px wide for what a laptop shows. @default VIEWPORT */
+  viewport?: { width: number; height: number };
 }
 
 async function requireChromium(): Promise<void> {
@@ -148,7 +150,7 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
         "--disable-sync",
       ],
     });
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser.newContext({ viewport: options.viewport ?? VIEWPORT });
     context.setDefaultTimeout(options.timeoutMs ?? 5000);
     const page = await context.newPage();
     page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
