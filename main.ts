@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { parseArgs } from "node:util";
 import { KernelTable } from "./lib/kernel/kernel_table.ts";
-import { ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts";
+import { clientCommand, ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts";
 import { Service, type ServiceOptions } from "./lib/net/service.ts";
 import { type AppState, type Handlers, jsonError, type RouteContext } from "./lib/web/define.ts";
 import { ParamError } from "./lib/web/params.ts";
@@ -405,7 +405,15 @@ async function main(args: string[]): Promise<number> {
     console.error(`sockscope: cannot start: ${err instanceof Error ? err.message : err}`);
     return 1;
   }
-  const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
+  const state: AppState = {
+    service,
+    startedAt: Date.now(),
+    dashboard: "",
+    client: clientCommand({
+      version: Deno.version.deno,
+      npmCommand: Deno.env.get("npm_command"),
+    }),
+  };
   const app = createApp(state, { token, bind: host, allowHosts: flags.allowHosts });
   const ac = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -436,9 +444,12 @@ async function main(args: string[]): Promise<number> {
       } ${spec.description}`,
     );
     lines.push(
-      `  ${"".padEnd(15)}     try: ${tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash)}`,
+      `  ${"".padEnd(15)}     try: ${
+        tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash, state.client)
+      }`,
     );
   }
+  lines.push(`  clients: ${state.client} --help   (in this folder; the try-it lines use it too)`);
   if (flags.service.udpFast) {
     const udp = service.udp.get("udp");
     lines.push(

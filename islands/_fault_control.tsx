@@ -9,13 +9,15 @@ import { type Fault, FAULT_PARAMS, type FaultMode } from "../lib/net/faults.ts";
 import { fmtInt } from "./_format.ts";
 import { postJson } from "./_hooks.ts";
 
-/** A mode the form can switch on (clearing is its own button). */
-type OnMode = Exclude<FaultMode, "none">;
+// "none" first: with no fault in force the form says so, rather than offering a fault's values.
+const MODES = Object.keys(FAULT_PARAMS) as FaultMode[];
 
-const MODES = (Object.keys(FAULT_PARAMS) as FaultMode[]).filter((m): m is OnMode => m !== "none");
+/** What the select shows for each mode. */
+const MODE_LABELS: Partial<Record<FaultMode, string>> = { none: "no fault" };
 
 /** What a client of the endpoint sees under each mode, in a few words. */
-const HINTS: Record<OnMode, string> = {
+const HINTS: Record<FaultMode, string> = {
+  none: "replies go out as they come; pick a mode to inject a fault",
   delay: "every reply held this long",
   drip: "replies cut into pieces, spaced out",
   "half-close": "FIN after this many bytes; the server keeps reading",
@@ -92,7 +94,7 @@ export interface FaultControlProps {
 /** Mode, its parameters with their bounds, apply and clear. Needs JavaScript. */
 export function FaultControl({ endpoint, fault, acted, onApplied }: FaultControlProps) {
   const active = fault.mode !== "none";
-  const [mode, setMode] = useState<OnMode>(active ? fault.mode as OnMode : "delay");
+  const [mode, setMode] = useState<FaultMode>(fault.mode);
   const [values, setValues] = useState(() => valuesOf(fault));
   const [dirty, setDirty] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -101,7 +103,7 @@ export function FaultControl({ endpoint, fault, acted, onApplied }: FaultControl
 
   // A fault switched elsewhere (curl, another tab) shows up in the form unless the user is editing.
   useEffect(() => {
-    if (dirty || fault.mode === "none") return;
+    if (dirty) return;
     setMode(fault.mode);
     setValues(valuesOf(fault));
   }, [key]);
@@ -141,12 +143,12 @@ export function FaultControl({ endpoint, fault, acted, onApplied }: FaultControl
           aria-label={`Fault mode for ${endpoint}`}
           value={mode}
           onChange={(e) => {
-            setMode(e.currentTarget.value as OnMode);
+            setMode(e.currentTarget.value as FaultMode);
             setDirty(true);
             setError("");
           }}
         >
-          {MODES.map((m) => <option key={m} value={m}>{m}</option>)}
+          {MODES.map((m) => <option key={m} value={m}>{MODE_LABELS[m] ?? m}</option>)}
         </select>
         {params.map(([name, [min, max]]) => (
           <label key={`${mode}.${name}`} title={`${name}: an integer in ${min}..${max}`}>
@@ -167,7 +169,13 @@ export function FaultControl({ endpoint, fault, acted, onApplied }: FaultControl
             <span class="muted">{UNITS[name] ?? name}</span>
           </label>
         ))}
-        <button type="submit" class="btn btn-small" disabled={busy}>apply</button>
+        <button
+          type="submit"
+          class="btn btn-small"
+          disabled={busy || (mode === "none" && !active)}
+        >
+          apply
+        </button>
         <button
           type="button"
           class="btn btn-small"
@@ -183,8 +191,8 @@ export function FaultControl({ endpoint, fault, acted, onApplied }: FaultControl
           </span>
         )}
       </form>
-      <div class="fault-hint muted small">
-        {mode}: {HINTS[mode]}
+      <div class="fault-hint muted small" data-fault-hint={mode}>
+        {MODE_LABELS[mode] ?? mode}: {HINTS[mode]}
         <span class="mono">
           {params.map(([name, [min, max]]) => ` · ${name} ${fmtInt(min)}–${fmtInt(max)}`).join("")}
         </span>

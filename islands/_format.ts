@@ -92,6 +92,29 @@ export function streamText(bytes: Uint8Array): string {
     .replace(UNSAFE, "·");
 }
 
+// C0 controls but tab, newline and carriage return; DEL; the C1 controls (U+0080-U+009F,
+// which a terminal in UTF-8 may also obey: U+009B is CSI).
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
+function controlPicture(c: string): string {
+  const code = c.charCodeAt(0);
+  // U+2400 CONTROL PICTURES: ␀ for NUL … ␛ for ESC … ␟, and ␡ for DEL.
+  if (code < 0x20) return String.fromCharCode(0x2400 + code);
+  if (code === 0x7f) return "\u2421";
+  return `\\x${code.toString(16)}`;
+}
+
+/**
+ * Text with every control character a terminal could obey made visible: C0 controls as their
+ * control pictures (ESC as `␛`, NUL as `␀`), DEL as `␡`, C1 controls as `\x9b`; tab, newline
+ * and carriage return are kept. Pages go through this whole, so `curl` of a page whose payload
+ * text holds `ESC [ 3 1 m` prints `␛[31m` instead of turning the terminal red.
+ */
+export function visibleControls(text: string): string {
+  return text.replace(CONTROLS, controlPicture);
+}
+
 /** Space-separated hex of the first `max` bytes. */
 export function hexLine(bytes: Uint8Array, max = 16): string {
   let s = "";

@@ -158,3 +158,24 @@ export function useRowWindow(
     padBottom: (count - end) * rowHeight,
   };
 }
+
+/**
+ * Keeps a scrolling box at its end as content grows, as a terminal or Wireshark's live capture
+ * does, until the user scrolls up; scrolling back to the end follows again. Starts at the end.
+ * `size` is what grows (e.g. the number of rows).
+ */
+export function useFollowEnd<T extends HTMLElement>(
+  size: number,
+): { ref: RefObject<T>; onScroll: () => void } {
+  const ref = useRef<T>(null);
+  const stick = useRef(true);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el !== null && stick.current) el.scrollTop = el.scrollHeight;
+  }, [size]);
+  const onScroll = () => {
+    const el = ref.current;
+    if (el !== null) stick.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 24;
+  };
+  return { ref, onScroll };
+}

@@ -4,7 +4,7 @@
  * attacker-controlled, so they only ever reach the page as text nodes.
  */
 import type { PacketEntry, PacketNote } from "../lib/capture/packet_log.ts";
-import { fmtInt, fmtTime, fromBase64, hexDump, streamText } from "./_format.ts";
+import { fmtInt, fmtTime, fromBase64, hexDump, streamText, visibleControls } from "./_format.ts";
 
 /** Direction of a packet as seen from the process: `in` was read, `out` was written. */
 export function DirMark({ dir }: { dir: "in" | "out" }) {
@@ -24,8 +24,12 @@ export function Notes({ notes }: { notes: PacketNote[] | undefined }) {
   return (
     <>
       {notes.map((n, i) => (
-        <span key={i} class={n.error ? "note note-err" : "note"} title={`${n.kind}: ${n.summary}`}>
-          <b>{n.kind}</b> {n.summary}
+        <span
+          key={i}
+          class={n.error ? "note note-err" : "note"}
+          title={visibleControls(`${n.kind}: ${n.summary}`)}
+        >
+          <b>{n.kind}</b> {visibleControls(n.summary)}
         </span>
       ))}
     </>

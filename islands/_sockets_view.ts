@@ -31,6 +31,12 @@ export interface TableView {
   q: string;
   sort: SortKey;
   desc: boolean;
+  /**
+   * Lists the TIME_WAIT sockets only the kernel holds (peers' and our leftovers, 0 bytes each,
+   * dozens after a few `nc` runs); otherwise they fold into a count. The TIME_WAIT state filter
+   * lists them too.
+   */
+  timeWait: boolean;
 }
 
 /** Pixel height of one row; the stylesheet fixes it so the window can be computed. */
@@ -156,23 +162,47 @@ function baseOrder(a: SocketRecord, b: SocketRecord): number {
   return (a.openedAt ?? Infinity) - (b.openedAt ?? Infinity) || (a.id < b.id ? -1 : 1);
 }
 
-/** The rows a view shows, filtered and sorted (pure: the page and the island share it). */
+/** A TIME_WAIT socket only the kernel holds: a peer's, or ours after we closed. */
+export function isLeftover(s: SocketRecord): boolean {
+  return s.state === "TIME_WAIT" && (s.kind === "peer" || s.kind === "kernel");
+}
+
+function folds(view: TableView): boolean {
+  return !view.timeWait && view.state !== "TIME_WAIT";
+}
+
+function matches(s: SocketRecord, view: TableView, q: string): boolean {
+  return (view.endpoint === "" || s.endpoint === view.endpoint) &&
+    (view.state === "" || s.state === view.state) &&
+    (q === "" || s.id.toLowerCase().includes(q) || fmtAddr(s.local).includes(q) ||
+      fmtAddr(s.remote).includes(q));
+}
+
+/**
+ * The rows a view shows, filtered and sorted (pure: the page and the island share it);
+ * TIME_WAIT leftovers fold away unless the view lists them (see {@linkcode foldedCount}).
+ */
 export function viewRows(
   sockets: readonly SocketRecord[],
   view: TableView,
   now: number,
 ): SocketRecord[] {
   const q = view.q.trim().toLowerCase();
-  const rows = sockets.filter((s) =>
-    (view.endpoint === "" || s.endpoint === view.endpoint) &&
-    (view.state === "" || s.state === view.state) &&
-    (q === "" || s.id.toLowerCase().includes(q) || fmtAddr(s.local).includes(q) ||
-      fmtAddr(s.remote).includes(q))
-  );
+  const fold = folds(view);
+  const rows = sockets.filter((s) => matches(s, view, q) && !(fold && isLeftover(s)));
   const dir = view.desc ? -1 : 1;
   const keyed = rows.map((s) => ({ s, k: sortValue(s, view.sort, now) }));
   keyed.sort((a, b) => a.k < b.k ? -dir : a.k > b.k ? dir : baseOrder(a.s, b.s));
   return keyed.map((x) => x.s);
+}
+
+/** How many TIME_WAIT leftovers the view's other filters match but {@linkcode viewRows} folds away. */
+export function foldedCount(sockets: readonly SocketRecord[], view: TableView): number {
+  if (!folds(view)) return 0;
+  const q = view.q.trim().toLowerCase();
+  let n = 0;
+  for (const s of sockets) if (isLeftover(s) && matches(s, view, q)) n++;
+  return n;
 }
 
 /** Parses the table's view from a page URL, with defaults for anything missing or unknown. */
@@ -184,6 +214,7 @@ export function parseView(url: URL): TableView {
     q: url.searchParams.get("q") ?? "",
     sort: COLUMNS.some((c) => c.key === sort) ? sort as SortKey : "endpoint",
     desc: url.searchParams.get("dir") === "desc",
+    timeWait: url.searchParams.get("tw") === "show",
   };
 }
 
@@ -194,6 +225,7 @@ export function viewQuery(view: TableView): string {
   if (view.q) p.set("q", view.q);
   if (view.sort !== "endpoint") p.set("sort", view.sort);
   if (view.desc) p.set("dir", "desc");
+  if (view.timeWait) p.set("tw", "show");
   const s = p.toString();
   return s ? `?${s}` : "";
 }
@@ -309,6 +341,8 @@ export interface TableState {
   updatedAt: number;
   total: number;
   matching: number;
+  /** TIME_WAIT leftovers folded into a count rather than listed. */
+  folded: number;
   byState: [string, number][];
   endpoints: string[];
   /** Index of `rows[0]` in the matching rows. */

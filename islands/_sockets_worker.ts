@@ -8,6 +8,7 @@
 import type { KernelStatus } from "../lib/net/service.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
 import {
+  foldedCount,
   type FromWorker,
   LARGE_TABLE,
   MIN_UPDATE_MS,
@@ -41,6 +42,8 @@ let snapshot:
   | { kernel: KernelStatus; sockets: SocketRecord[]; intervalMs?: number; at: number }
   | null = null;
 let rows: SocketRecord[] = [];
+// TIME_WAIT leftovers the view folds into a count.
+let folded = 0;
 let counts: { byState: [string, number][]; endpoints: string[] } = { byState: [], endpoints: [] };
 
 function connect(): void {
@@ -84,6 +87,7 @@ function apply(): void {
   snapshot = { ...data, at: now };
   counts = summarise(data.sockets, known);
   rows = viewRows(data.sockets, view, now);
+  folded = foldedCount(data.sockets, view);
   post(t0);
   // Big snapshots cost a parse each: take them half as often.
   const n = data.sockets.length;
@@ -103,6 +107,7 @@ function post(t0: number): void {
     updatedAt: snapshot.at,
     total: snapshot.sockets.length,
     matching: rows.length,
+    folded,
     byState: counts.byState,
     endpoints: counts.endpoints,
     start,
@@ -127,7 +132,10 @@ scope.onmessage = (ev) => {
     case "view": {
       view = msg.view;
       const t0 = performance.now();
-      if (snapshot !== null) rows = viewRows(snapshot.sockets, view, snapshot.at);
+      if (snapshot !== null) {
+        rows = viewRows(snapshot.sockets, view, snapshot.at);
+        folded = foldedCount(snapshot.sockets, view);
+      }
       post(t0);
       break;
     }

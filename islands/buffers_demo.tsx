@@ -17,6 +17,8 @@ import { RunList, type RunView } from "./multiconn_launcher.tsx";
 /** Props of the buffers island. */
 export interface BuffersDemoProps {
   sink: Address | null;
+  /** How the CLI is spelled where the service runs (`deno task client`, or through npx). */
+  client: string;
   draining: boolean;
   kernel: KernelStatus;
   /** The sink's connections and their writers. */
@@ -35,6 +37,23 @@ export interface BufferFigures {
   writerTx: number | null;
   sinkIn: number;
   writerOut: number;
+  /** Every writer connected now, the service's own runs and outside programs alike. */
+  writerRows: WriterRow[];
+}
+
+/** One writer connected to the sink, with the sink's side of its connection. */
+export interface WriterRow {
+  id: string;
+  /** The writer's own address. */
+  local: string;
+  /** True for the service's own writer run, false for another program (a peer row). */
+  ours: boolean;
+  state: string;
+  sendQ: number | null;
+  /** Data bytes the sink's kernel acknowledged (a peer row's SYN and FIN left out). */
+  bytesOut: number;
+  /** The sink connection's Recv-Q: what it holds unread of this writer's bytes. */
+  sinkRecvQ: number | null;
 }
 
 function sum(values: (number | undefined | null)[]): number | null {
@@ -57,6 +76,16 @@ export function bufferFigures(sockets: readonly SocketRecord[], sinkPort: number
     if (!writers.has(key) || ours) writers.set(key, s);
   }
   const w = [...writers.values()];
+  const sinkByPeer = new Map(sinks.map((s) => [s.remote?.port, s]));
+  const writerRows = w.map((s): WriterRow => ({
+    id: s.id,
+    local: fmtAddr(s.local),
+    ours: s.ours,
+    state: s.state,
+    sendQ: s.kernel?.sendQ ?? null,
+    bytesOut: s.bytesOut,
+    sinkRecvQ: sinkByPeer.get(s.local.port)?.kernel?.recvQ ?? null,
+  }));
   return {
     sinkConns: sinks.length,
     writers: w.length,
@@ -66,6 +95,7 @@ export function bufferFigures(sockets: readonly SocketRecord[], sinkPort: number
     writerTx: sum(w.map((s) => s.app?.txBuffered)),
     sinkIn: sinks.reduce((n, s) => n + s.bytesIn, 0),
     writerOut: w.reduce((n, s) => n + s.bytesOut, 0),
+    writerRows,
   };
 }
 
@@ -90,6 +120,43 @@ function Metric(
       <div class="muted small">{value === null ? "" : fmtBytes(value)}</div>
       <p class="explain">{children}</p>
     </div>
+  );
+}
+
+/** Every writer on the sink now, whoever started it: an outside program is a peer row. */
+function WriterTable({ rows }: { rows: WriterRow[] }) {
+  if (rows.length === 0) {
+    return <p class="muted small" data-writers="0">No writer connected to the sink.</p>;
+  }
+  return (
+    <table class="grid writers" data-writers={rows.length}>
+      <thead>
+        <tr>
+          <th>Writer</th>
+          <th>Started by</th>
+          <th>State</th>
+          <th class="num" title="The writer's kernel: bytes not yet acknowledged by the sink">
+            Writer Send-Q
+          </th>
+          <th class="num" title="The sink's kernel: bytes received, not yet read">Sink Recv-Q</th>
+          <th class="num" title="Data bytes the sink's kernel acknowledged">Delivered</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((w) => (
+          <tr key={w.id} data-writer={w.local} data-ours={String(w.ours)}>
+            <td class="mono">
+              <a href={`/sockets/${encodeURIComponent(w.id)}`}>{w.local}</a>
+            </td>
+            <td>{w.ours ? "this service (a run below)" : "another program (a peer)"}</td>
+            <td class="mono">{w.state}</td>
+            <td class="num mono">{w.sendQ === null ? "—" : fmtInt(w.sendQ)}</td>
+            <td class="num mono">{w.sinkRecvQ === null ? "—" : fmtInt(w.sinkRecvQ)}</td>
+            <td class="num mono">{fmtBytes(w.bytesOut)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
@@ -261,11 +328,13 @@ function BuffersDemo(props: BuffersDemoProps) {
         </div>
       </div>
       <div class="card">
-        <h2>Writer runs</h2>
+        <h2>Writers connected now</h2>
+        <WriterTable rows={fig.writerRows} />
+        <h2>Writer runs started here</h2>
         <RunList runs={runs} now={now} />
         <p class="muted small">
-          Or write from a shell:{" "}
-          <code>deno task client sink --port {props.sink?.port ?? 65436}</code>{" "}
+          Or write from a shell: <code>{props.client} sink --port {props.sink?.port ?? 65436}</code>
+          {" "}
           — its socket then shows as a peer row of the sink.
         </p>
       </div>

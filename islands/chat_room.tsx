@@ -9,7 +9,7 @@ import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ChatMessage, ChatParticipant } from "../lib/net/endpoints/chat.ts";
 import type { Address } from "../lib/net/types.ts";
 import { island } from "../lib/web/island.tsx";
-import { fmtAddr, fmtAge, fmtInt, fmtTime } from "./_format.ts";
+import { fmtAddr, fmtAge, fmtInt, fmtTime, visibleControls } from "./_format.ts";
 import { postJson, type StreamStatus, useInterval, useNow } from "./_hooks.ts";
 import { CopyLine, LiveDot } from "./_ui.tsx";
 
@@ -96,7 +96,7 @@ function Message({ m }: { m: ChatMessage }) {
         <bdi>{m.name}</bdi>
       </span>
       <span class="msg-text">
-        <bdi>{m.text}</bdi>
+        <bdi>{visibleControls(m.text)}</bdi>
       </span>
       <span class="msg-meta muted small">
         <Via p={m} /> <span class="mono">{fmtInt(m.bytes)} B</span> ·{" "}

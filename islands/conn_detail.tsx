@@ -24,7 +24,7 @@ import {
   hexDump,
   streamText,
 } from "./_format.ts";
-import { postJson, useEventStream, useInterval } from "./_hooks.ts";
+import { postJson, useEventStream, useFollowEnd, useInterval } from "./_hooks.ts";
 import { DirMark, Notes, PacketPane } from "./_packets.tsx";
 import { KernelNotice, LiveDot, StateBadge } from "./_ui.tsx";
 import { ownerOf, shortId } from "./_sockets_view.ts";
@@ -215,6 +215,8 @@ function FollowStream(
     [source, source.kind === "capture" ? null : packets],
   );
   const shown = show === "both" ? chunks : chunks.filter((c) => c.dir === show);
+  // The stream shows its latest bytes: it opens at the end and follows it.
+  const follow = useFollowEnd<HTMLDivElement>(shown.length);
   let inBytes = 0;
   let outBytes = 0;
   for (const c of chunks) c.dir === "in" ? inBytes += c.len : outBytes += c.len;
@@ -271,7 +273,13 @@ function FollowStream(
         </span>
       </div>
       <p class="muted small" data-stream-source={source.kind}>{label}</p>
-      <div class={`stream stream-${mode}`} data-follow-stream="" data-source={source.kind}>
+      <div
+        class={`stream stream-${mode}`}
+        data-follow-stream=""
+        data-source={source.kind}
+        ref={follow.ref}
+        onScroll={follow.onScroll}
+      >
         {allLost.map(([dir, bytes]) => (
           <GapMarker key={dir} bytes={bytes} dir={dir} arrow={arrow[dir]} />
         ))}
@@ -374,6 +382,8 @@ function ConnDetail(props: ConnDetailProps) {
   );
 
   const bytes = useMemo(() => byteHistory(socket, packets), [socket, packets]);
+  // Oldest first, opened at the newest and following them, as the follow stream.
+  const table = useFollowEnd<HTMLDivElement>(packets.length);
   const close = async () => {
     try {
       await postJson(`/api/sockets/${encodeURIComponent(id)}/close`);
@@ -568,10 +578,18 @@ function ConnDetail(props: ConnDetailProps) {
           <div class="toolbar">
             <h2>Packets</h2>
             <span class="muted small">
-              {fmtInt(packets.length)} in the log (the first {props.previewBytes} bytes of each)
+              the latest {fmtInt(packets.length)} in the log (the first {props.previewBytes}{" "}
+              bytes of each), oldest first, opened at the newest and following it as the stream
+              below does; scroll up for older ones, or see{" "}
+              <a href={`/packets?conn=${encodeURIComponent(socket.id)}`}>all in the log →</a>
             </span>
           </div>
-          <div class="table-scroll short">
+          <div
+            class="table-scroll short"
+            data-packet-table=""
+            ref={table.ref}
+            onScroll={table.onScroll}
+          >
             <table class="grid packet-table">
               <colgroup>
                 <col class="w-seq" />

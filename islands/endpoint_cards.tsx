@@ -97,7 +97,11 @@ function Card(
         <span class="badge st-other">{ep.transport.toUpperCase()}</span>
         {ep.address && <span class="mono addr">{fmtAddr(ep.address)}</span>}
         {ep.tryIt === undefined && ep.address === null
-          ? <span class="pill">outgoing</span>
+          ? (
+            <span class="pill" title="Not an endpoint: connections this service opens itself">
+              outgoing
+            </span>
+          )
           : (
             <span class={`pill ${ep.listening ? "ok" : "bad"}`}>
               {ep.listening ? (ep.transport === "udp" ? "bound" : "listening") : "not listening"}
@@ -111,6 +115,14 @@ function Card(
         <FaultBadge fault={ep.fault} />
       </header>
       <p class="desc">{ep.description}</p>
+      {ep.tryIt === undefined && (
+        <p class="desc small" data-outgoing-note>
+          Not an endpoint to connect to: these are the service's own client runs, started from{" "}
+          <a href="/sockets">Launch the multiconn client</a> on Sockets and{" "}
+          <a href="/buffers">Start writing to the sink</a>{" "}
+          on Buffers. Their sockets show as client rows, next to the endpoint they talk to.
+        </p>
+      )}
       <dl class="stats">
         <div>
           <dt>live {unit}</dt>
@@ -226,6 +238,9 @@ function EndpointCards(props: EndpointCardsProps) {
     );
   }, 5000);
   const live = endpoints.reduce((n, e) => n + e.connections, 0);
+  // The launcher's card counts the service's own outgoing runs, not an endpoint.
+  const served = endpoints.filter((e) => e.tryIt !== undefined).length;
+  const own = endpoints.length - served;
   // The API's answer shows at once; the next event confirms it.
   const onFault = (name: string, fault: Fault) =>
     setEndpoints((list) => list.map((e) => e.name === name ? { ...e, fault } : e));
@@ -235,9 +250,9 @@ function EndpointCards(props: EndpointCardsProps) {
       <div class="toolbar">
         <h1>Endpoints</h1>
         <span class="muted">
-          {endpoints.length} endpoints · {fmtInt(live)} live connection{live === 1 ? "" : "s"} · up
+          {served} endpoints{own > 0 ? ` + the service's own client runs` : ""} · {fmtInt(live)}
           {" "}
-          {fmtAge(now - props.startedAt)}
+          live connection{live === 1 ? "" : "s"} · up {fmtAge(now - props.startedAt)}
         </span>
         <span class="spacer" />
         <LiveDot status={status} />

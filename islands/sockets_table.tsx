@@ -33,7 +33,7 @@ import {
 } from "./_sockets_view.ts";
 import { KernelNotice, LiveDot, StateBadge } from "./_ui.tsx";
 
-export { FIRST_ROWS, parseView, type TableView, viewRows } from "./_sockets_view.ts";
+export { FIRST_ROWS, foldedCount, parseView, type TableView, viewRows } from "./_sockets_view.ts";
 
 /** Props of the sockets table island. */
 export interface SocketsTableProps {
@@ -41,6 +41,8 @@ export interface SocketsTableProps {
   sockets: SocketRecord[];
   /** How many rows match the view in all (the first snapshot brings the rest). */
   matching: number;
+  /** TIME_WAIT leftovers the view folds into a count. */
+  folded: number;
   /** How many sockets there are in all. */
   total: number;
   kernel: KernelStatus;
@@ -179,6 +181,7 @@ function initialState(props: SocketsTableProps): TableState {
     updatedAt: props.now,
     total: props.total,
     matching: props.matching,
+    folded: props.folded,
     ...summarise(props.sockets, props.endpoints),
     start: 0,
     rows: props.sockets,
@@ -386,6 +389,7 @@ function SocketsTable(props: SocketsTableProps) {
         </label>
         <input type="hidden" name="sort" value={view.sort} />
         {view.desc && <input type="hidden" name="dir" value="desc" />}
+        {view.timeWait && <input type="hidden" name="tw" value="show" />}
         <button type="submit" class="btn nojs-only">Apply</button>
         <span class="spacer" />
         <span class="muted small mono" data-row-count={table.live ? table.matching : undefined}>
@@ -408,6 +412,24 @@ function SocketsTable(props: SocketsTableProps) {
           </button>
         ))}
       </div>
+      {(table.folded > 0 || view.timeWait) && (
+        <p class="folded small muted" data-timewait-folded={view.timeWait ? "shown" : table.folded}>
+          {view.timeWait
+            ? "TIME_WAIT sockets only the kernel holds are listed. "
+            : `${fmtInt(table.folded)} TIME_WAIT socket${
+              table.folded === 1 ? "" : "s"
+            } only the kernel holds (peers' and ours after a close; the kernel keeps no byte counts for them) `}
+          <a
+            href={`/sockets${viewQuery({ ...view, timeWait: !view.timeWait })}`}
+            onClick={(e) => {
+              e.preventDefault();
+              changeView({ timeWait: !view.timeWait });
+            }}
+          >
+            {view.timeWait ? "(fold)" : "(show)"}
+          </a>
+        </p>
+      )}
       <KernelNotice kernel={kernel} />
       {error && <p class="banner bad">{error}</p>}
       <div class="table-scroll" ref={win.ref} onScroll={win.onScroll}>

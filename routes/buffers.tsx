@@ -1,3 +1,4 @@
+import { CLIENT_COMMAND } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import BuffersDemo from "../islands/buffers_demo.tsx";
 
@@ -10,6 +11,7 @@ export const handler = definePage.handlers({
     const sockets = all.filter((s) => s.endpoint === "sink" || s.remote?.port === port);
     return page({
       sink,
+      client: state.client ?? CLIENT_COMMAND,
       draining: service.sink.draining,
       kernel: service.kernelStatus,
       sockets,
@@ -33,6 +35,7 @@ export default definePage.page<typeof handler>(function BuffersPage({ data }) {
       </div>
       <BuffersDemo
         sink={data.sink}
+        client={data.client}
         draining={data.draining}
         kernel={data.kernel}
         sockets={data.sockets}

@@ -17,9 +17,11 @@ export const handler = definePage.handlers({
     const lines = [...(spec?.tryIt ?? []), ...JOIN];
     return page({
       address: addr,
-      tryIt: addr === null
-        ? []
-        : [...new Set(lines.map((l) => tryItLine(l, addr.hostname, addr.port, dashboard)))],
+      tryIt: addr === null ? [] : [
+        ...new Set(
+          lines.map((l) => tryItLine(l, addr.hostname, addr.port, dashboard, state.client)),
+        ),
+      ],
       room: service.chat.snapshot(HISTORY),
       now: Date.now(),
     }, { title: "Chat" });

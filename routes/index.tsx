@@ -15,7 +15,7 @@ export const handler = definePage.handlers({
           ? undefined
           : addr === null
           ? []
-          : lines.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard)),
+          : lines.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard, state.client)),
       };
     });
     return page({

@@ -21,7 +21,9 @@ export const handler = definePage.handlers({
         ...(stats.toJSON() as unknown as EndpointView),
         tryIt: addr === null
           ? []
-          : spec.tryIt.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard)),
+          : spec.tryIt.map((line) =>
+            tryItLine(line, addr.hostname, addr.port, dashboard, state.client)
+          ),
         packets: info.group === "framing"
           ? service.log.query({ endpoint: info.name, limit: READS })
           : null,

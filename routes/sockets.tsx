@@ -1,6 +1,11 @@
 import { definePage, page } from "../lib/web/page.tsx";
 import MulticonnLauncher from "../islands/multiconn_launcher.tsx";
-import SocketsTable, { FIRST_ROWS, parseView, viewRows } from "../islands/sockets_table.tsx";
+import SocketsTable, {
+  FIRST_ROWS,
+  foldedCount,
+  parseView,
+  viewRows,
+} from "../islands/sockets_table.tsx";
 
 /** Endpoints that echo, the multiconn client's targets. */
 const ECHOING = ["multiconn", "echo"];
@@ -22,6 +27,7 @@ export const handler = definePage.handlers({
       kernel: service.kernelStatus,
       rows: rows.slice(0, SERVER_ROWS),
       matching: rows.length,
+      folded: foldedCount(sockets, view),
       total: sockets.length,
       endpoints: [...service.registry.endpoints.keys()],
       // The multiconn client checks every echo, so only the echoing endpoints make sense.
@@ -47,6 +53,7 @@ export default definePage.page<typeof handler>(function SocketsPage({ data }) {
       <SocketsTable
         sockets={data.rows}
         matching={data.matching}
+        folded={data.folded}
         total={data.total}
         kernel={data.kernel}
         view={data.view}

@@ -40,6 +40,8 @@ export interface HarnessOptions {
   captureBytes?: number;
   /** The dashboard's `--token`; pages need `?token=` once to get its cookie. @default none */
   token?: string;
+  /** The browser window, e.g. 1280 px wide for what a laptop shows. @default VIEWPORT */
+  viewport?: { width: number; height: number };
 }
 
 async function requireChromium(): Promise<void> {
@@ -151,7 +153,7 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
         "--disable-sync",
       ],
     });
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser.newContext({ viewport: options.viewport ?? VIEWPORT });
     context.setDefaultTimeout(options.timeoutMs ?? 15_000);
     const page = await context.newPage();
     page.on("pageerror", (err) => console.error(`page error: ${err.message}`));

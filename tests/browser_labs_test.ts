@@ -131,6 +131,7 @@ Deno.test({
 
       // Out of bounds: the API's message shows on the card, and nothing changes.
       const appCard = page.locator('[data-endpoint="app"]');
+      await appCard.getByLabel("Fault mode for app").selectOption("delay");
       await appCard.getByLabel(/^ms /).fill("70000");
       await appCard.getByRole("button", { name: "apply" }).click();
       await appCard.getByRole("alert").filter({

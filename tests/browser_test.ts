@@ -65,8 +65,13 @@ Deno.test({
           await shot(h, "sockets");
           closeQuietly(conn);
           await row.waitFor({ state: "detached" });
-          // The client closed first, so its side lingers in TIME_WAIT, as ss shows it.
+          // The client closed first, so its side lingers in TIME_WAIT, as ss shows it: folded
+          // into a count until asked for.
+          const folded = page.locator("[data-timewait-folded]");
+          await folded.waitFor();
+          await folded.getByRole("link", { name: "(show)" }).click();
           await page.locator(`tr[data-state="TIME_WAIT"]`).first().waitFor();
+          await folded.getByRole("link", { name: "(fold)" }).click();
         } finally {
           closeQuietly(conn);
         }

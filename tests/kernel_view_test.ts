@@ -105,6 +105,104 @@ Deno.test("GET /api/sockets shows a peer's socket as not ours, from the peer's s
   deepStrictEqual([theirs.kernel!.recvQ, theirs.kernel!.sendQ], [0, 0]);
 });
 
+/** tcp_info's byte counters as `ss -tni` prints them for the client socket `conn`. */
+async function ssBytes(
+  conn: Deno.TcpConn,
+): Promise<{ state: string; acked: number; received: number }> {
+  // Both ports: an earlier connection from the same client port may linger in TIME_WAIT.
+  const filter = `sport = :${conn.localAddr.port} and dport = :${conn.remoteAddr.port}`;
+  const out = await new Deno.Command("ss", { args: ["-Htni", "state", "all", filter] }).output();
+  strictEqual(out.success, true, "ss -tni runs");
+  const text = decoder.decode(out.stdout);
+  const state = text.trim().split(/\s+/)[0];
+  // ss leaves a counter out while it is 0.
+  const acked = Number(/bytes_acked:(\d+)/.exec(text)?.[1] ?? 0);
+  const received = Number(/bytes_received:(\d+)/.exec(text)?.[1] ?? 0);
+  return { state, acked, received };
+}
+
+/** The peer row of the client on `clientPort`, once `done` holds for it. */
+function peerRow(
+  svc: TestService,
+  endpoint: string,
+  clientPort: number,
+  done: (row: SocketRecord) => boolean,
+): Promise<SocketRecord> {
+  return waitFor(`the peer row of ${clientPort}`, async () => {
+    const rows = await svc.sockets(`?endpoint=${endpoint}`);
+    const row = rows.find((r) => r.kind === "peer" && r.local.port === clientPort);
+    return row !== undefined && done(row) && row;
+  });
+}
+
+Deno.test("a peer row counts data bytes where ss -tni counts the SYN and FINs too", async () => {
+  await using svc = startService();
+  // 18 bytes echoed: the client's bytes_acked counts its SYN, 19.
+  using small = await connect(svc.port("echo"));
+  await writeAll(small, encoder.encode("eighteen bytes ok\n"));
+  await readExactly(small, 18);
+  const row = await peerRow(svc, "echo", small.localAddr.port, (r) => r.bytesIn === 18);
+  deepStrictEqual([row.state, row.bytesOut, row.bytesIn], ["ESTABLISHED", 18, 18]);
+  deepStrictEqual(await ssBytes(small), {
+    state: "ESTAB",
+    acked: 19,
+    received: 18,
+  });
+
+  // A larger write to discard, of a size no buffer rounds to.
+  const n = (1 << 20) + 7;
+  using big = await connect(svc.port("discard"));
+  await writeAll(big, new Uint8Array(n).fill(0x62), 10_000);
+  const bigRow = await peerRow(svc, "discard", big.localAddr.port, (r) => r.bytesOut === n);
+  strictEqual(bigRow.bytesIn, 0);
+  const ss = await ssBytes(big);
+  deepStrictEqual([ss.acked, ss.received], [n + 1, 0]);
+});
+
+Deno.test("a closing peer row leaves out the FIN ss -tni counts", async () => {
+  await using svc = startService();
+  // The echo endpoint stops reading, so it does not close when the client sends FIN: the
+  // client waits in FIN_WAIT2 with its FIN acknowledged, bytes_acked 18 + SYN + FIN.
+  const res = await svc.api("/api/endpoints/echo/fault", {
+    method: "POST",
+    body: JSON.stringify({ mode: "stall" }),
+  });
+  strictEqual(res.status, 200);
+  using writer = await connect(svc.port("echo"));
+  await writeAll(writer, encoder.encode("eighteen bytes ok\n"));
+  await writer.closeWrite();
+  const finWait = await peerRow(svc, "echo", writer.localAddr.port, (r) => r.state === "FIN_WAIT2");
+  deepStrictEqual([finWait.bytesOut, finWait.bytesIn], [18, 0]);
+  deepStrictEqual(await ssBytes(writer), {
+    state: "FIN-WAIT-2",
+    acked: 20,
+    received: 0,
+  });
+
+  // The endpoint sends FIN after 5 bytes: the client in CLOSE_WAIT has bytes_received 5 + FIN.
+  const half = await svc.api("/api/endpoints/echo/fault", {
+    method: "POST",
+    body: JSON.stringify({ mode: "half-close", bytes: 5 }),
+  });
+  strictEqual(half.status, 200);
+  using reader = await connect(svc.port("echo"));
+  await writeAll(reader, encoder.encode("eighteen bytes ok\n"));
+  const end = await readToEnd(reader);
+  deepStrictEqual([end.bytes.length, end.end], [5, "eof"]);
+  const closeWait = await peerRow(
+    svc,
+    "echo",
+    reader.localAddr.port,
+    (r) => r.state === "CLOSE_WAIT",
+  );
+  deepStrictEqual([closeWait.bytesOut, closeWait.bytesIn], [18, 5]);
+  deepStrictEqual(await ssBytes(reader), {
+    state: "CLOSE-WAIT",
+    acked: 19,
+    received: 6,
+  });
+});
+
 /** Waits for the kernel-only row our closed connection left behind. */
 function timeWait(svc: TestService, endpoint: string, clientPort: number) {
   return waitFor(`a TIME_WAIT row for ${endpoint} <- ${clientPort}`, async () => {

@@ -150,10 +150,47 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
   },
 ];
 
-/** Fills `{host}`, `{port}` and `{dashboard}` in a try-it line. */
-export function tryItLine(line: string, host: string, port: number, dashboard: string): string {
-  return line.replaceAll("{host}", host).replaceAll("{port}", String(port)).replaceAll(
+/** How the tables' lines spell the CLI; {@linkcode tryItLine} respells it as the service runs. */
+export const CLIENT_COMMAND = "deno task client";
+
+/**
+ * Fills `{host}`, `{port}` and `{dashboard}` in a try-it line, and spells a leading
+ * `deno task client` as `client` (see {@linkcode clientCommand}), so the line runs where the
+ * service runs.
+ */
+export function tryItLine(
+  line: string,
+  host: string,
+  port: number,
+  dashboard: string,
+  client: string = CLIENT_COMMAND,
+): string {
+  const filled = line.replaceAll("{host}", host).replaceAll("{port}", String(port)).replaceAll(
     "{dashboard}",
     dashboard,
   );
+  return client !== CLIENT_COMMAND && filled.startsWith(`${CLIENT_COMMAND} `)
+    ? client + filled.slice(CLIENT_COMMAND.length)
+    : filled;
+}
+
+/** How the running service was launched, for {@linkcode clientCommand}. */
+export interface Launch {
+  /** Deno's version, as `Deno.version.deno` tells. */
+  version: string;
+  /** npm's `npm_command` variable, which `npx` sets to `exec` for everything it starts. */
+  npmCommand?: string;
+}
+
+/**
+ * The command that runs the CLI where the service runs: `npx -y deno@VERSION task client` when
+ * the service was started through npx (the README's Node-only set-up, where the user's shell may
+ * have no `deno`), else `deno task client`. The banner, `/api/endpoints` and every page print
+ * their lines with this one rule. (Where deno lives says nothing: a `deno` on PATH may itself
+ * sit in npx's cache.)
+ */
+export function clientCommand(launch: Launch): string {
+  return launch.npmCommand === "exec"
+    ? `npx -y deno@${launch.version} task client`
+    : CLIENT_COMMAND;
 }

@@ -78,8 +78,9 @@ function kernelRow(k: KernelSocket, endpoint: string, peer: boolean): SocketReco
     state: k.state,
     local: k.local,
     remote: k.remote,
-    bytesIn: k.info?.bytesReceived ?? 0,
-    bytesOut: k.info?.bytesAcked ?? 0,
+    // A peer connected to one of our endpoints; our own leftovers were accepted by one.
+    bytesIn: dataBytesIn(k),
+    bytesOut: dataBytesOut(k, peer),
     messagesIn: 0,
     messagesOut: 0,
     app: null,
@@ -89,6 +90,36 @@ function kernelRow(k: KernelSocket, endpoint: string, peer: boolean): SocketReco
     closeReason: null,
     lastActivity: null,
   };
+}
+
+/**
+ * The data bytes the peer acknowledged, from tcp_info's bytes_acked, which counts sequence
+ * space: the SYN on the side that connected (`connected`; the accepting side's child socket
+ * starts past its SYN-ACK) once the handshake is done, and our FIN once acknowledged, which
+ * FIN_WAIT2 and TIME_WAIT imply. (ss -ti on a client that sent 18 bytes: bytes_acked:19, and
+ * 20 after shutdown(SHUT_WR) is acknowledged.) 0 where the kernel tells no bytes_acked.
+ */
+export function dataBytesOut(k: KernelSocket, connected: boolean): number {
+  let bytes = k.info?.bytesAcked ?? 0;
+  if (connected && k.state !== "SYN_SENT") bytes -= 1;
+  if (k.state === "FIN_WAIT2" || k.state === "TIME_WAIT") bytes -= 1;
+  return bytes > 0 ? bytes : 0;
+}
+
+/**
+ * The data bytes received, from tcp_info's bytes_received, which counts the peer's FIN once it
+ * arrived in order (CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT) but never its SYN. (ss -ti on
+ * a server that read 18 bytes: bytes_received:18, and 19 in CLOSE-WAIT.) 0 where the kernel
+ * tells no bytes_received.
+ */
+export function dataBytesIn(k: KernelSocket): number {
+  let bytes = k.info?.bytesReceived ?? 0;
+  const state = k.state;
+  if (
+    state === "CLOSE_WAIT" || state === "LAST_ACK" || state === "CLOSING" ||
+    state === "TIME_WAIT"
+  ) bytes -= 1;
+  return bytes > 0 ? bytes : 0;
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { joinKernel, normalizeHost } from "./socket_view.ts";
+import { dataBytesIn, dataBytesOut, joinKernel, normalizeHost } from "./socket_view.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
 
 function ours(id: string, local: number, remote: number | null): SocketRecord {
@@ -106,4 +106,44 @@ Deno.test("joinKernel() lists our leftovers the kernel still has as kernel-only"
 Deno.test("normalizeHost() treats IPv4-mapped IPv6 as IPv4", () => {
   assert.equal(normalizeHost("::ffff:127.0.0.1"), "127.0.0.1");
   assert.equal(normalizeHost("::1"), "::1");
+});
+
+Deno.test("joinKernel() counts data bytes on peer and kernel-only rows, not the SYN and FINs", () => {
+  const withInfo = (row: KernelSocket, bytesAcked: number, bytesReceived: number) => ({
+    ...row,
+    info: { bytesAcked, bytesReceived },
+  });
+  const out = joinKernel([], [
+    // The peer connected and sent 18 bytes: bytes_acked counts its SYN too.
+    withInfo(k("ESTABLISHED", 40000, 65432), 19, 5),
+    // Our accepted socket, closed by the peer: bytes_received counts the peer's FIN.
+    withInfo(k("CLOSE_WAIT", 65432, 40001), 5, 19),
+  ], endpoints);
+  const peer = out.find((r) => r.kind === "peer")!;
+  assert.deepEqual([peer.bytesOut, peer.bytesIn], [18, 5]);
+  const mine = out.find((r) => r.kind === "kernel")!;
+  assert.deepEqual([mine.bytesOut, mine.bytesIn], [5, 18]);
+});
+
+Deno.test("dataBytesOut() and dataBytesIn() take off the SYN and FINs each state implies", () => {
+  const row = (state: KernelSocket["state"], bytesAcked: number, bytesReceived: number) => ({
+    ...k(state, 40000, 65432),
+    info: { bytesAcked, bytesReceived },
+  });
+  // Figures from ss -ti on a client that sent 18 bytes and read 5 (see tests/kernel_view_test.ts).
+  assert.equal(dataBytesOut(row("SYN_SENT", 0, 0), true), 0);
+  assert.equal(dataBytesOut(row("ESTABLISHED", 1, 0), true), 0);
+  assert.equal(dataBytesOut(row("ESTABLISHED", 19, 5), true), 18);
+  assert.equal(dataBytesOut(row("FIN_WAIT1", 19, 5), true), 18, "our FIN not yet acknowledged");
+  assert.equal(dataBytesOut(row("FIN_WAIT2", 20, 5), true), 18);
+  assert.equal(dataBytesOut(row("ESTABLISHED", 5, 18), false), 5, "the accepting side");
+  assert.equal(dataBytesOut(row("LAST_ACK", 5, 19), false), 5);
+  assert.equal(dataBytesIn(row("ESTABLISHED", 19, 5)), 5);
+  assert.equal(dataBytesIn(row("FIN_WAIT2", 20, 5)), 5, "no FIN from the peer yet");
+  for (const state of ["CLOSE_WAIT", "LAST_ACK", "CLOSING", "TIME_WAIT"] as const) {
+    assert.equal(dataBytesIn(row(state, 5, 19)), 18, state);
+  }
+  // No tcp_info (a TIME_WAIT socket, or /proc): nothing to count.
+  assert.equal(dataBytesOut(k("TIME_WAIT", 40000, 65432), true), 0);
+  assert.equal(dataBytesIn(k("TIME_WAIT", 40000, 65432)), 0);
 });

@@ -11,6 +11,8 @@ export interface AppState {
   startedAt: number;
   /** The dashboard's own URL, for the try-it lines. */
   dashboard: string;
+  /** How try-it lines spell the CLI, from `clientCommand()`. @default "deno task client" */
+  client?: string;
 }
 
 /** The context a route handler gets: the request, its URL and params, the app state. */

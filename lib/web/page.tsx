@@ -5,6 +5,7 @@
  */
 import type { ComponentType, VNode } from "preact";
 import { renderToString } from "preact-render-to-string";
+import { visibleControls } from "../../islands/_format.ts";
 import type { AppState, Handlers, RouteContext } from "./define.ts";
 
 /** What a page component gets. */
@@ -131,7 +132,9 @@ export function pageHandlers<D>(
         assets={await assets()}
       />,
     );
-    return new Response(`<!DOCTYPE html>${html}`, {
+    // Payload text (chat lines, decoded notes in title attributes) may hold ESC or NUL: markup
+    // never does, so the whole page is the one place to make them visible for curl's sake.
+    return new Response(`<!DOCTYPE html>${visibleControls(html)}`, {
       status: result.status ?? 200,
       headers: PAGE_HEADERS,
     });

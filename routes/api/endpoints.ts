@@ -11,7 +11,9 @@ export const handler = define.handlers({
         ...stats.toJSON(),
         tryIt: addr === null
           ? []
-          : spec.tryIt.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard)),
+          : spec.tryIt.map((line) =>
+            tryItLine(line, addr.hostname, addr.port, dashboard, state.client)
+          ),
       };
     });
     return json({
