@@ -26,7 +26,7 @@ Deno.test({
   name: "a newcomer's first visit at 1280 px reads right",
   ...BROWSER_TEST,
   async fn(t) {
-    await using h = await start({ viewport: LAPTOP, timeoutMs: 10_000 });
+    await using h = await start({ viewport: LAPTOP, timeoutMs: 20_000 });
     const { page } = h;
 
     await t.step(
