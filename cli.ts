@@ -421,10 +421,10 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
       },
     },
     reverse: {
-      summary: "Send a message and half-close, print it reversed",
+      summary: "Send a message, print what the server reversed",
       usage: "reverse [options] <message>",
-      about: "Send <message> to the reverse endpoint, half-close, and print the bytes it " +
-        "answers with (the message reversed) until it closes.",
+      about: "Send <message> to the reverse endpoint in one write and print the bytes it " +
+        "answers with until it closes: the server's first read, reversed.",
       flags: {
         port: portFlag(REVERSE_PORT),
         timeout: timeoutFlag("Seconds the whole exchange may take", 5),

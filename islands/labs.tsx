@@ -52,8 +52,9 @@ export const LABS: readonly LabInfo[] = [
     name: "reverse",
     group: "protocols",
     seed: "seed 002 · the reverse-echo server",
-    lesson: "The server cannot know the message is over until the client shuts down its " +
-      "sending side; only then does it answer with the bytes reversed. It reverses bytes, not " +
+    lesson: "One read is not one message. Like the seed's server, it calls recv(1024) once, " +
+      "sends those bytes back reversed and closes: a message that arrives in two reads (typed " +
+      "into nc, or written in two parts) comes back cut to the first. It reverses bytes, not " +
       "characters, so multi-byte UTF-8 comes back scrambled.",
   },
   {

@@ -304,19 +304,12 @@ Deno.test("clients endpoint sends a list longer than 1,024 bytes whole", async (
 
 // --- reverse
 
-Deno.test("reverse endpoint answers the bytes reversed after the half-close", async () => {
+Deno.test("reverse endpoint answers its first read reversed, then closes", async () => {
   await using svc = startService();
   const conn = await connect(svc.port("reverse"));
   try {
-    await writeAll(conn, encoder.encode("Hello, "));
-    await writeAll(conn, encoder.encode("world!"));
-    // Nothing comes back before the half-close: the server cannot know the message ended.
-    const row = await waitFor("both parts held", async () => {
-      const r = (await svc.sockets("?endpoint=reverse")).find((s) => s.kind === "conn");
-      return r?.app?.rxBuffered === 13 && r;
-    });
-    strictEqual(row.bytesOut, 0);
-    await conn.closeWrite();
+    // No half-close: like the seed's server, the answer follows the first read.
+    await writeAll(conn, encoder.encode("Hello, world!"));
     const end = await readToEnd(conn);
     deepStrictEqual([decoder.decode(end.bytes), end.end], ["!dlrow ,olleH", "eof"]);
   } finally {
@@ -329,26 +322,50 @@ Deno.test("reverse endpoint answers the bytes reversed after the half-close", as
   });
 });
 
-Deno.test("reverse endpoint refuses more than 1 MiB with an error line", async () => {
+Deno.test("reverse endpoint answers only what the first read held: one read is not one message", async () => {
   await using svc = startService();
   const conn = await connect(svc.port("reverse"));
   try {
-    const [end] = await Promise.all([
-      readToEnd(conn, { timeoutMs: 5000 }),
-      writeAll(conn, new Uint8Array((1 << 20) + 1)).then(() => conn.closeWrite()).catch(() => {}),
-    ]);
-    strictEqual(
-      decoder.decode(end.bytes),
-      "Error: More than 1048576 bytes before the half-close\n",
-    );
+    conn.setNoDelay(true);
+    await writeAll(conn, encoder.encode("Hello, "));
+    // The answer to the first part comes back and the server closes its side...
+    strictEqual(decoder.decode(await readExactly(conn, 7)), " ,olleH");
+    // ...and drains the rest of the message without answering it.
+    await writeAll(conn, encoder.encode("world!"));
+    const end = await readToEnd(conn);
+    deepStrictEqual([end.bytes.length, end.end], [0, "eof"]);
   } finally {
     conn.close();
   }
-  const stats = await waitFor("the limit counted", async () => {
+  const stats = await waitFor("the connection closed", async () => {
     const s = (await svc.endpoints()).reverse;
     return s.connections === 0 && s;
   });
-  deepStrictEqual(stats.limitHits, { "reverse-bytes": 1 });
+  deepStrictEqual([stats.bytesIn, stats.bytesOut, stats.errors], [13, 7, {}]);
+  const log = notes(await packets(svc, "reverse"));
+  ok(log.includes("one read of 7 B: answered reversed, then close"), JSON.stringify(log));
+});
+
+Deno.test("reverse endpoint reads at most 1024 bytes, as the seed's recv(1024)", async () => {
+  await using svc = startService();
+  const conn = await connect(svc.port("reverse"));
+  const sent = Uint8Array.from({ length: 3000 }, (_, i) => 0x41 + (i % 26));
+  try {
+    const [end] = await Promise.all([readToEnd(conn, { timeoutMs: 5000 }), writeAll(conn, sent)]);
+    strictEqual(end.end, "eof");
+    // However the kernel split the 3,000 bytes, one read of at most 1,024 was answered.
+    ok(end.bytes.length >= 1 && end.bytes.length <= 1024, `${end.bytes.length} bytes back`);
+    deepStrictEqual(end.bytes, sent.slice(0, end.bytes.length).reverse());
+  } finally {
+    conn.close();
+  }
+  deepStrictEqual(
+    await cli(["reverse", "--port", svc.port("reverse"), "x".repeat(1500)]).then((r) => [
+      r.code,
+      r.stderr.includes("The server's one read held"),
+    ]),
+    [1, true],
+  );
 });
 
 // --- http-hello

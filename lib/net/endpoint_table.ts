@@ -75,7 +75,7 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "reverse",
     transport: "tcp",
     defaultPort: 65439,
-    description: "Answers with the bytes reversed once the client half-closes",
+    description: "Answers its first read (up to 1,024 bytes) reversed, then closes",
     tryIt: [
       "printf 'Hello, world!' | nc -N {host} {port}",
       'deno task client reverse --port {port} "Hello, world!"',

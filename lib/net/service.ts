@@ -20,7 +20,7 @@ import { discardHandler } from "./endpoints/discard.ts";
 import { echoHandler } from "./endpoints/echo.ts";
 import { framingHandler } from "./endpoints/framing.ts";
 import { httpHelloHandler } from "./endpoints/http_hello.ts";
-import { reverseHandler } from "./endpoints/reverse.ts";
+import { reverseBehaviour } from "./endpoints/reverse.ts";
 import { Sink } from "./endpoints/sink.ts";
 import { UdpEndpoint } from "./endpoints/udp.ts";
 import { nowMs } from "./observed_conn.ts";
@@ -210,7 +210,7 @@ export class Service {
       },
       chat: this.chat,
       clients: new ClientList(options.clients),
-      reverse: { handler: reverseHandler() },
+      reverse: reverseBehaviour(),
       "http-hello": { handler: httpHelloHandler() },
       "frame-fixed": { handler: framingHandler("fixed", framing) },
       "frame-delimited": { handler: framingHandler("delimited", framing) },
