@@ -69,15 +69,17 @@ export const LABS: readonly LabInfo[] = [
     name: "frame-fixed",
     group: "framing",
     seed: "seeds 001, 002 · fixed-length messages",
-    lesson: "Every message is exactly 32 bytes, padded with spaces: the reader always knows " +
-      "how much to wait for, at the cost of padding and a hard size limit.",
+    lesson: "Every message is exactly 30 bytes, padded with # as in the seed: the reader always " +
+      "knows how much to wait for, at the cost of padding, a hard size limit, and losing any # " +
+      "that really ended the message.",
   },
   {
     name: "frame-delimited",
     group: "framing",
     seed: "seeds 001, 002 · delimited messages",
-    lesson: "A newline ends each message. The reader scans for it and must keep whatever " +
-      "follows: the next message may already sit in the same read.",
+    lesson: "#*# ends each message, as in the seed. The reader scans for it, even when it is " +
+      "split across two reads, and must keep whatever follows: the next message may already sit " +
+      "in the same read. A message may never contain the delimiter.",
   },
   {
     name: "frame-prefixed",

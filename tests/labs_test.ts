@@ -229,7 +229,7 @@ Deno.test("the labs' limits come from the service's options (the start flags)", 
     chat: { maxMessage: 16, history: 2 },
     clients: { maxNames: 2 },
   });
-  // A delimited message with no newline within 8 bytes: the error line, then the close.
+  // A delimited message with no #*# within 8 bytes: the error line, then the close.
   const frame = await connect(svc.port("frame-delimited"));
   try {
     await writeAll(frame, encoder.encode("123456789"));
@@ -429,17 +429,17 @@ Deno.test("http-hello endpoint serves fetch, HEAD and a 400 for a bad request li
 
 // --- framing lab
 
-/** A message framed by hand: 32-byte space-padded records, a newline, or a 5-digit prefix. */
+/** A message framed by hand as seed 002 does: 30 bytes padded with #, ended by #*#, a 5-digit prefix. */
 const FRAMINGS = [
   {
     endpoint: "frame-fixed",
     kind: "fixed",
-    wire: (m: Uint8Array) => concat([m, new Uint8Array(32 - m.length).fill(0x20)]),
+    wire: (m: Uint8Array) => concat([m, new Uint8Array(30 - m.length).fill(0x23)]),
   },
   {
     endpoint: "frame-delimited",
     kind: "delimited",
-    wire: (m: Uint8Array) => concat([m, new Uint8Array([0x0a])]),
+    wire: (m: Uint8Array) => concat([m, encoder.encode("#*#")]),
   },
   {
     endpoint: "frame-prefixed",
@@ -472,21 +472,22 @@ for (const f of FRAMINGS) {
       conn.close();
     }
     const log = notes(await packets(svc, f.endpoint));
-    const total = f.kind === "fixed" ? "32" : "?";
+    const total = f.kind === "fixed" ? "30" : "?";
     strictEqual(log[0], `message 1 started (1 of ${total} B)`);
     ok(log.includes(`message 1 continues (2 of ${f.kind === "prefixed" ? "?" : total} B)`), log[1]);
     strictEqual(
       log[first.length - 1],
       `message 1 complete (${first.length} B, began in an earlier read)`,
     );
-    // An idle connection reads into a 64-byte slot first, so 96 bytes of records take two reads.
+    // An idle connection reads into a 64-byte slot first, so 90 bytes of records take two reads.
     ok(
       log[first.length].startsWith(
         `message 2 complete (${rest[0].length} B), message 3 complete (${rest[1].length} B)`,
       ),
       log[first.length],
     );
-    ok(log.slice(first.length).join(", ").includes(`message 4 complete (${rest[2].length} B)`));
+    // With 30-byte records the 64-byte read also starts message 4, which the next read completes.
+    ok(log.slice(first.length).join(", ").includes(`message 4 complete (${rest[2].length} B`));
 
     const out = await cli([
       "frame",
@@ -501,6 +502,39 @@ for (const f of FRAMINGS) {
     deepStrictEqual(out, { code: 0, stdout: "a\nbc\n", stderr: "" });
   });
 }
+
+Deno.test("frame-fixed and frame-delimited take other sizes, pads and delimiters from the options", async () => {
+  await using svc = startService({ framing: { recordSize: 32, pad: 0x20, delimiter: "\n" } });
+  const fixed = await connect(svc.port("frame-fixed"));
+  try {
+    const records = "hello".padEnd(32) + "world".padEnd(32);
+    await writeAll(fixed, encoder.encode(records));
+    strictEqual(decoder.decode(await readExactly(fixed, 64)), records);
+  } finally {
+    fixed.close();
+  }
+  const lines = await connect(svc.port("frame-delimited"));
+  try {
+    await writeAll(lines, encoder.encode("one\ntwo\n"));
+    strictEqual(decoder.decode(await readExactly(lines, 8)), "one\ntwo\n");
+  } finally {
+    lines.close();
+  }
+  const port = svc.port("frame-delimited");
+  const out = await cli(["frame", "--port", port, "--delimiter", "\\n", "--together", "a", "b"]);
+  deepStrictEqual(out, { code: 0, stdout: "a\nb\n", stderr: "" });
+  const size = ["--size", 32, "--pad", "\\x20"];
+  const fixedOut = await cli([
+    "frame",
+    "--kind",
+    "fixed",
+    "--port",
+    svc.port("frame-fixed"),
+    ...size,
+    "x",
+  ]);
+  deepStrictEqual(fixedOut, { code: 0, stdout: "x\n", stderr: "" });
+});
 
 Deno.test("frame-close endpoint echoes the message once the client half-closes", async () => {
   await using svc = startService();

@@ -6,6 +6,7 @@
  * off by the client's FIN.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
 import { HOST, runTutorial, startService, waitFor } from "./_helpers.ts";
 
 const decoder = new TextDecoder();
@@ -44,6 +45,80 @@ Deno.test("reverse endpoint still answers printf | nc -N", async () => {
   await using svc = startService();
   const out = await pipeInto("nc", ["-N", HOST, String(svc.port("reverse"))], "Hello, world!");
   deepStrictEqual([out.code, out.stdout], [0, "!dlrow ,olleH"]);
+});
+
+// --- framing (seed 002): LENGTH = 30 padded with #, DELIM = b"#*#"
+
+Deno.test("seed 002's fixed-length client gets its 30-byte message back", async () => {
+  await using svc = startService();
+  const out = await runTutorial(
+    "frame_fixed_client.py",
+    [HOST, String(svc.port("frame-fixed"))],
+    10_000,
+  );
+  strictEqual(out.stderr, "");
+  strictEqual(out.code, 0);
+  strictEqual(out.stdout, "30\nb'Hello, world!#################'\nb'Hello, world!'\n");
+});
+
+Deno.test("seed 002's delimited client gets its #*#-ended message back", async () => {
+  await using svc = startService();
+  const port = String(svc.port("frame-delimited"));
+  const out = await runTutorial("frame_delimited_client.py", [HOST, port], 10_000);
+  strictEqual(out.stderr, "");
+  strictEqual(out.code, 0);
+  strictEqual(out.stdout, "16\nb'Hello, world!'\n");
+});
+
+/**
+ * Runs an endpoint's try-it line `printf … | nc …` as printed: the printf part in a shell, the nc
+ * part as a child fed its output, read until `expected` came back (plain nc waits for the server
+ * to close, which an echoing lab does not), then ended.
+ */
+async function tryIt(name: string, port: number, expected: string): Promise<string> {
+  const line = ENDPOINTS.find((e) => e.name === name)!.tryIt[0];
+  const [producer, consumer] = tryItLine(line, HOST, port, "").split(" | ");
+  const bytes = (await new Deno.Command("sh", { args: ["-c", producer], stdout: "piped" }).output())
+    .stdout;
+  const [cmd, ...args] = consumer.split(" ");
+  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "null" })
+    .spawn();
+  let out = "";
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(bytes);
+    await writer.close();
+    const reader = child.stdout.getReader();
+    const deadline = setTimeout(() => reader.cancel(), 10_000);
+    try {
+      while (!out.includes(expected)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += decoder.decode(value);
+      }
+    } finally {
+      clearTimeout(deadline);
+      reader.releaseLock();
+    }
+  } finally {
+    try {
+      child.kill();
+    } catch {
+      // nc already exited (nc -N after the server's close).
+    }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+  return out;
+}
+
+Deno.test("the framing and reverse endpoints' try-it lines work as printed", async () => {
+  await using svc = startService();
+  const record = "Hello, world!#################hi############################";
+  strictEqual(await tryIt("frame-fixed", svc.port("frame-fixed"), record), record);
+  const delimited = "Hello, world!#*#one#*#two#*#";
+  strictEqual(await tryIt("frame-delimited", svc.port("frame-delimited"), delimited), delimited);
+  strictEqual(await tryIt("reverse", svc.port("reverse"), "!dlrow ,olleH"), "!dlrow ,olleH");
 });
 
 // --- app (seed 003): a frame cut off by the client's FIN, and byteorder

@@ -95,9 +95,9 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "frame-fixed",
     transport: "tcp",
     defaultPort: 65441,
-    description: "Framing lab: fixed 32-byte records padded with spaces, echoed whole",
+    description: "Framing lab: fixed 30-byte records padded with #, as seed 002; echoed whole",
     tryIt: [
-      "printf '%-32s%-32s' hello world | nc {host} {port}",
+      "printf 'Hello, world!#################hi############################' | nc {host} {port}",
       'deno task client frame --kind fixed --port {port} --bytewise "hello" "world"',
     ],
   },
@@ -105,8 +105,11 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "frame-delimited",
     transport: "tcp",
     defaultPort: 65442,
-    description: "Framing lab: messages ended by a newline, echoed whole",
-    tryIt: ["nc {host} {port}", 'deno task client frame --kind delimited --port {port} "a" "b"'],
+    description: "Framing lab: messages ended by #*#, as seed 002; echoed whole",
+    tryIt: [
+      "printf 'Hello, world!#*#one#*#two#*#' | nc {host} {port}",
+      'deno task client frame --kind delimited --port {port} "a" "b"',
+    ],
   },
   {
     name: "frame-prefixed",
