@@ -337,9 +337,10 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
       summary: 'Join the chat: 64-byte headers, "Msg received", relays',
       usage: "chat [options]",
       about: "Join the chat endpoint. Each line read from stdin is sent behind a 64-byte length " +
-        'header and answered with "Msg received"; messages from other participants are printed ' +
-        'as "[name] text" when they arrive. "!DISCONNECT" or the end of input leaves. ' +
-        "With --send, send one message and leave.",
+        'header and answered with "Msg received"; after "!JOIN" (sent first) messages from ' +
+        'other participants are printed as "[name] text" when they arrive. "!DISCONNECT" or ' +
+        "the end of input leaves. With --send, send one message and leave (joining only with " +
+        "--wait).",
       flags: {
         port: portFlag(CHAT_PORT),
         send: {
@@ -371,6 +372,8 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
           ...address(values),
           name: values.name as string | undefined,
           waitMs: seconds(values, "wait", 0, 86_400),
+          // A one-shot --send that does not wait has no time to print relays.
+          join: send === undefined || values.wait !== undefined,
           timeoutMs: seconds(values, "timeout", 0.001, 3600),
           signal: io.signal,
           onEvent: live

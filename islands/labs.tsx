@@ -37,8 +37,9 @@ export const LABS: readonly LabInfo[] = [
     seed: "seed 003 · the threaded chat server",
     lesson: "A stream keeps no message boundaries, so each message travels behind a fixed " +
       "64-byte header that holds its length; the server reads the header, then exactly that " +
-      'many bytes, and answers "Msg received". Here the room also relays every message to ' +
-      "the others.",
+      'many bytes, and answers "Msg received", and nothing else: the seed\'s client reads one ' +
+      "recv() per message, so anything more would be read as its acknowledgement. Send !JOIN " +
+      "to have the room's messages relayed to you too; the chat page shows them all.",
   },
   {
     name: "clients",

@@ -62,6 +62,8 @@ Deno.test({
     const bob = await connect(h.port("chat"));
     try {
       await say(bob, "!NAME bob");
+      // Relays reach only sockets that ask for the room.
+      await say(bob, "!JOIN");
       await say(bob, "hi, I am on a raw socket");
       await open(h, "/chat", "chat_room");
       await page.locator('[data-participant="bob"][data-kind="tcp"]').waitFor();

@@ -66,7 +66,7 @@ function notes(entries: PacketEntry[], dir: "in" | "out" = "in"): string[] {
 
 // --- chat
 
-Deno.test("chat endpoint acknowledges, relays to the others, and ends on !DISCONNECT", async () => {
+Deno.test("chat endpoint acknowledges, relays to those that joined, and ends on !DISCONNECT", async () => {
   await using svc = startService();
   const port = svc.port("chat");
   const alice = await connect(port);
@@ -74,6 +74,9 @@ Deno.test("chat endpoint acknowledges, relays to the others, and ends on !DISCON
   try {
     await writeAll(alice, chatFrame("!NAME alice"));
     strictEqual(decoder.decode(await readExactly(alice, 12)), ACK);
+    // Bob asks for the room; alice does not, so she reads only her acknowledgements.
+    await writeAll(bob, chatFrame("!JOIN"));
+    strictEqual(decoder.decode(await readExactly(bob, 12)), ACK);
     await waitFor("both in the room", async () => {
       const room = (await svc.api<{ participants: unknown[] }>("/api/chat")).body;
       return room.participants.length === 2;
@@ -152,6 +155,8 @@ Deno.test("POST /api/chat posts into the room as a participant", async () => {
       async () =>
         (await svc.api<{ participants: unknown[] }>("/api/chat")).body.participants.length === 1,
     );
+    await writeAll(conn, chatFrame("!JOIN"));
+    strictEqual(decoder.decode(await readExactly(conn, 12)), ACK);
     const res = await svc.api<{ message: { name: string; from: string; relayedTo: number } }>(
       "/api/chat",
       { method: "POST", body: JSON.stringify({ name: "web-user", text: "hello from the page" }) },
@@ -212,7 +217,8 @@ Deno.test("client chat --send and stdin lines print acknowledgements", async () 
   const piped = await cli(["chat", "--port", port, "--name", "carol", "--json"], "one\ntwo\n");
   strictEqual(piped.code, 0, piped.stderr);
   const result = JSON.parse(piped.stdout);
-  deepStrictEqual([result.command, result.ok, result.sent, result.acks], ["chat", true, 4, 4]);
+  // !NAME, !JOIN, two lines, !DISCONNECT.
+  deepStrictEqual([result.command, result.ok, result.sent, result.acks], ["chat", true, 5, 5]);
   const room = (await svc.api<{ messages: { name: string; text: string }[] }>("/api/chat")).body;
   deepStrictEqual(room.messages.map((m) => `${m.name}: ${m.text}`), [
     `127.0.0.1:${room.messages[0].name.split(":")[1]}: hi`,

@@ -58,10 +58,11 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "chat",
     transport: "tcp",
     defaultPort: 65437,
-    description: 'Chat room: 64-byte length header, "Msg received", !DISCONNECT; relays to others',
+    description: 'Chat room: 64-byte length header, "Msg received", !DISCONNECT; !JOIN for relays',
     tryIt: [
       "deno task client chat --port {port}",
       "printf '%-64s%s' 5 hello | nc {host} {port}",
+      "(printf '%-64s%s' 5 '!JOIN'; cat) | nc {host} {port}",
     ],
   },
   {
