@@ -98,7 +98,7 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     defaultPort: 65441,
     description: "Framing lab: fixed 30-byte records padded with #, as seed 002; echoed whole",
     tryIt: [
-      "printf 'Hello, world!#################hi############################' | nc {host} {port}",
+      "printf 'Hello, world!#################' | nc {host} {port}",
       'deno task client frame --kind fixed --port {port} --bytewise "hello" "world"',
     ],
   },
