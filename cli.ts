@@ -27,7 +27,7 @@ import {
   type ThroughputOptions,
   type ThroughputResult,
 } from "./lib/client/throughput.ts";
-import { encodeMessage, type FramingKind } from "./lib/protocol/framing.ts";
+import { encodeMessage, type FramingKind, parseFramingBytes } from "./lib/protocol/framing.ts";
 import { echo, ECHO_PORT, resolveEchoOptions } from "./lib/client/echo.ts";
 import {
   multiconn,
@@ -337,9 +337,10 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
       summary: 'Join the chat: 64-byte headers, "Msg received", relays',
       usage: "chat [options]",
       about: "Join the chat endpoint. Each line read from stdin is sent behind a 64-byte length " +
-        'header and answered with "Msg received"; messages from other participants are printed ' +
-        'as "[name] text" when they arrive. "!DISCONNECT" or the end of input leaves. ' +
-        "With --send, send one message and leave.",
+        'header and answered with "Msg received"; after "!JOIN" (sent first) messages from ' +
+        'other participants are printed as "[name] text" when they arrive. "!DISCONNECT" or ' +
+        "the end of input leaves. With --send, send one message and leave (joining only with " +
+        "--wait).",
       flags: {
         port: portFlag(CHAT_PORT),
         send: {
@@ -371,6 +372,8 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
           ...address(values),
           name: values.name as string | undefined,
           waitMs: seconds(values, "wait", 0, 86_400),
+          // A one-shot --send that does not wait has no time to print relays.
+          join: send === undefined || values.wait !== undefined,
           timeoutMs: seconds(values, "timeout", 0.001, 3600),
           signal: io.signal,
           onEvent: live
@@ -421,10 +424,10 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
       },
     },
     reverse: {
-      summary: "Send a message and half-close, print it reversed",
+      summary: "Send a message, print what the server reversed",
       usage: "reverse [options] <message>",
-      about: "Send <message> to the reverse endpoint, half-close, and print the bytes it " +
-        "answers with (the message reversed) until it closes.",
+      about: "Send <message> to the reverse endpoint in one write and print the bytes it " +
+        "answers with until it closes: the server's first read, reversed.",
       flags: {
         port: portFlag(REVERSE_PORT),
         timeout: timeoutFlag("Seconds the whole exchange may take", 5),
@@ -446,8 +449,9 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
     frame: {
       summary: "Framing lab: send framed messages, print the echoes",
       usage: "frame [options] <message>...",
-      about: "Send each <message> to a framing endpoint in its framing (fixed 32-byte records, " +
-        "newline-delimited, 5-digit length prefix, or ended by closing) and print each echo " +
+      about: "Send each <message> to a framing endpoint in its framing (fixed 30-byte records " +
+        "padded with #, ended by #*#, 5-digit length prefix, or ended by closing: seed 002's) " +
+        "and print each echo " +
         "on a line. --bytewise splits messages across reads, --together merges them into one.",
       flags: {
         kind: {
@@ -463,6 +467,13 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
         },
         bytewise: { type: "boolean", help: "Write one byte per write" },
         together: { type: "boolean", help: "Write every message in one write" },
+        size: { type: "string", arg: "<bytes>", help: "Record size of fixed (default 30)" },
+        pad: { type: "string", arg: "<char>", help: "Padding byte of fixed (default #)" },
+        delimiter: {
+          type: "string",
+          arg: "<str>",
+          help: "Delimiter of delimited (default #*#; escapes: \\n, \\r, \\t, \\xHH)",
+        },
         timeout: timeoutFlag("Seconds the whole exchange may take", 5),
         ...COMMON,
       },
@@ -475,6 +486,11 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
           ...address(values),
           kind: values.kind as FramingKind | undefined,
           writes: values.bytewise ? "byte" : values.together ? "together" : "message",
+          framing: {
+            recordSize: integer(values, "size"),
+            pad: framingBytes(values, "pad", 1)?.[0],
+            delimiter: framingBytes(values, "delimiter", 64),
+          },
           timeoutMs: seconds(values, "timeout", 0.001, 3600),
           signal: io.signal,
         });
@@ -482,7 +498,9 @@ function commands(io: CliIo, status: StatusLine | null): Record<string, Command>
         if (options.kind === "close" && positionals.length > 1) {
           throw new RangeError("Invalid messages: the close framing carries one message");
         }
-        for (const m of positionals) encodeMessage(options.kind, new TextEncoder().encode(m));
+        for (const m of positionals) {
+          encodeMessage(options.kind, new TextEncoder().encode(m), options.framing);
+        }
         return async () => {
           const result = await frame(positionals, options);
           return { ...result, json: result, text: formatFrame(result) };
@@ -708,6 +726,26 @@ function integer(values: Values, flag: string): number | undefined {
     throw new TypeError(`Invalid --${flag}: "${raw}" is not a non-negative integer`);
   }
   return Number(raw);
+}
+
+/** A framing flag's bytes (escapes allowed), 1 to `max` of them. */
+function framingBytes(values: Values, flag: string, max: number): Uint8Array | undefined {
+  const raw = values[flag];
+  if (raw === undefined) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = parseFramingBytes(String(raw));
+  } catch (err) {
+    throw new TypeError(`Invalid --${flag}: ${(err as Error).message}`);
+  }
+  if (bytes.length < 1 || bytes.length > max) {
+    throw new RangeError(
+      `Invalid --${flag}: "${raw}" is ${bytes.length} bytes, not ${
+        max === 1 ? "1" : `1 to ${max}`
+      }`,
+    );
+  }
+  return bytes;
 }
 
 /** A flag in seconds (decimals allowed), returned in whole milliseconds. */

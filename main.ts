@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { parseArgs } from "node:util";
 import { KernelTable } from "./lib/kernel/kernel_table.ts";
 import { clientCommand, ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts";
+import { parseFramingBytes } from "./lib/protocol/framing.ts";
 import { Service, type ServiceOptions } from "./lib/net/service.ts";
 import { type AppState, type Handlers, jsonError, type RouteContext } from "./lib/web/define.ts";
 import { ParamError } from "./lib/web/params.ts";
@@ -208,6 +209,10 @@ ${
   --clients-max-names N         names the client list keeps, oldest forgotten first (default 1000)
   --frame-max-message BYTES     largest message of the delimited, prefixed and close framing
                                 labs (default 65536)
+  --frame-fixed-size BYTES      record size of frame-fixed (default 30, as seed 002)
+  --frame-fixed-pad CHAR        padding byte of frame-fixed (default #; \\x20 for a space)
+  --frame-delimiter STR         delimiter of frame-delimited, 1 to 64 bytes (default #*#;
+                                escapes: \\n, \\r, \\t, \\0, \\\\, \\xHH)
   --udp-fast                    UDP in batches through libc (recvmmsg/sendmmsg by FFI; needs
                                 --allow-ffi, falls back to Deno's socket without it)
   --capture-bytes BYTES         full-payload capture kept for pcapng, 0 = off (default 67108864)
@@ -263,6 +268,9 @@ export function parseFlags(
         "chat-max-backlog": { type: "string" },
         "clients-max-names": { type: "string" },
         "frame-max-message": { type: "string" },
+        "frame-fixed-size": { type: "string" },
+        "frame-fixed-pad": { type: "string" },
+        "frame-delimiter": { type: "string" },
         "capture-bytes": { type: "string" },
         "capture-dir": { type: "string" },
         "capture-files": { type: "string" },
@@ -341,6 +349,11 @@ export function parseFlags(
         },
         clients: { maxNames: int("clients-max-names", 1, 1_000_000, 1000) },
         frameMaxMessage: int("frame-max-message", 1, 1 << 30, 65_536),
+        framing: {
+          recordSize: int("frame-fixed-size", 1, 1 << 20, 30),
+          pad: frameBytes(values, "frame-fixed-pad", 1, 1)?.[0],
+          delimiter: frameBytes(values, "frame-delimiter", 1, 64),
+        },
         udpFast: values["udp-fast"] === true,
         captureBytes,
         captureDir,
@@ -353,6 +366,28 @@ export function parseFlags(
   } catch (err) {
     return (err as Error).message;
   }
+}
+
+/** A framing flag's bytes (escapes allowed), `min` to `max` of them; undefined when not given. */
+function frameBytes(
+  values: Record<string, string | string[] | boolean | undefined>,
+  name: string,
+  min: number,
+  max: number,
+): Uint8Array | undefined {
+  const raw = values[name];
+  if (typeof raw !== "string") return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = parseFramingBytes(raw);
+  } catch (err) {
+    throw new RangeError(`Invalid --${name}: ${(err as Error).message}`);
+  }
+  if (bytes.length < min || bytes.length > max) {
+    const want = min === max ? `${min} byte` : `${min} to ${max} bytes`;
+    throw new RangeError(`Invalid --${name}: "${raw}" is ${bytes.length} bytes, not ${want}`);
+  }
+  return bytes;
 }
 
 /**

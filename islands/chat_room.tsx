@@ -69,6 +69,16 @@ function Participants({ list, now }: { list: ChatParticipant[]; now: number }) {
             <td class="mono">{p.remote === null ? "dashboard" : fmtAddr(p.remote)}</td>
             <td>
               <Via p={p} />
+              {p.kind === "tcp" && (
+                <span
+                  class="muted small"
+                  title={p.joined
+                    ? "Sent !JOIN: the room's messages are relayed to it"
+                    : "Gets only its acknowledgements, as from the seed's server; !JOIN for the room"}
+                >
+                  {p.joined ? " · in the room" : " · acks only"}
+                </span>
+              )}
             </td>
             <td class="num" title={new Date(p.since).toISOString()}>
               {fmtAge(now - p.since)} ago
@@ -211,7 +221,7 @@ function ChatRoom(props: ChatRoomProps) {
               name="text"
               class="chat-text"
               aria-label="Message"
-              placeholder="Message: relayed to every socket in the room"
+              placeholder="Message: relayed to every socket that sent !JOIN"
               value={text}
               onInput={(e) => setText(e.currentTarget.value)}
               required
@@ -229,11 +239,14 @@ function ChatRoom(props: ChatRoomProps) {
           <div class="card">
             <h2>Join from a shell</h2>
             <p class="explain">
-              The CLI frames each line for you and prints relays as they come. With plain{" "}
+              The CLI frames each line for you, joins the room and prints relays as they come. With
+              plain{" "}
               <code>nc</code>, frame each line yourself: the loop below pads its byte length to 64
-              bytes. Replies show raw: <code>Msg received</code>{" "}
-              for each message, and a 64-byte header before each relay. Send{" "}
-              <code>!NAME alice</code> to take a name.
+              bytes. Replies show raw: <code>Msg received</code> for each message. Type{" "}
+              <code>!JOIN</code>{" "}
+              to get everyone's messages too, each behind a 64-byte header (the seed's client never
+              does, so it reads only its acknowledgements), and <code>!NAME alice</code>{" "}
+              to take a name.
             </p>
             <div class="tryit">
               {props.tryIt.map((line) => <CopyLine key={line} text={line} />)}

@@ -37,8 +37,9 @@ export const LABS: readonly LabInfo[] = [
     seed: "seed 003 · the threaded chat server",
     lesson: "A stream keeps no message boundaries, so each message travels behind a fixed " +
       "64-byte header that holds its length; the server reads the header, then exactly that " +
-      'many bytes, and answers "Msg received". Here the room also relays every message to ' +
-      "the others.",
+      'many bytes, and answers "Msg received", and nothing else: the seed\'s client reads one ' +
+      "recv() per message, so anything more would be read as its acknowledgement. Send !JOIN " +
+      "to have the room's messages relayed to you too; the chat page shows them all.",
   },
   {
     name: "clients",
@@ -52,8 +53,9 @@ export const LABS: readonly LabInfo[] = [
     name: "reverse",
     group: "protocols",
     seed: "seed 002 · the reverse-echo server",
-    lesson: "The server cannot know the message is over until the client shuts down its " +
-      "sending side; only then does it answer with the bytes reversed. It reverses bytes, not " +
+    lesson: "One read is not one message. Like the seed's server, it calls recv(1024) once, " +
+      "sends those bytes back reversed and closes: a message that arrives in two reads (typed " +
+      "into nc, or written in two parts) comes back cut to the first. It reverses bytes, not " +
       "characters, so multi-byte UTF-8 comes back scrambled.",
   },
   {
@@ -68,15 +70,17 @@ export const LABS: readonly LabInfo[] = [
     name: "frame-fixed",
     group: "framing",
     seed: "seeds 001, 002 · fixed-length messages",
-    lesson: "Every message is exactly 32 bytes, padded with spaces: the reader always knows " +
-      "how much to wait for, at the cost of padding and a hard size limit.",
+    lesson: "Every message is exactly 30 bytes, padded with # as in the seed: the reader always " +
+      "knows how much to wait for, at the cost of padding, a hard size limit, and losing any # " +
+      "that really ended the message.",
   },
   {
     name: "frame-delimited",
     group: "framing",
     seed: "seeds 001, 002 · delimited messages",
-    lesson: "A newline ends each message. The reader scans for it and must keep whatever " +
-      "follows: the next message may already sit in the same read.",
+    lesson: "#*# ends each message, as in the seed. The reader scans for it, even when it is " +
+      "split across two reads, and must keep whatever follows: the next message may already sit " +
+      "in the same read. A message may never contain the delimiter.",
   },
   {
     name: "frame-prefixed",

@@ -37,8 +37,9 @@ export default definePage.page<typeof handler>(function ChatPage({ data }) {
           The threaded chat server of seed 003. A TCP stream has no message boundaries, so each
           message travels behind a 64-byte header holding its length in ASCII digits; the server
           answers every one with <code>Msg received</code> and ends the session on{" "}
-          <code>!DISCONNECT</code>. This room also relays each message to everyone else, framed the
-          same way as{" "}
+          <code>!DISCONNECT</code>, and sends nothing else, so the seed's client works unchanged
+          however many run at once. Beyond the seed, this page shows every message, and a socket
+          that sends <code>!JOIN</code> gets each one relayed, framed the same way as{" "}
           <code>[name] text</code>. Post here as a participant of your own, or join from a shell.
         </p>
       </div>

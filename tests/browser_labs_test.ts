@@ -62,6 +62,8 @@ Deno.test({
     const bob = await connect(h.port("chat"));
     try {
       await say(bob, "!NAME bob");
+      // Relays reach only sockets that ask for the room.
+      await say(bob, "!JOIN");
       await say(bob, "hi, I am on a raw socket");
       await open(h, "/chat", "chat_room");
       await page.locator('[data-participant="bob"][data-kind="tcp"]').waitFor();
@@ -181,10 +183,10 @@ Deno.test({
     const conn = await connect(h.port("frame-delimited"));
     try {
       // Two messages in one write: one read holds both.
-      await writeAll(conn, encoder.encode("one\ntwo\n"));
-      assertEquals(decoder.decode(await readExactly(conn, 8, TIMEOUT_MS)), "one\ntwo\n");
+      await writeAll(conn, encoder.encode("one#*#two#*#"));
+      assertEquals(decoder.decode(await readExactly(conn, 12, TIMEOUT_MS)), "one#*#two#*#");
       const merged = lab.locator(".read-in", {
-        hasText: "message 1 complete (4 B), message 2 complete (4 B)",
+        hasText: "message 1 complete (6 B), message 2 complete (6 B)",
       });
       await merged.waitFor();
       assertEquals(await merged.locator(".piece-whole").count(), 2);
@@ -194,17 +196,17 @@ Deno.test({
       const started = lab.locator(".read-in", { hasText: "message 3 started (3 of ? B)" });
       await started.waitFor();
       assertEquals(await started.locator(".piece-head").count(), 1);
-      await writeAll(conn, encoder.encode("ee\n"));
-      assertEquals(decoder.decode(await readExactly(conn, 6, TIMEOUT_MS)), "three\n");
+      await writeAll(conn, encoder.encode("ee#*#"));
+      assertEquals(decoder.decode(await readExactly(conn, 8, TIMEOUT_MS)), "three#*#");
       const ended = lab.locator(".read-in", {
-        hasText: "message 3 complete (6 B, began in an earlier read)",
+        hasText: "message 3 complete (8 B, began in an earlier read)",
       });
       await ended.waitFor();
       assertEquals(await ended.locator(".piece-tail").count(), 1);
       await lab.locator(".read-out", { hasText: "echo of messages 1–2" }).waitFor();
 
-      // The counters follow the traffic: 8 + 3 + 3 bytes in.
-      await lab.locator(".lab-stats dd.c-in", { hasText: "14 B" }).waitFor();
+      // The counters follow the traffic: 12 + 3 + 5 bytes in.
+      await lab.locator(".lab-stats dd.c-in", { hasText: "20 B" }).waitFor();
 
       // http-hello opens in the browser.
       const link = page.locator('[data-lab="http-hello"] [data-open-browser]');
@@ -220,8 +222,8 @@ Deno.test({
       const prefixed = await connect(h.port("frame-prefixed"));
       const close = await connect(h.port("frame-close"));
       try {
-        await writeAll(fixed, encoder.encode("hello".padEnd(32) + "world".padEnd(32)));
-        await readExactly(fixed, 64, TIMEOUT_MS);
+        await writeAll(fixed, encoder.encode("hello".padEnd(30, "#") + "world".padEnd(30, "#")));
+        await readExactly(fixed, 60, TIMEOUT_MS);
         await writeAll(prefixed, encoder.encode("00005hel"));
         await page.locator('[data-lab="frame-prefixed"] .read-in').waitFor();
         await writeAll(prefixed, encoder.encode("lo00003abc0"));

@@ -250,9 +250,15 @@ Deno.test("AppFrameDecoder.push() refuses an oversized content-length as soon as
 
 // --- The live endpoint.
 
-/** What the endpoint must send for `input`, by the codec: answers, then the error frame, if any. */
+/**
+ * What the endpoint must send for `input` followed by the client's FIN, by the codec: answers,
+ * then the error frame, if any (a frame the FIN cuts off is `truncated`).
+ */
 function expectedReply(input: Uint8Array, maxContentLength: number) {
-  const { frames, error } = new AppFrameDecoder({ maxContentLength }).push(input);
+  const appDecoder = new AppFrameDecoder({ maxContentLength });
+  const pushed = appDecoder.push(input);
+  const { frames } = pushed;
+  const error = pushed.error ?? appDecoder.end().error;
   const parts: Uint8Array[] = [];
   for (const frame of frames) {
     const answer = answerRequest(frame);
@@ -262,6 +268,7 @@ function expectedReply(input: Uint8Array, maxContentLength: number) {
         bytes: concat(parts),
         answers: parts.length,
         malformed: true,
+        truncated: false,
         tooLarge: false,
       };
     }
@@ -272,6 +279,7 @@ function expectedReply(input: Uint8Array, maxContentLength: number) {
     bytes: concat(parts),
     answers: parts.length,
     malformed: error !== null,
+    truncated: error?.kind === "truncated",
     tooLarge,
   };
 }
@@ -341,9 +349,9 @@ Deno.test("app endpoint answers random and mutated input like the codec, then cl
         try {
           conn.setNoDelay(true);
           for (const chunk of splitAt(input, cuts)) await writeAll(conn, chunk, 2000);
-          // Our FIN ends a frame left incomplete: the server then closes without a word.
-          // After malformed input the server closes on its own, FIN or not.
-          if (finFirst || !expected.malformed) await conn.closeWrite();
+          // Our FIN cuts off a frame left incomplete: the server answers that with the error
+          // frame. After other malformed input the server closes on its own, FIN or not.
+          if (finFirst || !expected.malformed || expected.truncated) await conn.closeWrite();
           const reply = await readToEnd(conn, { timeoutMs: 3000 });
           strictEqual(reply.end, "eof", "closed with FIN, not RST");
           deepStrictEqual(reply.bytes, expected.bytes);

@@ -66,7 +66,7 @@ function notes(entries: PacketEntry[], dir: "in" | "out" = "in"): string[] {
 
 // --- chat
 
-Deno.test("chat endpoint acknowledges, relays to the others, and ends on !DISCONNECT", async () => {
+Deno.test("chat endpoint acknowledges, relays to those that joined, and ends on !DISCONNECT", async () => {
   await using svc = startService();
   const port = svc.port("chat");
   const alice = await connect(port);
@@ -74,6 +74,9 @@ Deno.test("chat endpoint acknowledges, relays to the others, and ends on !DISCON
   try {
     await writeAll(alice, chatFrame("!NAME alice"));
     strictEqual(decoder.decode(await readExactly(alice, 12)), ACK);
+    // Bob asks for the room; alice does not, so she reads only her acknowledgements.
+    await writeAll(bob, chatFrame("!JOIN"));
+    strictEqual(decoder.decode(await readExactly(bob, 12)), ACK);
     await waitFor("both in the room", async () => {
       const room = (await svc.api<{ participants: unknown[] }>("/api/chat")).body;
       return room.participants.length === 2;
@@ -152,6 +155,8 @@ Deno.test("POST /api/chat posts into the room as a participant", async () => {
       async () =>
         (await svc.api<{ participants: unknown[] }>("/api/chat")).body.participants.length === 1,
     );
+    await writeAll(conn, chatFrame("!JOIN"));
+    strictEqual(decoder.decode(await readExactly(conn, 12)), ACK);
     const res = await svc.api<{ message: { name: string; from: string; relayedTo: number } }>(
       "/api/chat",
       { method: "POST", body: JSON.stringify({ name: "web-user", text: "hello from the page" }) },
@@ -212,7 +217,8 @@ Deno.test("client chat --send and stdin lines print acknowledgements", async () 
   const piped = await cli(["chat", "--port", port, "--name", "carol", "--json"], "one\ntwo\n");
   strictEqual(piped.code, 0, piped.stderr);
   const result = JSON.parse(piped.stdout);
-  deepStrictEqual([result.command, result.ok, result.sent, result.acks], ["chat", true, 4, 4]);
+  // !NAME, !JOIN, two lines, !DISCONNECT.
+  deepStrictEqual([result.command, result.ok, result.sent, result.acks], ["chat", true, 5, 5]);
   const room = (await svc.api<{ messages: { name: string; text: string }[] }>("/api/chat")).body;
   deepStrictEqual(room.messages.map((m) => `${m.name}: ${m.text}`), [
     `127.0.0.1:${room.messages[0].name.split(":")[1]}: hi`,
@@ -229,7 +235,7 @@ Deno.test("the labs' limits come from the service's options (the start flags)", 
     chat: { maxMessage: 16, history: 2 },
     clients: { maxNames: 2 },
   });
-  // A delimited message with no newline within 8 bytes: the error line, then the close.
+  // A delimited message with no #*# within 8 bytes: the error line, then the close.
   const frame = await connect(svc.port("frame-delimited"));
   try {
     await writeAll(frame, encoder.encode("123456789"));
@@ -304,19 +310,12 @@ Deno.test("clients endpoint sends a list longer than 1,024 bytes whole", async (
 
 // --- reverse
 
-Deno.test("reverse endpoint answers the bytes reversed after the half-close", async () => {
+Deno.test("reverse endpoint answers its first read reversed, then closes", async () => {
   await using svc = startService();
   const conn = await connect(svc.port("reverse"));
   try {
-    await writeAll(conn, encoder.encode("Hello, "));
-    await writeAll(conn, encoder.encode("world!"));
-    // Nothing comes back before the half-close: the server cannot know the message ended.
-    const row = await waitFor("both parts held", async () => {
-      const r = (await svc.sockets("?endpoint=reverse")).find((s) => s.kind === "conn");
-      return r?.app?.rxBuffered === 13 && r;
-    });
-    strictEqual(row.bytesOut, 0);
-    await conn.closeWrite();
+    // No half-close: like the seed's server, the answer follows the first read.
+    await writeAll(conn, encoder.encode("Hello, world!"));
     const end = await readToEnd(conn);
     deepStrictEqual([decoder.decode(end.bytes), end.end], ["!dlrow ,olleH", "eof"]);
   } finally {
@@ -329,26 +328,50 @@ Deno.test("reverse endpoint answers the bytes reversed after the half-close", as
   });
 });
 
-Deno.test("reverse endpoint refuses more than 1 MiB with an error line", async () => {
+Deno.test("reverse endpoint answers only what the first read held: one read is not one message", async () => {
   await using svc = startService();
   const conn = await connect(svc.port("reverse"));
   try {
-    const [end] = await Promise.all([
-      readToEnd(conn, { timeoutMs: 5000 }),
-      writeAll(conn, new Uint8Array((1 << 20) + 1)).then(() => conn.closeWrite()).catch(() => {}),
-    ]);
-    strictEqual(
-      decoder.decode(end.bytes),
-      "Error: More than 1048576 bytes before the half-close\n",
-    );
+    conn.setNoDelay(true);
+    await writeAll(conn, encoder.encode("Hello, "));
+    // The answer to the first part comes back and the server closes its side...
+    strictEqual(decoder.decode(await readExactly(conn, 7)), " ,olleH");
+    // ...and drains the rest of the message without answering it.
+    await writeAll(conn, encoder.encode("world!"));
+    const end = await readToEnd(conn);
+    deepStrictEqual([end.bytes.length, end.end], [0, "eof"]);
   } finally {
     conn.close();
   }
-  const stats = await waitFor("the limit counted", async () => {
+  const stats = await waitFor("the connection closed", async () => {
     const s = (await svc.endpoints()).reverse;
     return s.connections === 0 && s;
   });
-  deepStrictEqual(stats.limitHits, { "reverse-bytes": 1 });
+  deepStrictEqual([stats.bytesIn, stats.bytesOut, stats.errors], [13, 7, {}]);
+  const log = notes(await packets(svc, "reverse"));
+  ok(log.includes("one read of 7 B: answered reversed, then close"), JSON.stringify(log));
+});
+
+Deno.test("reverse endpoint reads at most 1024 bytes, as the seed's recv(1024)", async () => {
+  await using svc = startService();
+  const conn = await connect(svc.port("reverse"));
+  const sent = Uint8Array.from({ length: 3000 }, (_, i) => 0x41 + (i % 26));
+  try {
+    const [end] = await Promise.all([readToEnd(conn, { timeoutMs: 5000 }), writeAll(conn, sent)]);
+    strictEqual(end.end, "eof");
+    // However the kernel split the 3,000 bytes, one read of at most 1,024 was answered.
+    ok(end.bytes.length >= 1 && end.bytes.length <= 1024, `${end.bytes.length} bytes back`);
+    deepStrictEqual(end.bytes, sent.slice(0, end.bytes.length).reverse());
+  } finally {
+    conn.close();
+  }
+  deepStrictEqual(
+    await cli(["reverse", "--port", svc.port("reverse"), "x".repeat(1500)]).then((r) => [
+      r.code,
+      r.stderr.includes("The server's one read held"),
+    ]),
+    [1, true],
+  );
 });
 
 // --- http-hello
@@ -412,17 +435,17 @@ Deno.test("http-hello endpoint serves fetch, HEAD and a 400 for a bad request li
 
 // --- framing lab
 
-/** A message framed by hand: 32-byte space-padded records, a newline, or a 5-digit prefix. */
+/** A message framed by hand as seed 002 does: 30 bytes padded with #, ended by #*#, a 5-digit prefix. */
 const FRAMINGS = [
   {
     endpoint: "frame-fixed",
     kind: "fixed",
-    wire: (m: Uint8Array) => concat([m, new Uint8Array(32 - m.length).fill(0x20)]),
+    wire: (m: Uint8Array) => concat([m, new Uint8Array(30 - m.length).fill(0x23)]),
   },
   {
     endpoint: "frame-delimited",
     kind: "delimited",
-    wire: (m: Uint8Array) => concat([m, new Uint8Array([0x0a])]),
+    wire: (m: Uint8Array) => concat([m, encoder.encode("#*#")]),
   },
   {
     endpoint: "frame-prefixed",
@@ -455,21 +478,22 @@ for (const f of FRAMINGS) {
       conn.close();
     }
     const log = notes(await packets(svc, f.endpoint));
-    const total = f.kind === "fixed" ? "32" : "?";
+    const total = f.kind === "fixed" ? "30" : "?";
     strictEqual(log[0], `message 1 started (1 of ${total} B)`);
     ok(log.includes(`message 1 continues (2 of ${f.kind === "prefixed" ? "?" : total} B)`), log[1]);
     strictEqual(
       log[first.length - 1],
       `message 1 complete (${first.length} B, began in an earlier read)`,
     );
-    // An idle connection reads into a 64-byte slot first, so 96 bytes of records take two reads.
+    // An idle connection reads into a 64-byte slot first, so 90 bytes of records take two reads.
     ok(
       log[first.length].startsWith(
         `message 2 complete (${rest[0].length} B), message 3 complete (${rest[1].length} B)`,
       ),
       log[first.length],
     );
-    ok(log.slice(first.length).join(", ").includes(`message 4 complete (${rest[2].length} B)`));
+    // With 30-byte records the 64-byte read also starts message 4, which the next read completes.
+    ok(log.slice(first.length).join(", ").includes(`message 4 complete (${rest[2].length} B`));
 
     const out = await cli([
       "frame",
@@ -484,6 +508,39 @@ for (const f of FRAMINGS) {
     deepStrictEqual(out, { code: 0, stdout: "a\nbc\n", stderr: "" });
   });
 }
+
+Deno.test("frame-fixed and frame-delimited take other sizes, pads and delimiters from the options", async () => {
+  await using svc = startService({ framing: { recordSize: 32, pad: 0x20, delimiter: "\n" } });
+  const fixed = await connect(svc.port("frame-fixed"));
+  try {
+    const records = "hello".padEnd(32) + "world".padEnd(32);
+    await writeAll(fixed, encoder.encode(records));
+    strictEqual(decoder.decode(await readExactly(fixed, 64)), records);
+  } finally {
+    fixed.close();
+  }
+  const lines = await connect(svc.port("frame-delimited"));
+  try {
+    await writeAll(lines, encoder.encode("one\ntwo\n"));
+    strictEqual(decoder.decode(await readExactly(lines, 8)), "one\ntwo\n");
+  } finally {
+    lines.close();
+  }
+  const port = svc.port("frame-delimited");
+  const out = await cli(["frame", "--port", port, "--delimiter", "\\n", "--together", "a", "b"]);
+  deepStrictEqual(out, { code: 0, stdout: "a\nb\n", stderr: "" });
+  const size = ["--size", 32, "--pad", "\\x20"];
+  const fixedOut = await cli([
+    "frame",
+    "--kind",
+    "fixed",
+    "--port",
+    svc.port("frame-fixed"),
+    ...size,
+    "x",
+  ]);
+  deepStrictEqual(fixedOut, { code: 0, stdout: "x\n", stderr: "" });
+});
 
 Deno.test("frame-close endpoint echoes the message once the client half-closes", async () => {
   await using svc = startService();

@@ -184,3 +184,44 @@ Deno.test("parseFlags() reads the labs' limits and the UDP flow timeout, with th
     'Invalid --flow-idle: "1m" is not an integer in 1..86400',
   );
 });
+
+Deno.test("parseFlags() reads the framing lab's sizes and bytes, seed 002's by default", () => {
+  const framing = (args: string[]) => {
+    const parsed = parseFlags(args);
+    if (typeof parsed === "string") throw new Error(parsed);
+    return parsed.service.framing;
+  };
+  deepStrictEqual(framing([]), { recordSize: 30, pad: undefined, delimiter: undefined });
+  deepStrictEqual(
+    framing([
+      "--frame-fixed-size",
+      "32",
+      "--frame-fixed-pad",
+      "\\x20",
+      "--frame-delimiter",
+      "\\r\\n",
+    ]),
+    { recordSize: 32, pad: 0x20, delimiter: new Uint8Array([0x0d, 0x0a]) },
+  );
+  deepStrictEqual(framing(["--frame-fixed-pad", "*", "--frame-delimiter", "END"]), {
+    recordSize: 30,
+    pad: 0x2a,
+    delimiter: new TextEncoder().encode("END"),
+  });
+  strictEqual(
+    parseFlags(["--frame-fixed-pad", "ab"]),
+    'Invalid --frame-fixed-pad: "ab" is 2 bytes, not 1 byte',
+  );
+  strictEqual(
+    parseFlags(["--frame-delimiter", ""]),
+    'Invalid --frame-delimiter: "" is 0 bytes, not 1 to 64 bytes',
+  );
+  strictEqual(
+    parseFlags(["--frame-delimiter", "\\q"]),
+    'Invalid --frame-delimiter: Cannot parse framing bytes: "\\\\q" has an unknown escape at 0',
+  );
+  strictEqual(
+    parseFlags(["--frame-fixed-size", "0"]),
+    'Invalid --frame-fixed-size: "0" is not an integer in 1..1048576',
+  );
+});

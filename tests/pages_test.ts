@@ -297,8 +297,8 @@ Deno.test("GET /labs renders every lab with its lesson, address, lines and read 
   await using t = startService();
   const conn = await connect(t.port("frame-delimited"));
   try {
-    await writeAll(conn, encoder.encode("one\ntwo\n"));
-    await readExactly(conn, 8);
+    await writeAll(conn, encoder.encode("one#*#two#*#"));
+    await readExactly(conn, 12);
     const { status, html } = await page(t, "/labs");
     assertEquals(status, 200);
     assertMatch(html, /<title>Labs · sockscope<\/title>/);
@@ -327,7 +327,7 @@ Deno.test("GET /labs renders every lab with its lesson, address, lines and read 
       }</code>`,
     );
     // The read that held two messages, drawn and noted as such.
-    assertStringIncludes(html, "message 1 complete (4 B), message 2 complete (4 B)");
+    assertStringIncludes(html, "message 1 complete (6 B), message 2 complete (6 B)");
     assertEquals(html.match(/piece piece-whole/g)?.length, 2);
     assertStringIncludes(html, `href="http://127.0.0.1:${t.port("http-hello")}/"`);
     // Both new pages are in the navigation.

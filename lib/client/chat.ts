@@ -1,11 +1,12 @@
 /**
  * The chat client (seed 003, the threaded chat at its top): each message goes
- * out behind a 64-byte length header and waits for "Msg received"; relays
- * from the other participants are reported as they arrive; the session ends
- * with "!DISCONNECT", as the seed's client ends it.
+ * out behind a 64-byte length header and waits for "Msg received"; it sends
+ * "!JOIN" first, so relays from the other participants arrive and are
+ * reported; the session ends with "!DISCONNECT", as the seed's client ends it.
  */
 import {
   CHAT_DISCONNECT,
+  CHAT_JOIN,
   CHAT_NAME_COMMAND,
   type ChatEvent,
   ChatEventDecoder,
@@ -29,6 +30,13 @@ export interface ChatOptions extends TcpClientOptions {
   port?: number;
   /** Name to take in the room (sent as `!NAME <name>` first); the server's default is the address. */
   name?: string;
+  /**
+   * Send `!JOIN` after the name, so the server relays the others' messages; without it the
+   * server only acknowledges, as seed 003's does.
+   *
+   * @default {true}
+   */
+  join?: boolean;
   /**
    * Longest wait for the connect, for each "Msg received", and for the close after
    * "!DISCONNECT", in milliseconds.
@@ -59,7 +67,7 @@ export interface ChatResult {
   /** Why the session failed, in one line. */
   error?: string;
   address: DialAddress;
-  /** Messages sent, "!NAME" and "!DISCONNECT" included. */
+  /** Messages sent, "!NAME", "!JOIN" and "!DISCONNECT" included. */
   sent: number;
   /** "Msg received" acknowledgements read. */
   acks: number;
@@ -90,6 +98,7 @@ export function resolveChatOptions(
     ...resolveTcpOptions(options, CHAT_PORT),
     timeoutMs: checkInteger(options.timeoutMs ?? 5000, "timeoutMs", 1, 3_600_000),
     waitMs: checkInteger(options.waitMs ?? 0, "waitMs", 0, 86_400_000),
+    join: options.join ?? true,
   };
 }
 
@@ -103,7 +112,7 @@ export async function chat(
   options: ChatOptions = {},
 ): Promise<ChatResult> {
   const resolved = resolveChatOptions(options);
-  const { hostname, port, timeoutMs, waitMs, signal, dial, onEvent } = resolved;
+  const { hostname, port, timeoutMs, waitMs, join, signal, dial, onEvent } = resolved;
   const address = { hostname, port };
   const started = performance.now();
   const conn = await dialBound(dial, address, signal, timeoutMs);
@@ -130,6 +139,7 @@ export async function chat(
   };
   try {
     if (resolved.name !== undefined) await send(`${CHAT_NAME_COMMAND}${resolved.name}`);
+    if (join) await send(CHAT_JOIN);
     const iterator = (Symbol.asyncIterator in messages
       ? messages[Symbol.asyncIterator]()
       : messages[Symbol.iterator]()) as AsyncIterator<string> | Iterator<string>;

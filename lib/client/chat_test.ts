@@ -24,10 +24,10 @@ Deno.test("chat() sends each message, counts its acknowledgement and leaves", as
     onEvent: (e) => events.push(e),
   });
   assert.equal(result.ok, true, result.error);
-  assert.equal(result.sent, 4, "!NAME, two messages, !DISCONNECT");
-  assert.equal(result.acks, 4);
+  assert.equal(result.sent, 5, "!NAME, !JOIN, two messages, !DISCONNECT");
+  assert.equal(result.acks, 5);
   assert.equal(result.disconnected, true);
-  assert.deepEqual(events, Array(4).fill({ kind: "ack" }));
+  assert.deepEqual(events, Array(5).fill({ kind: "ack" }));
   const said = room.service.chat.snapshot().messages.map((m) => [m.name, m.text]);
   assert.deepEqual(said, [["tim", "Hello World!"], ["tim", "Hello Everyone!"]]);
 });
@@ -35,9 +35,12 @@ Deno.test("chat() sends each message, counts its acknowledgement and leaves", as
 Deno.test("chat() reports relays from the other participants", async () => {
   await using room = startChat();
   const listening = chat([], { port: room.port, name: "bob", waitMs: 400 });
-  // The relay goes to whoever is in the room: wait until bob has joined.
-  for (let i = 0; !room.service.chat.snapshot().participants.some((p) => p.name === "bob"); i++) {
-    assert.ok(i < 300, "bob did not join within 3 s");
+  // The relay goes to whoever joined the room: wait until bob has (carol only listens for acks).
+  const deaf = chat([], { port: room.port, name: "carol", waitMs: 400, join: false });
+  const inRoom = (name: string, joined: boolean) =>
+    room.service.chat.snapshot().participants.some((p) => p.name === name && p.joined === joined);
+  for (let i = 0; !inRoom("bob", true) || !inRoom("carol", false); i++) {
+    assert.ok(i < 300, "bob and carol did not arrive within 3 s");
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const talking = await chat(["hi bob"], { port: room.port, name: "alice" });
@@ -45,13 +48,17 @@ Deno.test("chat() reports relays from the other participants", async () => {
   const heard = await listening;
   assert.equal(heard.ok, true, heard.error);
   assert.deepEqual(heard.relays, [{ name: "alice", text: "hi bob" }]);
+  const [said] = room.service.chat.snapshot().messages;
+  assert.deepEqual([said.text, said.relayedTo], ["hi bob", 1]);
+  const unheard = await deaf;
+  assert.deepEqual([unheard.ok, unheard.sent, unheard.acks, unheard.relays], [true, 2, 2, []]);
 });
 
 Deno.test("chat() stops at a !DISCONNECT in its input", async () => {
   await using room = startChat();
   const result = await chat(["one", "!DISCONNECT", "never sent"], { port: room.port });
   assert.equal(result.ok, true);
-  assert.equal(result.sent, 2);
+  assert.equal(result.sent, 3, "!JOIN, one, !DISCONNECT");
   assert.deepEqual(room.service.chat.snapshot().messages.map((m) => m.text), ["one"]);
 });
 

@@ -8,6 +8,7 @@ import {
   FrameDecoder,
   FRAMING_KINDS,
   type FramingKind,
+  type FramingOptions,
 } from "../protocol/framing.ts";
 import { causeOf, deadline, dialBound, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
@@ -42,6 +43,12 @@ export interface FrameOptions extends TcpClientOptions {
    * @default {"message"}
    */
   writes?: FrameWrites;
+  /**
+   * Record size, pad and delimiter, to match a server started with other ones.
+   *
+   * @default {{}} (seed 002's: 30-byte records padded with `#`, the delimiter `#*#`)
+   */
+  framing?: Pick<FramingOptions, "recordSize" | "pad" | "delimiter">;
   /**
    * Longest the whole exchange may take, in milliseconds.
    *
@@ -80,23 +87,28 @@ export function resolveFrameOptions(options: FrameOptions = {}): Required<FrameO
   if (!["message", "byte", "together"].includes(writes)) {
     throw new TypeError(`Invalid writes: "${writes}" is not one of message, byte, together`);
   }
+  const framing = { ...options.framing };
+  // A decoder checks the sizes and bytes, so a bad one is a usage error before connecting.
+  new FrameDecoder(kind, framing);
   return {
     ...resolveTcpOptions(options, FRAME_PORTS[kind]),
     kind,
     writes,
+    framing,
     timeoutMs: checkInteger(options.timeoutMs ?? 5000, "timeoutMs", 1, 3_600_000),
   };
 }
 
 /** Sends `messages` framed as `kind` and reads the echoes until each came back. */
 export async function frame(messages: string[], options: FrameOptions = {}): Promise<FrameResult> {
-  const { hostname, port, kind, writes, timeoutMs, signal, dial } = resolveFrameOptions(options);
+  const { hostname, port, kind, writes, framing: codec, timeoutMs, signal, dial } =
+    resolveFrameOptions(options);
   if (messages.length === 0) throw new RangeError("Invalid messages: none given");
   if (kind === "close" && messages.length > 1) {
     throw new RangeError("Invalid messages: the close framing carries one message per connection");
   }
   // Encoding first reports a message the framing cannot carry before anything is sent.
-  const frames = messages.map((m) => encodeMessage(kind, encoder.encode(m)));
+  const frames = messages.map((m) => encodeMessage(kind, encoder.encode(m), codec));
   const address = { hostname, port };
   const started = performance.now();
   using limit = deadline(timeoutMs, `No echo of every message within ${timeoutMs} ms`, signal);
@@ -119,7 +131,7 @@ export async function frame(messages: string[], options: FrameOptions = {}): Pro
     if (kind === "close") await halfClose(conn);
   };
   const receive = async () => {
-    const framing = new FrameDecoder(kind);
+    const framing = new FrameDecoder(kind, codec);
     const buf = new Uint8Array(64 * 1024);
     while (echoed.length < messages.length) {
       const n = await conn.read(buf);

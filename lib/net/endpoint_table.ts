@@ -58,10 +58,11 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "chat",
     transport: "tcp",
     defaultPort: 65437,
-    description: 'Chat room: 64-byte length header, "Msg received", !DISCONNECT; relays to others',
+    description: 'Chat room: 64-byte length header, "Msg received", !DISCONNECT; !JOIN for relays',
     tryIt: [
       "deno task client chat --port {port}",
       "printf '%-64s%s' 5 hello | nc {host} {port}",
+      "(printf '%-64s%s' 5 '!JOIN'; cat) | nc {host} {port}",
     ],
   },
   {
@@ -75,7 +76,7 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "reverse",
     transport: "tcp",
     defaultPort: 65439,
-    description: "Answers with the bytes reversed once the client half-closes",
+    description: "Answers its first read (up to 1,024 bytes) reversed, then closes",
     tryIt: [
       "printf 'Hello, world!' | nc -N {host} {port}",
       'deno task client reverse --port {port} "Hello, world!"',
@@ -95,9 +96,9 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "frame-fixed",
     transport: "tcp",
     defaultPort: 65441,
-    description: "Framing lab: fixed 32-byte records padded with spaces, echoed whole",
+    description: "Framing lab: fixed 30-byte records padded with #, as seed 002; echoed whole",
     tryIt: [
-      "printf '%-32s%-32s' hello world | nc {host} {port}",
+      "printf 'Hello, world!#################' | nc {host} {port}",
       'deno task client frame --kind fixed --port {port} --bytewise "hello" "world"',
     ],
   },
@@ -105,8 +106,11 @@ export const ENDPOINTS: readonly EndpointSpec[] = [
     name: "frame-delimited",
     transport: "tcp",
     defaultPort: 65442,
-    description: "Framing lab: messages ended by a newline, echoed whole",
-    tryIt: ["nc {host} {port}", 'deno task client frame --kind delimited --port {port} "a" "b"'],
+    description: "Framing lab: messages ended by #*#, as seed 002; echoed whole",
+    tryIt: [
+      "printf 'Hello, world!#*#one#*#two#*#' | nc {host} {port}",
+      'deno task client frame --kind delimited --port {port} "a" "b"',
+    ],
   },
   {
     name: "frame-prefixed",

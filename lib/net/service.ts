@@ -21,8 +21,9 @@ import { ClientList, type ClientListOptions } from "./endpoints/clients.ts";
 import { discardHandler } from "./endpoints/discard.ts";
 import { echoHandler } from "./endpoints/echo.ts";
 import { framingHandler } from "./endpoints/framing.ts";
+import type { FramingOptions } from "../protocol/framing.ts";
 import { httpHelloHandler } from "./endpoints/http_hello.ts";
-import { reverseHandler } from "./endpoints/reverse.ts";
+import { reverseBehaviour } from "./endpoints/reverse.ts";
 import { Sink } from "./endpoints/sink.ts";
 import { UdpEndpoint } from "./endpoints/udp.ts";
 import { nowMs } from "./observed_conn.ts";
@@ -89,6 +90,8 @@ export interface ServiceOptions {
   clients?: ClientListOptions;
   /** Largest message of the delimited, prefixed and close framings. @default 65536 */
   frameMaxMessage?: number;
+  /** Record size and pad of frame-fixed, delimiter of frame-delimited. @default seed 002's 30, "#", "#*#" */
+  framing?: Pick<FramingOptions, "recordSize" | "pad" | "delimiter">;
   /** UDP through batched libc calls (FFI, needs --allow-ffi), Deno's socket as the fallback. @default false */
   udpFast?: boolean;
   /** The kernel's socket table; without one, kernel columns are null with a reason. */
@@ -222,10 +225,8 @@ export class Service {
     this.clients = new ClientRuns(ctx);
     // What each TCP endpoint does, by name; any other TCP endpoint echoes.
     this.chat = new ChatRoom(options.chat);
-    // Left out unless given: the codec's own default applies then.
-    const framing = options.frameMaxMessage === undefined
-      ? {}
-      : { maxMessage: options.frameMaxMessage };
+    // What is not given takes the codec's own default.
+    const framing: FramingOptions = { ...options.framing, maxMessage: options.frameMaxMessage };
     const behaviours: Record<string, TcpBehaviour> = {
       sink: this.sink,
       app: {
@@ -239,7 +240,7 @@ export class Service {
       },
       chat: this.chat,
       clients: new ClientList(options.clients),
-      reverse: { handler: reverseHandler() },
+      reverse: reverseBehaviour(),
       "http-hello": { handler: httpHelloHandler() },
       "frame-fixed": { handler: framingHandler("fixed", framing) },
       "frame-delimited": { handler: framingHandler("delimited", framing) },

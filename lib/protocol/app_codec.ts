@@ -39,7 +39,8 @@ export type AppErrorKind =
   | "content-encoding"
   | "content-utf8"
   | "content-json"
-  | "content-field";
+  | "content-field"
+  | "truncated";
 
 /** Malformed input, as plain data: `message` is what the error frame shows the user. */
 export interface AppProtocolError {
@@ -84,7 +85,8 @@ export interface AppFrameDecoderOptions {
 /** Header fields a sender chooses; `content-length` is always computed from the content. */
 export interface AppHeaderInit {
   /**
-   * The sender's byte order, informational only (the tutorial sends `sys.byteorder`).
+   * The sender's byte order, `little` or `big` (the tutorial sends `sys.byteorder`); the
+   * decoder rejects any other value, and nothing else depends on it.
    *
    * @default {"little"}
    */
@@ -297,6 +299,30 @@ export class AppFrameDecoder {
     return { frames: frames ?? NO_FRAMES, error: null };
   }
 
+  /**
+   * The peer closed its side: a frame in progress is reported as truncated
+   * (`truncated message: 30 of 143 bytes`; "at least" while the header that
+   * gives the frame's length is incomplete). The decoder is dead afterwards.
+   */
+  end(): AppDecodeResult {
+    if (this.#error !== null) return { frames: NO_FRAMES, error: this.#error };
+    if (!this.pending) return { frames: NO_FRAMES, error: null };
+    let have = this.#filled;
+    let total = PROTOHEADER_LENGTH;
+    if (this.#stage !== "protoheader") {
+      have += PROTOHEADER_LENGTH;
+      total += this.#headerBytes;
+    }
+    if (this.#stage === "content") {
+      have += this.#headerBytes;
+      total += this.#need;
+    }
+    const atLeast = this.#stage === "content" ? "" : "at least ";
+    this.#fail("truncated", `truncated message: ${have} of ${atLeast}${total} bytes`);
+    this.#release();
+    return { frames: NO_FRAMES, error: this.#error };
+  }
+
   /** Starts a partial stage with the bytes left in the chunk. */
   #hold(rest: Uint8Array): void {
     if (this.#stage === "content") {
@@ -398,9 +424,8 @@ export class AppFrameDecoderStream extends TransformStream<Uint8Array, AppFrame>
         if (error !== null) controller.error(toError(error));
       },
       flush(controller) {
-        if (decoder.pending) {
-          controller.error(new SyntaxError("Cannot decode frame: input ended inside a frame"));
-        }
+        const { error } = decoder.end();
+        if (error !== null) controller.error(toError(error));
       },
     });
   }
@@ -600,6 +625,13 @@ function parseHeader(bytes: Uint8Array, maxContentLength: number): ParsedHeader 
     if (typeof header[field] !== "string") {
       return headerError("header-field", `Cannot parse header: "${field}" is not a string`);
     }
+  }
+  // The tutorial's client sends sys.byteorder, which is one of these two; anything else is a typo.
+  if (header.byteorder !== "little" && header.byteorder !== "big") {
+    return headerError(
+      "header-field",
+      `Cannot parse header: "byteorder" is ${quote(header.byteorder)}, not "little" or "big"`,
+    );
   }
   const length = header["content-length"];
   if (typeof length !== "number" || !Number.isInteger(length)) {

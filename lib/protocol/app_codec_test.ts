@@ -493,6 +493,74 @@ Deno.test("AppFrameDecoder.push() keeps frames before an error and then stays de
   assert.equal(appDecoder.pending, false);
 });
 
+Deno.test("AppFrameDecoder.push() accepts byteorder little and big and rejects any other", () => {
+  const header = (byteorder: unknown) =>
+    rawFrame(JSON.stringify({
+      byteorder,
+      "content-type": "text/json",
+      "content-encoding": "utf-8",
+      "content-length": 0,
+    }));
+  for (const byteorder of ["little", "big"]) {
+    assert.equal(oneFrame(header(byteorder)).header.byteorder, byteorder);
+  }
+  const cases: [unknown, string][] = [
+    ["middle", '"middle"'],
+    ["Big", '"Big"'],
+    ["", '""'],
+    [" little", '" little"'],
+  ];
+  for (const [byteorder, quoted] of cases) {
+    assert.deepEqual(errorOf(header(byteorder)), {
+      kind: "header-field",
+      message: `Cannot parse header: "byteorder" is ${quoted}, not "little" or "big"`,
+    });
+  }
+  // A non-string is named as such first, as for the other string fields.
+  assert.deepEqual(errorOf(header(1)), {
+    kind: "header-field",
+    message: 'Cannot parse header: "byteorder" is not a string',
+  });
+});
+
+Deno.test("AppFrameDecoder.end() reports a frame cut off at every offset as truncated", () => {
+  // MORPHEUS_REQUEST: 2-byte length, 100-byte header, 41 bytes of content.
+  assert.equal(MORPHEUS_REQUEST.length, 143);
+  for (let cut = 1; cut < MORPHEUS_REQUEST.length; cut++) {
+    const appDecoder = new AppFrameDecoder();
+    assert.equal(appDecoder.push(MORPHEUS_REQUEST.subarray(0, cut)).error, null);
+    const total = cut < 2 ? "at least 2" : cut < 102 ? "at least 102" : "143";
+    const expected = { kind: "truncated", message: `truncated message: ${cut} of ${total} bytes` };
+    assert.deepEqual(appDecoder.end(), { frames: [], error: expected }, `cut at ${cut}`);
+    assert.equal(appDecoder.pending, false);
+    assert.equal(appDecoder.buffered, 0);
+    assert.deepEqual(appDecoder.error, expected);
+  }
+});
+
+Deno.test("AppFrameDecoder.end() counts the frames before the cut, pushed one byte at a time", () => {
+  const appDecoder = new AppFrameDecoder();
+  const bytes = concat(MORPHEUS_REQUEST, BINARY_REQUEST.subarray(0, 50));
+  let frames = 0;
+  for (const chunk of byteChunks(bytes)) frames += appDecoder.push(chunk).frames.length;
+  assert.equal(frames, 1);
+  assert.deepEqual(appDecoder.end().error, {
+    kind: "truncated",
+    message: `truncated message: 50 of at least ${BINARY_REQUEST.length - 10} bytes`,
+  });
+});
+
+Deno.test("AppFrameDecoder.end() is quiet between frames and after an earlier error", () => {
+  const clean = new AppFrameDecoder();
+  clean.push(concat(MORPHEUS_REQUEST, BINARY_REQUEST));
+  assert.deepEqual(clean.end(), { frames: [], error: null });
+  assert.deepEqual(new AppFrameDecoder().end(), { frames: [], error: null });
+  const dead = new AppFrameDecoder();
+  const first = dead.push(new Uint8Array([0, 0, 1])).error;
+  assert.equal(first?.kind, "header-empty");
+  assert.equal(dead.end().error, first);
+});
+
 Deno.test("AppFrameDecoder() validates its options", () => {
   assert.throws(() => new AppFrameDecoder({ maxHeaderLength: 0 }), {
     name: "RangeError",
@@ -645,7 +713,7 @@ Deno.test("AppFrameDecoderStream errors when the input ends inside a frame", asy
         new AppFrameDecoderStream(),
       ),
     ),
-    { name: "SyntaxError", message: "Cannot decode frame: input ended inside a frame" },
+    { name: "SyntaxError", message: "truncated message: 102 of 143 bytes" },
   );
 });
 

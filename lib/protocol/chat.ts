@@ -4,10 +4,12 @@
  * spaces, then the UTF-8 message. The server answers every message with the
  * bare bytes `Msg received`, and `!DISCONNECT` ends the session.
  *
- * Beyond the seed, the server relays each message to the other participants
- * framed the same way as `[name] text`; a relay starts with a digit, the
- * acknowledgement with `M`, so a client tells them apart by the first byte.
- * A `!NAME <name>` message renames the sender. Pure: no I/O, no `Deno.*`.
+ * Beyond the seed, a participant that sends `!JOIN` gets the room: every
+ * message the others send, relayed framed the same way as `[name] text`; a
+ * relay starts with a digit, the acknowledgement with `M`, so a client tells
+ * them apart by the first byte. The seed's client never sends `!JOIN`, so it
+ * reads only acknowledgements, as from the seed's server. A `!NAME <name>`
+ * message renames the sender. Pure: no I/O, no `Deno.*`.
  *
  * @module
  */
@@ -18,6 +20,8 @@ export const CHAT_HEADER_LENGTH = 64;
 export const CHAT_ACK = "Msg received";
 /** The message that ends a session. */
 export const CHAT_DISCONNECT = "!DISCONNECT";
+/** The message that asks for the room's relays (not in the seed, whose client reads only acks). */
+export const CHAT_JOIN = "!JOIN";
 /** The message prefix that renames the sender (not in the seed). */
 export const CHAT_NAME_COMMAND = "!NAME ";
 /** Largest message the server accepts by default. */

@@ -14,26 +14,27 @@ export type FramingKind = "fixed" | "delimited" | "prefixed" | "close";
 /** Every framing kind, in the order the lab lists them. */
 export const FRAMING_KINDS: readonly FramingKind[] = ["fixed", "delimited", "prefixed", "close"];
 
-/** Sizes and bytes of the framings; the defaults are the lab's. */
+/** Sizes and bytes of the framings; the defaults are seed 002's choices. */
 export interface FramingOptions {
   /**
-   * Bytes per record for `fixed`.
+   * Bytes per record for `fixed` (the seed's `LENGTH = 30`).
    *
-   * @default {32}
+   * @default {30}
    */
   recordSize?: number;
   /**
-   * Padding byte for `fixed`, stripped from the end of each record.
+   * Padding byte for `fixed`, stripped from the end of each record (the seed's `b"#"`).
    *
-   * @default {0x20}
+   * @default {0x23}
    */
   pad?: number;
   /**
-   * Delimiter byte for `delimited`.
+   * Delimiter for `delimited`, 1 to 64 bytes (the seed's `DELIM = b"#*#"`); a
+   * string is taken as UTF-8.
    *
-   * @default {0x0a}
+   * @default {"#*#"}
    */
-  delimiter?: number;
+  delimiter?: string | Uint8Array;
   /**
    * ASCII digits of the length prefix for `prefixed`.
    *
@@ -86,23 +87,105 @@ export interface FramingResult {
   error: FramingError | null;
 }
 
+/** The options with defaults applied and the delimiter as bytes. */
+type Resolved = Required<Omit<FramingOptions, "delimiter">> & { delimiter: Uint8Array };
+
 const DEFAULTS = {
-  recordSize: 32,
-  pad: 0x20,
-  delimiter: 0x0a,
+  recordSize: 30,
+  pad: 0x23,
+  delimiter: "#*#",
   prefixDigits: 5,
   maxMessage: 65_536,
 } as const;
+/** Longest delimiter accepted: it is searched for across read boundaries byte by byte. */
+const MAX_DELIMITER = 64;
 const NO_MESSAGES: readonly FramedMessage[] = Object.freeze([]);
+const utf8 = new TextEncoder();
 
-function resolve(options: FramingOptions): Required<FramingOptions> {
-  const o = { ...DEFAULTS, ...options };
+function resolve(options: FramingOptions): Resolved {
+  // Field by field, so an option given as undefined takes its default.
+  const o = {
+    recordSize: options.recordSize ?? DEFAULTS.recordSize,
+    pad: options.pad ?? DEFAULTS.pad,
+    delimiter: options.delimiter ?? DEFAULTS.delimiter,
+    prefixDigits: options.prefixDigits ?? DEFAULTS.prefixDigits,
+    maxMessage: options.maxMessage ?? DEFAULTS.maxMessage,
+  };
   checkInt("recordSize", o.recordSize, 1, 1 << 20);
   checkInt("pad", o.pad, 0, 255);
-  checkInt("delimiter", o.delimiter, 0, 255);
   checkInt("prefixDigits", o.prefixDigits, 1, 9);
   checkInt("maxMessage", o.maxMessage, 0, 1 << 30);
-  return o;
+  const delimiter = typeof o.delimiter === "string" ? utf8.encode(o.delimiter) : o.delimiter;
+  if (delimiter.length < 1 || delimiter.length > MAX_DELIMITER) {
+    throw new RangeError(
+      `Invalid delimiter: ${delimiter.length} bytes is not in 1..${MAX_DELIMITER}`,
+    );
+  }
+  return { ...o, delimiter };
+}
+
+/** Where `needle` first occurs in `haystack` at or after `from`, or -1. */
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0];
+  const last = haystack.length - needle.length;
+  for (let at = haystack.indexOf(first, from); at !== -1 && at <= last;) {
+    let i = 1;
+    while (i < needle.length && haystack[at + i] === needle[i]) i++;
+    if (i === needle.length) return at;
+    at = haystack.indexOf(first, at + 1);
+  }
+  return -1;
+}
+
+/**
+ * Renders framing bytes for messages and labels: printable ASCII as is, the
+ * rest as `\n`, `\r`, `\t` or `\xHH`, in double quotes.
+ */
+export function showBytes(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) {
+    if (b === 0x0a) out += "\\n";
+    else if (b === 0x0d) out += "\\r";
+    else if (b === 0x09) out += "\\t";
+    else if (b === 0x5c) out += "\\\\";
+    else if (b === 0x22) out += '\\"';
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return `"${out}"`;
+}
+
+/**
+ * Parses framing bytes typed on a command line: UTF-8 text in which `\n`,
+ * `\r`, `\t`, `\0`, `\\` and `\xHH` stand for the bytes they name, so a
+ * newline delimiter is `\n`. Throws SyntaxError for an unknown escape.
+ */
+export function parseFramingBytes(text: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c !== "\\") {
+      const code = text.codePointAt(i)!;
+      if (code > 0xffff) i++;
+      out.push(...utf8.encode(String.fromCodePoint(code)));
+      continue;
+    }
+    const e = text[++i];
+    if (e === "n") out.push(0x0a);
+    else if (e === "r") out.push(0x0d);
+    else if (e === "t") out.push(0x09);
+    else if (e === "0") out.push(0x00);
+    else if (e === "\\") out.push(0x5c);
+    else if (e === "x" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      out.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      throw new SyntaxError(
+        `Cannot parse framing bytes: ${JSON.stringify(text)} has an unknown escape at ${i - 1}`,
+      );
+    }
+  }
+  return Uint8Array.from(out);
 }
 
 function checkInt(name: string, value: number, min: number, max: number): void {
@@ -117,7 +200,7 @@ function checkInt(name: string, value: number, min: number, max: number): void {
  */
 export class FrameDecoder {
   readonly kind: FramingKind;
-  #o: Required<FramingOptions>;
+  #o: Resolved;
   /** Number of the message being received (1-based). */
   #index = 1;
   /** Wire bytes of the current message received so far. */
@@ -232,22 +315,35 @@ export class FrameDecoder {
         return { pos, payload: record.slice(0, end), wire: o.recordSize };
       }
       case "delimited": {
-        const at = chunk.indexOf(o.delimiter, pos);
+        const delim = o.delimiter;
+        const held = this.#heldLength;
+        // A delimiter may straddle the reads: its first k bytes held, the rest at pos.
+        for (let k = Math.min(delim.length - 1, held); k >= 1; k--) {
+          if (this.#straddles(chunk, pos, k)) {
+            this.#heldLength = held - k;
+            const payload = this.#take();
+            this.#next();
+            return { pos: pos + delim.length - k, payload, wire: held - k + delim.length };
+          }
+        }
+        const at = indexOfBytes(chunk, delim, pos);
         const stop = at === -1 ? chunk.length : at;
-        if (this.#heldLength + (stop - pos) > o.maxMessage) {
+        this.#hold(chunk.subarray(pos, stop));
+        this.#have += stop - pos;
+        // Held bytes that end in the start of a delimiter are not payload yet.
+        const payloadSoFar = this.#heldLength - (at === -1 ? this.#delimiterStart() : 0);
+        if (payloadSoFar > o.maxMessage) {
           this.#fail(
             "too-large",
             `Cannot frame message ${this.#index}: no delimiter within ${o.maxMessage} bytes`,
           );
           return { pos: chunk.length, payload: null, wire: 0 };
         }
-        this.#hold(chunk.subarray(pos, stop));
-        this.#have += stop - pos;
         if (at === -1) return { pos: chunk.length, payload: null, wire: 0 };
-        const wire = this.#have + 1;
+        const wire = this.#have + delim.length;
         const payload = this.#take();
         this.#next();
-        return { pos: at + 1, payload, wire };
+        return { pos: at + delim.length, payload, wire };
       }
       case "prefixed": {
         const digits = o.prefixDigits;
@@ -304,6 +400,28 @@ export class FrameDecoder {
         throw new TypeError(`Cannot frame: unknown kind "${unreachable}"`);
       }
     }
+  }
+
+  /** Whether the held bytes end in the delimiter's first `k` bytes and the chunk at `pos` holds the rest. */
+  #straddles(chunk: Uint8Array, pos: number, k: number): boolean {
+    const delim = this.#o.delimiter;
+    if (chunk.length - pos < delim.length - k) return false;
+    const start = this.#heldLength - k;
+    for (let i = 0; i < k; i++) if (this.#held[start + i] !== delim[i]) return false;
+    for (let i = k; i < delim.length; i++) if (chunk[pos + i - k] !== delim[i]) return false;
+    return true;
+  }
+
+  /** How many of the delimiter's first bytes the held bytes end in (fewer than all of them). */
+  #delimiterStart(): number {
+    const delim = this.#o.delimiter;
+    for (let k = Math.min(delim.length - 1, this.#heldLength); k >= 1; k--) {
+      const start = this.#heldLength - k;
+      let i = 0;
+      while (i < k && this.#held[start + i] === delim[i]) i++;
+      if (i === k) return k;
+    }
+    return 0;
   }
 
   #hold(bytes: Uint8Array): void {
@@ -363,14 +481,15 @@ export function encodeMessage(
       return out;
     }
     case "delimited": {
-      if (payload.includes(o.delimiter)) {
+      const out = new Uint8Array(payload.length + o.delimiter.length);
+      out.set(payload);
+      out.set(o.delimiter, payload.length);
+      // A payload that holds the delimiter, or ends in its start, would end early.
+      if (indexOfBytes(out, o.delimiter, 0) !== payload.length) {
         throw new RangeError(
-          `Cannot encode message: it contains the delimiter byte ${o.delimiter}`,
+          `Cannot encode message: it contains the delimiter ${showBytes(o.delimiter)}`,
         );
       }
-      const out = new Uint8Array(payload.length + 1);
-      out.set(payload);
-      out[payload.length] = o.delimiter;
       return out;
     }
     case "prefixed": {

@@ -119,5 +119,19 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
         )
       );
     },
+    end(conn: ObservedConn) {
+      // A FIN inside a frame is malformed input like any other: the client hears why.
+      const decoder = conn.data as AppFrameDecoder | undefined;
+      if (decoder === undefined || decoder.error !== null) return;
+      const { error } = decoder.end();
+      conn.rxBuffered = 0;
+      if (error === null) return;
+      conn.countError("protocol");
+      conn.annotate({ kind: "app-error", summary: error.message, error: true });
+      const failed = errorAnswer(error);
+      return conn.write(failed.bytes, [
+        { kind: "app", summary: summarizeAnswer(failed), error: true },
+      ]);
+    },
   };
 }

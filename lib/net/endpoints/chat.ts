@@ -1,14 +1,17 @@
 /**
  * The chat endpoint (seed 003, the threaded server at its top): 64-byte
- * length headers, "Msg received" for every message, "!DISCONNECT" to leave.
- * Going beyond the seed, the room relays each message to the other
- * participants (framed like a message, as `[name] text`), keeps a bounded
- * history, lets a participant rename itself with `!NAME <name>`, and takes
- * posts from the dashboard as participants of its own.
+ * length headers, "Msg received" for every message and nothing else,
+ * "!DISCONNECT" to leave, so any number of the seed's clients at once each
+ * read exactly their acknowledgements. Going beyond the seed, the room keeps
+ * a bounded history (the dashboard shows it), relays each message (framed
+ * like a message, as `[name] text`) to the sockets that asked for the room
+ * with `!JOIN`, lets a participant rename itself with `!NAME <name>`, and
+ * takes posts from the dashboard as participants of its own.
  */
 import type { PacketNote } from "../../capture/packet_log.ts";
 import {
   CHAT_DISCONNECT,
+  CHAT_JOIN,
   CHAT_NAME_COMMAND,
   chatAck,
   ChatMessageDecoder,
@@ -58,9 +61,11 @@ export interface ChatParticipant {
   /** The connection id (tcp only). */
   conn: string | null;
   remote: Address | null;
-  /** Epoch ms it joined (tcp) or first posted (web). */
+  /** Epoch ms it connected (tcp) or first posted (web). */
   since: number;
   messages: number;
+  /** True once it sent `!JOIN` and gets the room's relays (tcp); web participants read the page. */
+  joined: boolean;
 }
 
 /** A message in the room's history. */
@@ -134,6 +139,7 @@ export class ChatRoom implements TcpBehaviour {
         remote: conn.remote,
         since: nowMs(),
         messages: 0,
+        joined: false,
       },
       conn,
       decoder: new ChatMessageDecoder({ maxMessage: this.#maxMessage }),
@@ -158,7 +164,7 @@ export class ChatRoom implements TcpBehaviour {
 
   /**
    * Posts `text` as the dashboard participant `name`: recorded and relayed
-   * to every socket in the room. Throws RangeError for an invalid name or text.
+   * to every socket that joined the room. Throws RangeError for an invalid name or text.
    */
   post(name: string, text: string): ChatMessage {
     if (!isChatName(name)) {
@@ -182,6 +188,7 @@ export class ChatRoom implements TcpBehaviour {
           remote: null,
           since: nowMs(),
           messages: 0,
+          joined: true,
         },
         conn: null,
         decoder: null,
@@ -220,6 +227,14 @@ export class ChatRoom implements TcpBehaviour {
         conn.annotate({ kind: "chat", summary: `${name}: ${CHAT_DISCONNECT}, the session ends` });
         leaving = true;
         break;
+      }
+      if (text === CHAT_JOIN) {
+        member.participant.joined = true;
+        conn.annotate({
+          kind: "chat",
+          summary: `${name}: ${CHAT_JOIN}, relays from the room follow`,
+        });
+        continue;
       }
       if (text.startsWith(CHAT_NAME_COMMAND)) {
         this.#rename(conn, member, text.slice(CHAT_NAME_COMMAND.length).trim());
@@ -277,14 +292,17 @@ export class ChatRoom implements TcpBehaviour {
     conn.annotate({ kind: "chat", summary: `${old} is now ${wanted}` });
   }
 
-  /** Records a message and relays it to every other socket in the room. */
+  /** Records a message and relays it to every other socket that joined the room. */
   #say(from: Member, text: string): ChatMessage {
     const name = from.participant.name;
     const relay = encodeChatRelay(name, text);
     const notes: PacketNote[] = [{ kind: "chat", summary: `relay from ${name}: ${preview(text)}` }];
     let relayedTo = 0;
     for (const m of this.#members.values()) {
-      if (m === from || m.leaving || m.conn === null || m.conn.closed) continue;
+      // Only to sockets that asked: the seed's client reads one recv() per message, its ack.
+      if (m === from || !m.participant.joined || m.leaving || m.conn === null || m.conn.closed) {
+        continue;
+      }
       const conn = m.conn;
       // A participant that does not read must not make the process hold unbounded bytes.
       if (conn.txBuffered + relay.length > this.#maxBacklog) {

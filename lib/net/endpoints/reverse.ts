@@ -1,73 +1,53 @@
 /**
- * The reverse endpoint (seed 002): holds what the client sends until it
- * half-closes, then answers with the bytes in reverse order and closes.
- * Bytes are reversed one by one, as the seed's `bytes(reversed(data))` does,
- * so multi-byte UTF-8 characters come back scrambled.
+ * The reverse endpoint (seed 002), as the seed's server does it: one read of
+ * up to 1,024 bytes (`client.recv(1024)`), those bytes sent back in reverse
+ * order, then the close. Whatever the first read returned is the whole
+ * "message": a client whose bytes arrive in two reads gets only the first
+ * part back, which is the lesson (one read is not one message). Bytes are
+ * reversed one by one, as the seed's `bytes(reversed(data))` does, so
+ * multi-byte UTF-8 characters come back scrambled.
  */
-import type { ConnHandler, ObservedConn } from "../observed_conn.ts";
+import type { ConnHandler } from "../observed_conn.ts";
+import type { TcpBehaviour } from "../tcp_endpoint.ts";
 
-/** Limits of the reverse endpoint. */
+/** Options of the reverse endpoint. */
 export interface ReverseOptions {
   /**
-   * Bytes held before the half-close; more get an error line and a close.
+   * Bytes the one read takes at most, as the seed's `recv(1024)`.
    *
-   * @default {1048576}
+   * @default {1024}
    */
-  maxBytes?: number;
-  /** How long the server keeps draining after an error before it closes. @default 1000 */
+  readSize?: number;
+  /** How long the server keeps draining after its answer before it closes. @default 1000 */
   lingerMs?: number;
 }
 
-interface Held {
-  parts: Uint8Array[];
-  bytes: number;
-  over: boolean;
-}
-
-const encoder = new TextEncoder();
-
 /** Builds the reverse endpoint's connection handler. */
 export function reverseHandler(options: ReverseOptions = {}): ConnHandler {
-  const maxBytes = options.maxBytes ?? 1_048_576;
+  const readSize = options.readSize ?? 1024;
   const lingerMs = options.lingerMs ?? 1000;
-  const held = (conn: ObservedConn): Held =>
-    (conn.data ??= { parts: [], bytes: 0, over: false }) as Held;
   return {
     data(conn, chunk) {
-      const h = held(conn);
-      if (h.over) return;
-      if (h.bytes + chunk.length > maxBytes) {
-        h.over = true;
-        h.parts = [];
-        conn.rxBuffered = 0;
-        conn.countLimit("reverse-bytes");
-        const message = `More than ${maxBytes} bytes before the half-close`;
-        conn.annotate({ kind: "reverse", summary: message, error: true });
-        return conn.write(encoder.encode(`Error: ${message}\n`), [
-          { kind: "reverse", summary: "error line, then close", error: true },
-        ]).then(() => conn.closeGracefully("reverse: too many bytes", lingerMs));
-      }
-      // The chunk is a view of a reused read buffer: keep a copy.
-      h.parts.push(chunk.slice());
-      h.bytes += chunk.length;
-      conn.rxBuffered = h.bytes;
-    },
-    end(conn) {
-      const h = held(conn);
-      if (h.over) return;
-      const out = new Uint8Array(h.bytes);
-      let at = h.bytes;
-      for (const part of h.parts) {
-        for (let i = 0; i < part.length; i++) out[--at] = part[i];
-      }
-      h.parts = [];
-      conn.rxBuffered = 0;
+      // Only the first read counts; the serve loop stops once the close begins.
+      if (conn.data !== undefined) return;
+      conn.data = true;
+      const taken = chunk.subarray(0, readSize);
+      const out = new Uint8Array(taken.length);
+      for (let i = 0; i < taken.length; i++) out[taken.length - 1 - i] = taken[i];
       conn.annotate({
         kind: "reverse",
-        summary: `half-close after ${h.bytes} B: answering reversed`,
+        summary: `one read of ${taken.length} B: answered reversed, then close` +
+          (chunk.length > taken.length ? ` (${chunk.length - taken.length} B past the read)` : ""),
       });
-      if (out.length === 0) return;
-      return conn.write(out, [{ kind: "reverse", summary: `${out.length} B reversed` }]);
+      // The close drains what the client still sends, so the kernel does not answer unread
+      // bytes with a reset that could destroy the answer before the client reads it.
+      return conn.write(out, [{ kind: "reverse", summary: `${out.length} B reversed` }])
+        .then(() => conn.closeGracefully("reverse: answered the first read", lingerMs));
     },
   };
+}
+
+/** The reverse endpoint's behaviour: the handler, reading into a slot as large as the seed's recv. */
+export function reverseBehaviour(options: ReverseOptions = {}): TcpBehaviour {
+  return { handler: reverseHandler(options), readSlot: options.readSize ?? 1024 };
 }
