@@ -115,10 +115,12 @@ Deno.test({
     });
 
     await t.step("/chat has no empty area above a few messages", async () => {
-      await fetch(`${h.base}/api/chat`, {
+      const posted = await fetch(`${h.base}/api/chat`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ name: "newcomer", text: "first message" }),
       });
+      assertEquals(posted.status, 200, await posted.text());
       await open(h, "/chat", "chat_room");
       const box = (await page.locator(".msgs").boundingBox())!;
       const first = (await page.locator(".msgs .msg").first().boundingBox())!;
