@@ -120,7 +120,7 @@ Deno.test({
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ name: "newcomer", text: "first message" }),
       });
-      assertEquals(posted.status, 200, await posted.text());
+      assertEquals(posted.status, 201, await posted.text());
       await open(h, "/chat", "chat_room");
       const box = (await page.locator(".msgs").boundingBox())!;
       const first = (await page.locator(".msgs .msg").first().boundingBox())!;
