@@ -8,6 +8,8 @@ import { KernelTable } from "./lib/kernel/kernel_table.ts";
 import { ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts";
 import { Service, type ServiceOptions } from "./lib/net/service.ts";
 import { type AppState, type Handlers, jsonError, type RouteContext } from "./lib/web/define.ts";
+import { type HttpServer, serveHttp } from "./lib/web/http_server.ts";
+import { HttpStats } from "./lib/web/http_stats.ts";
 import { ParamError } from "./lib/web/params.ts";
 import { handler as clients } from "./routes/api/clients.ts";
 import { handler as clientStop } from "./routes/api/clients/[id]/stop.ts";
@@ -150,6 +152,11 @@ const USAGE = `Usage: deno task start [options]
 
   --host HOST                   address every endpoint and the dashboard bind to (default 127.0.0.1)
   --port PORT                   dashboard port (default 8000; 0 = any free port)
+  --http-max-conns N            dashboard connections at once; more get 503 (default 256)
+  --header-timeout SECONDS      close a dashboard connection that sends no complete request
+                                head this long, or idles this long between requests (default 10)
+  --sse-max-behind SECONDS      close an event stream whose client has not read for this long
+                                (default 30)
 ${
   ENDPOINTS.map((e) =>
     `  --${e.name}-port PORT`.padEnd(32) + `${e.name} endpoint port (default ${e.defaultPort})`
@@ -190,7 +197,13 @@ ${
 /** Parsed command line, or a usage error message. */
 export function parseFlags(
   args: string[],
-): { service: ServiceOptions; port: number; token?: string; kernel: boolean } | string {
+): {
+  service: ServiceOptions;
+  port: number;
+  token?: string;
+  kernel: boolean;
+  http: { maxConns: number; headerTimeoutMs: number; sseMaxBehindMs: number };
+} | string {
   const portFlags = Object.fromEntries(
     ENDPOINTS.map((e) => [`${e.name}-port`, { type: "string" as const }]),
   );
@@ -204,6 +217,9 @@ export function parseFlags(
         ...portFlags,
         host: { type: "string" },
         port: { type: "string" },
+        "http-max-conns": { type: "string" },
+        "header-timeout": { type: "string" },
+        "sse-max-behind": { type: "string" },
         "max-conns": { type: "string" },
         "idle-timeout": { type: "string" },
         "read-timeout": { type: "string" },
@@ -268,6 +284,11 @@ export function parseFlags(
       port: int("port", 0, 65535, 8000),
       token: values.token as string | undefined,
       kernel: !values["no-kernel"],
+      http: {
+        maxConns: int("http-max-conns", 1, 1_000_000, 256),
+        headerTimeoutMs: int("header-timeout", 1, 3600, 10) * 1000,
+        sseMaxBehindMs: int("sse-max-behind", 1, 86_400, 30) * 1000,
+      },
       service: {
         host,
         ports,
@@ -332,17 +353,25 @@ async function main(args: string[]): Promise<number> {
     console.error(`sockscope: cannot start: ${err instanceof Error ? err.message : err}`);
     return 1;
   }
-  const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
+  const state: AppState = {
+    service,
+    startedAt: Date.now(),
+    dashboard: "",
+    http: new HttpStats(),
+    sseMaxBehindMs: flags.http.sseMaxBehindMs,
+  };
   const app = createApp(state, { token });
   const ac = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = serveHttp(app.fetch, {
       hostname: host,
       port: flags.port,
       signal: ac.signal,
-      onListen: () => {},
-    }, app.fetch);
+      maxConns: flags.http.maxConns,
+      headerTimeoutMs: flags.http.headerTimeoutMs,
+      stats: state.http,
+    });
   } catch (err) {
     await service.close();
     console.error(
@@ -372,6 +401,12 @@ async function main(args: string[]): Promise<number> {
       udp?.fast
         ? "  udp fast path: on (recvmmsg/sendmmsg through libc)"
         : `  udp fast path: off, Deno's socket instead: ${udp?.fastUnavailable ?? "not started"}`,
+    );
+  }
+  if (!server.guarded) {
+    lines.push(
+      "  dashboard guards: off (this Deno has no per-connection HTTP server): no header " +
+        "timeout, no connection cap, accept errors are fatal",
     );
   }
   lines.push(
