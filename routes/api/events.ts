@@ -63,8 +63,9 @@ export const handler = define.handlers({
       // Each snapshot schedules the next, at socketsMs or later when it cost more than the budget.
       // The cost counts the previous snapshot's JSON too, known only once it was sent.
       let lastCostMs = 0;
-      const sockets = () => {
-        if (stream.behind) {
+      const sockets = (first = false) => {
+        // The first goes out with hello, whatever the stream holds before the client's first read.
+        if (!first && stream.behind) {
           // The previous snapshot still waits for the client: a new one would only replace it.
           socketsTimer = setTimeout(sockets, socketsMs);
           return;
@@ -95,7 +96,7 @@ export const handler = define.handlers({
       };
       send("hello", { lastSeq: after, startedAt: state.startedAt });
       endpoints();
-      if (wantSockets) sockets();
+      if (wantSockets) sockets(true);
       const timers = [setInterval(endpoints, 1000)];
       if (wantPackets) timers.push(setInterval(packets, 250));
       return () => {
