@@ -184,3 +184,31 @@ Deno.test("closeConnection() ends the connection a request came on, response in 
   await waitFor("the connection is gone", () => s.server.stats.live === 0);
   strictEqual(closeConnection(new Request("http://x/")), false, "not one of ours");
 });
+
+Deno.test("serveHttp() falls back to Deno.serve, and says it is unguarded, when Deno lacks the per-connection server", async () => {
+  const internal = Reflect.get(Deno, Reflect.get(Deno, "internal")) as object;
+  const saved = Object.getOwnPropertyDescriptor(internal, "serveHttpOnConnection")!;
+  // Writable: loading Deno's HTTP module (Deno.serve does, the first time) assigns it.
+  Object.defineProperty(internal, "serveHttpOnConnection", {
+    value: undefined,
+    writable: true,
+    configurable: true,
+  });
+  const ac = new AbortController();
+  let server;
+  try {
+    server = serveHttp((req) => Response.json({ path: new URL(req.url).pathname }), {
+      signal: ac.signal,
+    });
+  } finally {
+    Object.defineProperty(internal, "serveHttpOnConnection", saved);
+  }
+  try {
+    strictEqual(server.guarded, false);
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/still`);
+    deepStrictEqual(await res.json(), { path: "/still" });
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
