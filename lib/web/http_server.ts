@@ -161,8 +161,10 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
   async function refuse(conn: Deno.Conn): Promise<void> {
     stats.refused++;
     try {
-      // 200 bytes on a fresh connection: the kernel takes them at once.
-      await conn.write(tooMany);
+      // 200 bytes on a fresh connection: the kernel takes them at once, in one write or a few.
+      for (let at = 0, i = 0; at < tooMany.length && i < tooMany.length; i++) {
+        at += await conn.write(tooMany.subarray(at));
+      }
       if (refusing >= MAX_REFUSING) return;
       refusing++;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -258,6 +260,11 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
         delayMs = Math.min(Math.max(5, delayMs * 2), MAX_ACCEPT_DELAY_MS);
         await sleep(delayMs, signal);
         continue;
+      }
+      if (signal.aborted) {
+        // Accepted while shutdown aborted the others: it would keep `finished` waiting.
+        closeQuietly(conn);
+        return;
       }
       serve(conn);
     }
