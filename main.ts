@@ -152,7 +152,8 @@ const USAGE = `Usage: deno task start [options]
 
   --host HOST                   address every endpoint and the dashboard bind to (default 127.0.0.1)
   --port PORT                   dashboard port (default 8000; 0 = any free port)
-  --http-max-conns N            dashboard connections at once; more get 503 (default 256)
+  --http-max-conns N            dashboard connections at once; past it the one idle longest is
+                                closed, or, all busy, the new one gets a 503 (default 256)
   --header-timeout SECONDS      close a dashboard connection that sends no complete request
                                 head this long, or idles this long between requests (default 10)
   --sse-max-behind SECONDS      close an event stream whose client has not read for this long

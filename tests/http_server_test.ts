@@ -122,16 +122,16 @@ Deno.test("serveHttp() closes an idle keep-alive connection but never a response
   strictEqual(s.server.stats.live, 1);
 });
 
-Deno.test("serveHttp() answers 503 JSON over maxConns, counted, and serves again once connections leave", async () => {
+Deno.test("serveHttp() answers 503 JSON over maxConns when every connection has a request in flight, and serves again once they leave", async () => {
   await using s = start({ maxConns: 3, headerTimeoutMs: 30_000 });
   const held: Deno.TcpConn[] = [];
   try {
     for (let i = 0; i < 3; i++) {
       const conn = await connect(s.port);
       held.push(conn);
-      // Served means accepted: each one counts before the next connects.
-      await writeAll(conn, encoder.encode(`GET /${i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
-      await readUntil(conn, `{"path":"/${i}"}`);
+      // A stream in flight, so the connection is busy; its first line means it is counted.
+      await writeAll(conn, encoder.encode("GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+      await readUntil(conn, "tick");
     }
     const res = await fetch(s.url("/over"));
     strictEqual(res.status, 503);
@@ -140,7 +140,11 @@ Deno.test("serveHttp() answers 503 JSON over maxConns, counted, and serves again
       (await res.json()).error,
       /^Too many connections: the dashboard serves at most 3 at once$/,
     );
-    deepStrictEqual([s.server.stats.live, s.server.stats.refused], [3, 1]);
+    deepStrictEqual([s.server.stats.live, s.server.stats.refused, s.server.stats.evicted], [
+      3,
+      1,
+      0,
+    ]);
   } finally {
     held.forEach(closeQuietly);
   }
@@ -149,6 +153,29 @@ Deno.test("serveHttp() answers 503 JSON over maxConns, counted, and serves again
     return res.status === 200 ? await res.json() : (await res.body?.cancel(), false);
   }, { timeoutMs: 5000 });
   deepStrictEqual(again, { path: "/again" });
+});
+
+Deno.test("serveHttp() at maxConns closes the connection waiting longest without a request to make room", async () => {
+  await using s = start({ maxConns: 3, headerTimeoutMs: 30_000 });
+  // Three connections that ask for nothing (slowloris), in order.
+  const waiting: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      waiting.push(await connect(s.port));
+      await waitFor(`connection ${i} served`, () => s.server.stats.live === i + 1);
+    }
+    // A client with a request gets its answer: the connection that waited longest made room.
+    const res = await fetch(s.url("/new"));
+    deepStrictEqual(await res.json(), { path: "/new" });
+    const { bytes } = await readToEnd(waiting[0]);
+    strictEqual(bytes.length, 0);
+    deepStrictEqual([s.server.stats.evicted, s.server.stats.refused], [1, 0]);
+    // The others are still served.
+    await writeAll(waiting[1], encoder.encode("GET /1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    await readUntil(waiting[1], '{"path":"/1"}');
+  } finally {
+    waiting.forEach(closeQuietly);
+  }
 });
 
 Deno.test("serveHttp() stops at once on abort, closing idle connections and streams in flight", async () => {

@@ -4,8 +4,11 @@
  * when accept() fails; here a failed accept is counted and waited out. Each
  * connection is timed while it has no request in flight, so a client that
  * never finishes its request head (slowloris) or idles between requests is
- * closed, and connections beyond a cap get a short 503 instead of a
- * descriptor held open.
+ * closed. Connections are capped: at the cap a new connection takes the place
+ * of the one that has waited longest without a request in flight, so clients
+ * that hold connections without asking for anything cannot lock the dashboard
+ * out; only when every connection has a request in flight (event streams) does
+ * the new one get a short 503.
  */
 import { HttpStats } from "./http_stats.ts";
 
@@ -28,7 +31,10 @@ export interface HttpServerOptions {
    * and again after each response while none is in flight; 0 = never. @default 10000
    */
   headerTimeoutMs?: number;
-  /** Connections served at once; more are answered 503 and closed. @default 256 */
+  /**
+   * Connections served at once. At the cap, the one waiting longest with no request in
+   * flight is closed to make room; when none waits, the new one is answered 503. @default 256
+   */
   maxConns?: number;
   /** Where the counters go. @default a new {@linkcode HttpStats} */
   stats?: HttpStats;
@@ -155,7 +161,11 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
   const drain = new Uint8Array(4096);
   /** Aborts each live connection; shutdown calls them all. */
   const live = new Set<AbortController>();
+  /** Live connections with no request in flight, the longest waiting first. */
+  const waiting = new Set<AbortController>();
   const served = new Set<Promise<void>>();
+  /** Connections counted against the cap: live ones not yet closed to make room. */
+  let slots = 0;
   let refusing = 0;
 
   async function refuse(conn: Deno.Conn): Promise<void> {
@@ -188,9 +198,16 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
 
   function serve(conn: Deno.TcpConn): void {
     stats.accepted++;
-    if (stats.live >= maxConns) {
-      void refuse(conn);
-      return;
+    if (slots >= maxConns) {
+      const oldest = waiting.values().next();
+      if (oldest.done) {
+        void refuse(conn);
+        return;
+      }
+      // It asked for nothing since it connected or since its last answer; a browser opens
+      // a new connection when it needs one. Its slot is free now, its close a moment later.
+      stats.evicted++;
+      oldest.value.abort();
     }
     try {
       conn.setNoDelay(true);
@@ -200,8 +217,17 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
     const ac = new AbortController();
     let inFlight = 0;
     let answered = false;
+    let released = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // The slot frees when the connection is aborted (timeouts, room, shutdown) or ends.
+    const release = () => {
+      if (released) return;
+      released = true;
+      slots--;
+      waiting.delete(ac);
+    };
     const arm = () => {
+      waiting.add(ac);
       if (headerTimeoutMs <= 0) return;
       timer = setTimeout(() => {
         stats.timeouts[answered ? "idle" : "header"]++;
@@ -210,12 +236,13 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
     };
     const settled = () => {
       answered = true;
-      if (--inFlight === 0 && !ac.signal.aborted) arm();
+      if (--inFlight === 0 && !released) arm();
     };
     // The clock stops while a request is in flight, so a long response (an event stream)
     // is never cut; it restarts once the last response has been delivered.
     const timed: HttpHandler = (req, info) => {
       clearTimeout(timer);
+      waiting.delete(ac);
       inFlight++;
       connections.set(req, ac);
       info.completed.then(settled, settled);
@@ -230,7 +257,9 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
       return;
     }
     stats.live++;
+    slots++;
     live.add(ac);
+    ac.signal.addEventListener("abort", release, { once: true });
     arm();
     const done = finished.catch(() => {
       // Deno logged it; the connection is gone either way.
@@ -239,6 +268,7 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
       live.delete(ac);
       served.delete(done);
       stats.live--;
+      release();
     });
     served.add(done);
   }

@@ -276,8 +276,15 @@ export function renderMetrics(input: MetricsInput): string {
     scalar(
       "sockscope_http_connections_refused_total",
       "counter",
-      "Dashboard connections answered 503 and closed at the cap (--http-max-conns).",
+      "Dashboard connections answered 503 and closed at the cap (--http-max-conns), every " +
+        "connection having a request in flight.",
       http.refused,
+    );
+    scalar(
+      "sockscope_http_connections_evicted_total",
+      "counter",
+      "Dashboard connections with no request in flight closed at the cap to make room for a new one.",
+      http.evicted,
     );
     family(
       "sockscope_http_timeouts_total",
