@@ -9,6 +9,8 @@ import { clientCommand, ENDPOINTS, tryItLine } from "./lib/net/endpoint_table.ts
 import { parseFramingBytes } from "./lib/protocol/framing.ts";
 import { Service, type ServiceOptions } from "./lib/net/service.ts";
 import { type AppState, type Handlers, jsonError, type RouteContext } from "./lib/web/define.ts";
+import { type HttpServer, MAX_REFUSING, serveHttp } from "./lib/web/http_server.ts";
+import { HttpStats } from "./lib/web/http_stats.ts";
 import { ParamError } from "./lib/web/params.ts";
 import {
   bearerToken,
@@ -183,6 +185,12 @@ const USAGE = `Usage: deno task start [options]
 
   --host HOST                   address every endpoint and the dashboard bind to (default 127.0.0.1)
   --port PORT                   dashboard port (default 8000; 0 = any free port)
+  --http-max-conns N            dashboard connections at once; past it the one idle longest is
+                                closed, or, all busy, the new one gets a 503 (default 256)
+  --header-timeout SECONDS      close a dashboard connection that sends no complete request
+                                head this long, or idles this long between requests (default 10)
+  --sse-max-behind SECONDS      close an event stream whose client has not read for this long
+                                (default 30)
 ${
   ENDPOINTS.map((e) =>
     `  --${e.name}-port PORT`.padEnd(32) + `${e.name} endpoint port (default ${e.defaultPort})`
@@ -230,15 +238,14 @@ ${
 /** Parsed command line, or a usage error message. */
 export function parseFlags(
   args: string[],
-):
-  | {
-    service: ServiceOptions;
-    port: number;
-    token?: string;
-    allowHosts: string[];
-    kernel: boolean;
-  }
-  | string {
+): {
+  service: ServiceOptions;
+  port: number;
+  token?: string;
+  allowHosts: string[];
+  kernel: boolean;
+  http: { maxConns: number; headerTimeoutMs: number; sseMaxBehindMs: number };
+} | string {
   const portFlags = Object.fromEntries(
     ENDPOINTS.map((e) => [`${e.name}-port`, { type: "string" as const }]),
   );
@@ -252,6 +259,9 @@ export function parseFlags(
         ...portFlags,
         host: { type: "string" },
         port: { type: "string" },
+        "http-max-conns": { type: "string" },
+        "header-timeout": { type: "string" },
+        "sse-max-behind": { type: "string" },
         "max-conns": { type: "string" },
         "idle-timeout": { type: "string" },
         "read-timeout": { type: "string" },
@@ -328,6 +338,11 @@ export function parseFlags(
       token: values.token as string | undefined,
       allowHosts,
       kernel: !values["no-kernel"],
+      http: {
+        maxConns: int("http-max-conns", 1, 1_000_000, 256),
+        headerTimeoutMs: int("header-timeout", 1, 3600, 10) * 1000,
+        sseMaxBehindMs: int("sse-max-behind", 1, 86_400, 30) * 1000,
+      },
       service: {
         host,
         ports,
@@ -431,6 +446,8 @@ async function main(args: string[]): Promise<number> {
       ...flags.service,
       // The service masks it in every capture, packet log and span (cookies ignore ports).
       token,
+      // The descriptor budget keeps the dashboard's share: its cap and the refusals in flight.
+      httpMaxConns: flags.http.maxConns + MAX_REFUSING,
       // Bound to an IPv4 address, the service has no IPv6 sockets to show: skip those tables.
       kernel: flags.kernel
         ? new KernelTable({ ipv6: !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) })
@@ -448,17 +465,21 @@ async function main(args: string[]): Promise<number> {
       version: Deno.version.deno,
       npmCommand: Deno.env.get("npm_command"),
     }),
+    http: new HttpStats(),
+    sseMaxBehindMs: flags.http.sseMaxBehindMs,
   };
   const app = createApp(state, { token, bind: host, allowHosts: flags.allowHosts });
   const ac = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = serveHttp(app.fetch, {
       hostname: host,
       port: flags.port,
       signal: ac.signal,
-      onListen: () => {},
-    }, app.fetch);
+      maxConns: flags.http.maxConns,
+      headerTimeoutMs: flags.http.headerTimeoutMs,
+      stats: state.http,
+    });
   } catch (err) {
     await service.close();
     console.error(
@@ -494,6 +515,12 @@ async function main(args: string[]): Promise<number> {
     );
   }
   lines.push(fdBudgetLine(service, flags.service.maxConns!));
+  if (!server.guarded) {
+    lines.push(
+      "  dashboard guards: off (this Deno has no per-connection HTTP server): no header " +
+        "timeout, no connection cap, accept errors are fatal",
+    );
+  }
   lines.push(
     service.kernelStatus.reason === "Kernel view not configured"
       ? "  kernel view: off (--no-kernel)"

@@ -28,6 +28,7 @@ export const handler = define.handlers({
       latency: [{ endpoint: "app", histogram: service.appLatency }],
       fdBudget: service.fds.toJSON(),
       process: processStats,
+      http: state.http ?? null,
     });
     return new Response(body, {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },

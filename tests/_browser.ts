@@ -10,6 +10,7 @@ import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import { Service } from "../lib/net/service.ts";
 import type { AppState } from "../lib/web/define.ts";
+import { serveHttp } from "../lib/web/http_server.ts";
 import { createApp } from "../main.ts";
 
 const CHROMIUM = Deno.env.get("SOCKSCOPE_CHROMIUM") ?? "/usr/bin/chromium";
@@ -131,10 +132,11 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
   });
   const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
   const ac = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    // Bound as main.ts binds it: the Host check applies to every browser test.
+  // The server main.ts runs, so the pages are tested through its timeouts and cap, and bound
+  // as main.ts binds it: the Host check applies to every browser test.
+  const server = serveHttp(
     createApp(state, { token: options.token, bind: "127.0.0.1" }).fetch,
+    { signal: ac.signal },
   );
   state.dashboard = `127.0.0.1:${server.addr.port}`;
   let browser: Browser | undefined;

@@ -439,6 +439,24 @@ Deno.test("GET /api/events streams hello, endpoints, sockets and packets until a
   }
 });
 
+Deno.test("GET /api/events sends its first sockets snapshot with hello, whatever socketsMs says", async () => {
+  await using svc = startService();
+  const ac = new AbortController();
+  const res = await svc.app.fetch(
+    new Request("http://x/api/events?socketsMs=60000&packets=0", { signal: ac.signal }),
+  );
+  const seen: string[] = [];
+  try {
+    for await (const { event } of sseEvents(res.body!, 5000)) {
+      seen.push(event);
+      if (event === "sockets") break;
+    }
+  } finally {
+    ac.abort();
+  }
+  deepStrictEqual(seen, ["hello", "endpoints", "sockets"]);
+});
+
 Deno.test("GET /api/events?socketsMs=250 sends kernel rows as fresh as its interval", async () => {
   // The kernel table's own cache (500 ms) would repeat every other snapshot's rows.
   await using svc = startService({ kernel: new KernelTable() });

@@ -228,13 +228,14 @@ Deno.test("parseFlags() reads --read-timeout in seconds, 30 by default", () => {
   );
 });
 
-Deno.test("readTimeoutMs also closes chat and framing clients that trickle a message", async () => {
+Deno.test("readTimeoutMs also closes chat, framing and http-hello clients that trickle a message", async () => {
   await using svc = startService({ readTimeoutMs: READ_TIMEOUT_MS });
-  // A chat header announcing 5 bytes, and a 5-digit length prefix announcing 5: each sent
-  // a byte at a time, slower than the timeout allows.
+  // A chat header announcing 5 bytes, a 5-digit length prefix announcing 5, and an HTTP
+  // request head: each sent a byte at a time, slower than the timeout allows.
   const cases: [string, Uint8Array][] = [
     ["chat", encoder.encode("5".padEnd(64) + "hello")],
     ["frame-prefixed", encoder.encode("00005hello")],
+    ["http-hello", encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n")],
   ];
   await Promise.all(cases.map(async ([name, message]) => {
     using conn = await connect(svc.port(name));

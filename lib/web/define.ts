@@ -3,6 +3,7 @@
  * exist for type inference, so route files stay typed without ceremony.
  */
 import type { Service } from "../net/service.ts";
+import type { HttpStats } from "./http_stats.ts";
 
 /** What every route can reach. */
 export interface AppState {
@@ -13,6 +14,10 @@ export interface AppState {
   dashboard: string;
   /** How try-it lines spell the CLI, from `clientCommand()`. @default "deno task client" */
   client?: string;
+  /** The dashboard server's counters, for /metrics; absent when the app is called in process. */
+  http?: HttpStats;
+  /** Milliseconds an event stream may stay behind its client before it is closed. @default 30000 */
+  sseMaxBehindMs?: number;
 }
 
 /** The context a route handler gets: the request, its URL and params, the app state. */

@@ -4,6 +4,7 @@ import type { Histogram } from "../capture/histogram.ts";
 import type { FdBudgetSnapshot } from "../net/fd_budget.ts";
 import type { EndpointStats } from "../net/registry.ts";
 import type { SocketRecord } from "../net/types.ts";
+import type { HttpStats } from "./http_stats.ts";
 import type { ProcessStats } from "./process_stats.ts";
 
 /** What the exposition is made from. */
@@ -23,6 +24,8 @@ export interface MetricsInput {
   fdBudget?: FdBudgetSnapshot | null;
   /** The process's CPU, memory and file descriptors; null or absent leaves those families out. */
   process?: ProcessStats | null;
+  /** The dashboard's HTTP server and event streams; null or absent leaves those families out. */
+  http?: HttpStats | null;
 }
 
 /** A number as Prometheus reads it (bounds like 0.00005 stay decimal). */
@@ -297,6 +300,65 @@ export function renderMetrics(input: MetricsInput): string {
     lines.push(`${hist}_bucket{${label},le="+Inf"} ${cumulative[cumulative.length - 1]}`);
     lines.push(`${hist}_sum{${label}} ${num(histogram.sum)}`);
     lines.push(`${hist}_count{${label}} ${histogram.count}`);
+  }
+  const http = input.http ?? null;
+  if (http !== null) {
+    scalar("sockscope_http_connections", "gauge", "Dashboard connections served now.", http.live);
+    scalar(
+      "sockscope_http_connections_accepted_total",
+      "counter",
+      "Dashboard connections accepted, refused ones included.",
+      http.accepted,
+    );
+    scalar(
+      "sockscope_http_connections_refused_total",
+      "counter",
+      "Dashboard connections answered 503 and closed at the cap (--http-max-conns), every " +
+        "connection having a request in flight.",
+      http.refused,
+    );
+    scalar(
+      "sockscope_http_connections_evicted_total",
+      "counter",
+      "Dashboard connections with no request in flight closed at the cap to make room for a new one.",
+      http.evicted,
+    );
+    family(
+      "sockscope_http_timeouts_total",
+      "counter",
+      "Dashboard connections closed by --header-timeout: header (no request yet), idle (between " +
+        "requests).",
+    );
+    for (const [kind, n] of Object.entries(http.timeouts)) {
+      lines.push(`sockscope_http_timeouts_total{kind="${escapeLabel(kind)}"} ${n}`);
+    }
+    family(
+      "sockscope_http_accept_errors_total",
+      "counter",
+      "Failed accepts of the dashboard's listener by error code (EMFILE: out of descriptors), " +
+        "waited out.",
+    );
+    for (const [code, n] of Object.entries({ EMFILE: 0, ENFILE: 0, ...http.acceptErrors })) {
+      lines.push(`sockscope_http_accept_errors_total{code="${escapeLabel(code)}"} ${n}`);
+    }
+    scalar(
+      "sockscope_sse_streams",
+      "gauge",
+      "Event streams (/api/events) open now.",
+      http.sseStreams,
+    );
+    scalar(
+      "sockscope_sse_coalesced_total",
+      "counter",
+      "Events replaced by a newer snapshot or merged while their client read too slowly.",
+      http.sseCoalesced,
+    );
+    scalar(
+      "sockscope_sse_dropped_total",
+      "counter",
+      "Event streams closed because their client stayed behind (--sse-max-behind).",
+      http.sseDropped,
+    );
   }
   family("sockscope_uptime_seconds", "gauge", "Seconds since the service started.");
   lines.push(`sockscope_uptime_seconds ${input.uptimeSeconds.toFixed(3)}`);

@@ -94,6 +94,7 @@ export function httpHelloHandler(options: HttpHelloOptions = {}): ConnHandler {
     p.answered = true;
     p.buf = new Uint8Array(0);
     conn.rxBuffered = 0;
+    conn.trackMessage(false, true);
     return conn.write(response, [{ kind: "http", summary }]).then(() =>
       conn.closeGracefully("answered", lingerMs)
     );
@@ -119,7 +120,11 @@ export function httpHelloHandler(options: HttpHelloOptions = {}): ConnHandler {
       conn.rxBuffered = p.length;
       const end = headEnd(p.buf, p.length, from);
       if (end === -1) {
-        if (p.length <= max) return;
+        if (p.length <= max) {
+          // A head that trickles in (slowloris) is closed by the endpoint's read timeout.
+          conn.trackMessage(true, false);
+          return;
+        }
         conn.countLimit("http-request-bytes");
         conn.annotate({
           kind: "http",
