@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
-import { fmtBytes, fmtInt } from "./_format.ts";
+import { fmtBytes, fmtInt } from "../lib/view/format.ts";
 
 /** The colours every view uses: in (read by the process) red, out (written) blue, as Wireshark's follow-stream. */
 export const COLORS = {

@@ -5,8 +5,8 @@
  * error comes back inline, word for word.
  */
 import { useEffect, useState } from "preact/hooks";
-import { type Fault, FAULT_PARAMS, type FaultMode } from "../lib/net/faults.ts";
-import { fmtInt } from "./_format.ts";
+import { type Fault, FAULT_PARAMS, type FaultMode } from "../lib/view/fault.ts";
+import { fmtInt } from "../lib/view/format.ts";
 import { postJson } from "./_hooks.ts";
 
 // "none" first: with no fault in force the form says so, rather than offering a fault's values.

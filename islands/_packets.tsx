@@ -3,8 +3,15 @@
  * direction mark, decoded notes, and the bytes pane. Payload bytes are
  * attacker-controlled, so they only ever reach the page as text nodes.
  */
-import type { PacketEntry, PacketNote } from "../lib/capture/packet_log.ts";
-import { fmtInt, fmtTime, fromBase64, hexDump, streamText, visibleControls } from "./_format.ts";
+import type { PacketEntry, PacketNote } from "../lib/view/wire.ts";
+import {
+  fmtInt,
+  fmtTime,
+  fromBase64,
+  hexDump,
+  streamText,
+  visibleControls,
+} from "../lib/view/format.ts";
 
 /** Direction of a packet as seen from the process: `in` was read, `out` was written. */
 export function DirMark({ dir }: { dir: "in" | "out" }) {

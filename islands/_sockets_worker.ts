@@ -5,20 +5,30 @@
  * and hands the page only the rows of the window it shows. The page's main
  * thread never touches the full list, so scrolling stays smooth.
  */
-import type { KernelStatus } from "../lib/net/service.ts";
-import type { SocketRecord } from "../lib/net/types.ts";
+import type { KernelStatus, SocketRecord } from "../lib/view/wire.ts";
+import type { StreamStatus } from "./_hooks.ts";
 import {
   foldedCount,
-  type FromWorker,
   LARGE_TABLE,
   MIN_UPDATE_MS,
   RowTracker,
   summarise,
   type TableState,
   type TableView,
-  type ToWorker,
   viewRows,
-} from "./_sockets_view.ts";
+} from "../lib/view/sockets_table.ts";
+
+/** Messages from the island to its worker. */
+export type ToWorker =
+  | { type: "init"; view: TableView; endpoints: string[]; start: number; end: number }
+  | { type: "view"; view: TableView }
+  | { type: "window"; start: number; end: number }
+  | { type: "visible"; visible: boolean };
+
+/** Messages from the worker to the island. */
+export type FromWorker =
+  | { type: "state"; state: TableState; workMs: number }
+  | { type: "status"; status: StreamStatus };
 
 const scope = globalThis as unknown as {
   postMessage(message: FromWorker): void;

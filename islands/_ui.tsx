@@ -1,7 +1,7 @@
 /** Small pieces several islands render: the live dot, state badges, a copyable shell line. */
+import type { KernelStatus } from "../lib/view/wire.ts";
 import { useState } from "preact/hooks";
-import type { KernelStatus } from "../lib/net/service.ts";
-import { stateClass } from "./_format.ts";
+import { stateClass } from "../lib/view/format.ts";
 import { copyText, type StreamStatus } from "./_hooks.ts";
 
 /** The stream indicator: live, reconnecting, or down (server render: "connecting"). */

@@ -5,11 +5,10 @@
  * and the process's own numbers side by side.
  */
 import { useRef, useState } from "preact/hooks";
-import type { KernelStatus } from "../lib/net/service.ts";
-import type { Address, SocketRecord } from "../lib/net/types.ts";
+import type { Address, KernelStatus, SocketRecord } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
-import { fmtAddr, fmtBytes, fmtInt } from "./_format.ts";
+import { fmtAddr, fmtBytes, fmtInt } from "../lib/view/format.ts";
 import { postJson, useEventStream, useInterval } from "./_hooks.ts";
 import { KernelNotice, LiveDot } from "./_ui.tsx";
 import { RunList, type RunView } from "./multiconn_launcher.tsx";

@@ -6,10 +6,9 @@
  * inside `<bdi>` so right-to-left overrides cannot reorder what surrounds them.
  */
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { ChatMessage, ChatParticipant } from "../lib/net/endpoints/chat.ts";
-import type { Address } from "../lib/net/types.ts";
+import type { Address, ChatMessage, ChatParticipant } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
-import { fmtAddr, fmtAge, fmtInt, fmtTime, visibleControls } from "./_format.ts";
+import { fmtAddr, fmtAge, fmtInt, fmtTime, visibleControls } from "../lib/view/format.ts";
 import { postJson, type StreamStatus, useInterval, useNow } from "./_hooks.ts";
 import { CopyLine, LiveDot } from "./_ui.tsx";
 

@@ -8,10 +8,7 @@
  */
 import { Fragment } from "preact";
 import { useMemo, useRef, useState } from "preact/hooks";
-import type { ConnStream } from "../lib/capture/conn_stream.ts";
-import type { PacketEntry } from "../lib/capture/packet_log.ts";
-import type { KernelStatus } from "../lib/net/service.ts";
-import type { SocketRecord } from "../lib/net/types.ts";
+import type { ConnStream, KernelStatus, PacketEntry, SocketRecord } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import {
@@ -23,11 +20,11 @@ import {
   fromBase64,
   hexDump,
   streamText,
-} from "./_format.ts";
+} from "../lib/view/format.ts";
 import { postJson, useEventStream, useFollowEnd, useInterval } from "./_hooks.ts";
 import { DirMark, Notes, PacketPane } from "./_packets.tsx";
 import { KernelNotice, LiveDot, StateBadge } from "./_ui.tsx";
-import { ownerOf, shortId } from "./_sockets_view.ts";
+import { ownerOf, shortId } from "../lib/view/sockets_table.ts";
 
 /** Props of the connection detail island. */
 export interface ConnDetailProps {

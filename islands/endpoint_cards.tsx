@@ -5,40 +5,13 @@
  * with a control to switch it.
  */
 import { useRef, useState } from "preact/hooks";
-import type { Fault } from "../lib/net/faults.ts";
-import type { KernelStatus } from "../lib/net/service.ts";
-import type { Address } from "../lib/net/types.ts";
+import type { EndpointView, Fault, KernelStatus } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import { FaultBadge, FaultControl } from "./_fault_control.tsx";
-import { fmtAddr, fmtAge, fmtBytes, fmtInt, fmtRate } from "./_format.ts";
+import { fmtAddr, fmtAge, fmtBytes, fmtInt, fmtRate } from "../lib/view/format.ts";
 import { useEventStream, useInterval, useNow } from "./_hooks.ts";
 import { CopyLine, KernelNotice, LiveDot } from "./_ui.tsx";
-
-/** One endpoint as `/api/endpoints` lists it. */
-export interface EndpointView {
-  name: string;
-  transport: "tcp" | "udp";
-  description: string;
-  address: Address | null;
-  listening: boolean;
-  connections: number;
-  accepted: number;
-  closed: number;
-  refused: number;
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-  errors: Record<string, number>;
-  limitHits: Record<string, number>;
-  /** The fault in force (TCP endpoints; null where faults do not apply). */
-  fault?: Fault | null;
-  /** Times each fault mode acted. */
-  faults?: Record<string, number>;
-  /** Shell lines to try it (only the table's endpoints have them). */
-  tryIt?: string[];
-}
 
 /** Props of the overview island. */
 export interface EndpointCardsProps {

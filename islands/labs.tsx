@@ -6,11 +6,11 @@
  * reads and merged into one read are plain to see.
  */
 import { useState } from "preact/hooks";
-import type { PacketEntry } from "../lib/capture/packet_log.ts";
+import type { PacketEntry } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
-import type { EndpointView } from "./endpoint_cards.tsx";
+import type { EndpointView } from "../lib/view/wire.ts";
 import { FaultBadge } from "./_fault_control.tsx";
-import { fmtAddr, fmtBytes, fmtInt, fmtTime, fromBase64 } from "./_format.ts";
+import { fmtAddr, fmtBytes, fmtInt, fmtTime, fromBase64 } from "../lib/view/format.ts";
 import { useEventStream, useInterval } from "./_hooks.ts";
 import { DirMark } from "./_packets.tsx";
 import { type ReadPiece, readPieces } from "./_read_pieces.ts";

@@ -4,9 +4,9 @@
  * and lists the runs with their status and result.
  */
 import { useState } from "preact/hooks";
-import type { ClientRun } from "../lib/net/client_runs.ts";
+import type { ClientRun } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
-import { fmtAge, fmtBytes, fmtInt } from "./_format.ts";
+import { fmtAge, fmtBytes, fmtInt } from "../lib/view/format.ts";
 import { postJson, useInterval } from "./_hooks.ts";
 
 /** One run as `GET /api/clients` lists it. */

@@ -5,9 +5,9 @@
  * frames and framing errors, and a bytes pane for the selected packet.
  */
 import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { PacketEntry } from "../lib/capture/packet_log.ts";
+import type { PacketEntry } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
-import { asciiLine, fmtInt, fmtTime, fromBase64, hexLine } from "./_format.ts";
+import { asciiLine, fmtInt, fmtTime, fromBase64, hexLine } from "../lib/view/format.ts";
 import { useEventStream, useRowWindow } from "./_hooks.ts";
 import { DirMark, Notes, PacketPane } from "./_packets.tsx";
 import { LiveDot } from "./_ui.tsx";

@@ -11,15 +11,13 @@
  */
 import { Component } from "preact";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { KernelStatus } from "../lib/net/service.ts";
-import type { SocketRecord } from "../lib/net/types.ts";
+import type { KernelStatus, SocketRecord } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
-import { fmtAddr, fmtAge, fmtBytes, fmtInt } from "./_format.ts";
+import { fmtAddr, fmtAge, fmtBytes, fmtInt } from "../lib/view/format.ts";
 import { postJson, type StreamStatus, useInterval, useRowWindow } from "./_hooks.ts";
 import {
   COLUMNS,
   FIRST_ROWS,
-  type FromWorker,
   ownerOf,
   ROW_HEIGHT,
   shortId,
@@ -28,12 +26,10 @@ import {
   summarise,
   type TableState,
   type TableView,
-  type ToWorker,
   viewQuery,
-} from "./_sockets_view.ts";
+} from "../lib/view/sockets_table.ts";
+import type { FromWorker, ToWorker } from "./_sockets_worker.ts";
 import { KernelNotice, LiveDot, StateBadge } from "./_ui.tsx";
-
-export { FIRST_ROWS, foldedCount, parseView, type TableView, viewRows } from "./_sockets_view.ts";
 
 /** Props of the sockets table island. */
 export interface SocketsTableProps {

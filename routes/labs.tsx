@@ -1,6 +1,6 @@
 import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
-import type { EndpointView } from "../islands/endpoint_cards.tsx";
+import type { EndpointView } from "../lib/view/wire.ts";
 import Labs, { LABS, type LabView, READS } from "../islands/labs.tsx";
 
 export const handler = definePage.handlers({

@@ -1,6 +1,6 @@
 import { definePage, page } from "../lib/web/page.tsx";
 import PacketLog, { HISTORY, type PacketFilter } from "../islands/packet_log.tsx";
-import { fmtBytes, fmtTime } from "../islands/_format.ts";
+import { fmtBytes, fmtTime } from "../lib/view/format.ts";
 import type { CaptureFileInfo } from "../lib/capture/capture_files.ts";
 
 export const handler = definePage.handlers({

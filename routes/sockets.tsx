@@ -1,11 +1,7 @@
 import { definePage, page } from "../lib/web/page.tsx";
 import MulticonnLauncher from "../islands/multiconn_launcher.tsx";
-import SocketsTable, {
-  FIRST_ROWS,
-  foldedCount,
-  parseView,
-  viewRows,
-} from "../islands/sockets_table.tsx";
+import SocketsTable from "../islands/sockets_table.tsx";
+import { FIRST_ROWS, foldedCount, parseView, viewRows } from "../lib/view/sockets_table.ts";
 
 /** Endpoints that echo, the multiconn client's targets. */
 const ECHOING = ["multiconn", "echo"];

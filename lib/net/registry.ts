@@ -2,7 +2,7 @@
  * The registry: every live socket of every endpoint, the recently closed
  * ones with their final counters, and each endpoint's totals.
  */
-import type { Fault } from "./faults.ts";
+import type { Fault } from "../view/fault.ts";
 import type { ConnCounters } from "./observed_conn.ts";
 import type { Address, SocketRecord } from "./types.ts";
 

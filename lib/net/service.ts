@@ -32,6 +32,7 @@ import type { ServiceContext } from "./service_context.ts";
 import { type EndpointAddress, joinKernel } from "./socket_view.ts";
 import { type TcpBehaviour, TcpEndpoint } from "./tcp_endpoint.ts";
 import { type KernelSocket, type SocketRecord, TCP_STATES } from "./types.ts";
+import type { KernelStatus } from "../view/wire.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -39,15 +40,6 @@ export interface KernelSource {
     | { ok: true; source: string; at: number; tookMs: number; sockets: KernelSocket[] }
     | { ok: false; reason: string; source: null; at: number }
   >;
-}
-
-/** Whether the kernel view is available, and why not. */
-export interface KernelStatus {
-  available: boolean;
-  source: string | null;
-  reason: string | null;
-  sampledAt: number | null;
-  tookMs: number | null;
 }
 
 /** Everything configurable about the service; every field has a flag in main.ts. */

@@ -2,7 +2,8 @@
  * A TCP endpoint: listeners whose accept loops never wait on per-connection
  * work, a per-endpoint connection limit, and the LISTEN row of the table.
  */
-import { type Fault, FaultConn, FaultSwitch } from "./faults.ts";
+import type { Fault } from "../view/fault.ts";
+import { FaultConn, FaultSwitch } from "./faults.ts";
 import { fdExhaustion } from "./fd_budget.ts";
 import { type ConnHandler, errorKind, type ObservedConn } from "./observed_conn.ts";
 import type { EndpointStats, Observed } from "./registry.ts";

@@ -5,7 +5,7 @@
  */
 import type { ComponentType, VNode } from "preact";
 import { renderToString } from "preact-render-to-string";
-import { visibleControls } from "../../islands/_format.ts";
+import { visibleControls } from "../view/format.ts";
 import type { AppState, Handlers, RouteContext } from "./define.ts";
 
 /** What a page component gets. */

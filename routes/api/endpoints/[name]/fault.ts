@@ -1,4 +1,4 @@
-import { describeFault, parseFault } from "../../../../lib/net/faults.ts";
+import { describeFault, parseFault } from "../../../../lib/view/fault.ts";
 import { define, json, jsonError } from "../../../../lib/web/define.ts";
 import { jsonBody } from "../../../../lib/web/params.ts";
 

@@ -3,10 +3,8 @@
  * island and its worker: filtering, sorting, and the bookkeeping that
  * highlights new and changed rows. No DOM, no Deno.
  */
-import type { KernelStatus } from "../lib/net/service.ts";
-import type { SocketRecord } from "../lib/net/types.ts";
-import { fmtAddr } from "./_format.ts";
-import type { StreamStatus } from "./_hooks.ts";
+import { type SocketFilter, socketMatcher } from "./socket_filter.ts";
+import type { KernelStatus, SocketRecord } from "./wire.ts";
 
 /** Columns the table sorts by. */
 export type SortKey =
@@ -171,11 +169,13 @@ function folds(view: TableView): boolean {
   return !view.timeWait && view.state !== "TIME_WAIT";
 }
 
-function matches(s: SocketRecord, view: TableView, q: string): boolean {
-  return (view.endpoint === "" || s.endpoint === view.endpoint) &&
-    (view.state === "" || s.state === view.state) &&
-    (q === "" || s.id.toLowerCase().includes(q) || fmtAddr(s.local).includes(q) ||
-      fmtAddr(s.remote).includes(q));
+/** The view's filter as {@linkcode socketMatcher} takes it (the fold aside). */
+export function viewFilter(view: TableView): SocketFilter {
+  return {
+    endpoint: view.endpoint === "" ? undefined : view.endpoint,
+    states: view.state === "" ? undefined : [view.state],
+    text: view.q,
+  };
 }
 
 /**
@@ -187,9 +187,9 @@ export function viewRows(
   view: TableView,
   now: number,
 ): SocketRecord[] {
-  const q = view.q.trim().toLowerCase();
+  const matches = socketMatcher(viewFilter(view));
   const fold = folds(view);
-  const rows = sockets.filter((s) => matches(s, view, q) && !(fold && isLeftover(s)));
+  const rows = sockets.filter((s) => matches(s) && !(fold && isLeftover(s)));
   const dir = view.desc ? -1 : 1;
   const keyed = rows.map((s) => ({ s, k: sortValue(s, view.sort, now) }));
   keyed.sort((a, b) => a.k < b.k ? -dir : a.k > b.k ? dir : baseOrder(a.s, b.s));
@@ -199,9 +199,9 @@ export function viewRows(
 /** How many TIME_WAIT leftovers the view's other filters match but {@linkcode viewRows} folds away. */
 export function foldedCount(sockets: readonly SocketRecord[], view: TableView): number {
   if (!folds(view)) return 0;
-  const q = view.q.trim().toLowerCase();
+  const matches = socketMatcher(viewFilter(view));
   let n = 0;
-  for (const s of sockets) if (isLeftover(s) && matches(s, view, q)) n++;
+  for (const s of sockets) if (isLeftover(s) && matches(s)) n++;
   return n;
 }
 
@@ -218,6 +218,7 @@ export function parseView(url: URL): TableView {
   };
 }
 
+/** The view as the page's query string, defaults left out (empty, or starting with `?`). */
 export function viewQuery(view: TableView): string {
   const p = new URLSearchParams();
   if (view.endpoint) p.set("endpoint", view.endpoint);
@@ -359,15 +360,3 @@ export interface TableState {
   /** False while only the server's first rows are known. */
   live: boolean;
 }
-
-/** Messages from the island to its worker. */
-export type ToWorker =
-  | { type: "init"; view: TableView; endpoints: string[]; start: number; end: number }
-  | { type: "view"; view: TableView }
-  | { type: "window"; start: number; end: number }
-  | { type: "visible"; visible: boolean };
-
-/** Messages from the worker to the island. */
-export type FromWorker =
-  | { type: "state"; state: TableState; workMs: number }
-  | { type: "status"; status: StreamStatus };

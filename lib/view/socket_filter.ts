@@ -1,0 +1,44 @@
+/**
+ * The one socket filter: `/api/sockets` and the sockets page (its server
+ * render, the island and its worker) narrow a list of sockets with it, so a
+ * filter means the same rows wherever it is applied. Pure: no DOM, no Deno.
+ */
+import { fmtAddr } from "./format.ts";
+import type { SocketRecord } from "./wire.ts";
+
+/** What a list of sockets is narrowed to; every field left out matches all. */
+export interface SocketFilter {
+  /** Only this endpoint's sockets. @default all endpoints */
+  endpoint?: string;
+  /** Only sockets in one of these states, matched case-insensitively. @default all states */
+  states?: readonly string[];
+  /**
+   * Only sockets whose id (case-insensitively) or local or remote address (as `ss`
+   * prints it) contains this text, trimmed; empty matches all. @default ""
+   */
+  text?: string;
+}
+
+/** A test for one socket, with the filter's text and states normalised once. */
+export function socketMatcher(filter: SocketFilter): (s: SocketRecord) => boolean {
+  const { endpoint } = filter;
+  const states = filter.states?.map((s) => s.toUpperCase());
+  const text = (filter.text ?? "").trim().toLowerCase();
+  return function matches(s) {
+    return (endpoint === undefined || s.endpoint === endpoint) &&
+      (states === undefined || states.includes(s.state.toUpperCase())) &&
+      (text === "" || s.id.toLowerCase().includes(text) || fmtAddr(s.local).includes(text) ||
+        fmtAddr(s.remote).includes(text));
+  };
+}
+
+/** The sockets a filter keeps, in their order (the list itself when the filter is empty). */
+export function filterSockets(
+  sockets: readonly SocketRecord[],
+  filter: SocketFilter,
+): readonly SocketRecord[] {
+  if (filter.endpoint === undefined && filter.states === undefined && !filter.text?.trim()) {
+    return sockets;
+  }
+  return sockets.filter(socketMatcher(filter));
+}

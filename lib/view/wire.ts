@@ -1,0 +1,59 @@
+/**
+ * The API's wire types: the JSON the routes send and the islands read, in one
+ * module the browser side imports instead of reaching into server code.
+ *
+ * Shapes the server builds in one place (a socket record, a packet-log entry)
+ * are declared there and listed here by type only, so nothing of the server
+ * reaches the browser bundle; shapes that only exist on the wire are declared
+ * here, and the server's code is checked against them where it sends them.
+ * No runtime code, no Deno.
+ */
+import type { Fault } from "./fault.ts";
+import type { Address } from "../net/types.ts";
+
+export type {
+  Address,
+  KernelSocketInfo,
+  KernelView,
+  SocketKind,
+  SocketRecord,
+} from "../net/types.ts";
+export type { PacketDir, PacketEntry, PacketNote } from "../capture/packet_log.ts";
+export type { ConnStream, StreamRecord } from "../capture/conn_stream.ts";
+export type { ClientRun } from "../net/client_runs.ts";
+export type { ChatMessage, ChatParticipant } from "../net/endpoints/chat.ts";
+export type { Fault, FaultMode } from "./fault.ts";
+
+/** Whether the kernel view is available, and why not. */
+export interface KernelStatus {
+  available: boolean;
+  source: string | null;
+  reason: string | null;
+  sampledAt: number | null;
+  tookMs: number | null;
+}
+
+/** One endpoint as `/api/endpoints` and the `endpoints` event list it. */
+export interface EndpointView {
+  name: string;
+  transport: "tcp" | "udp";
+  description: string;
+  address: Address | null;
+  listening: boolean;
+  connections: number;
+  accepted: number;
+  closed: number;
+  refused: number;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  errors: Record<string, number>;
+  limitHits: Record<string, number>;
+  /** The fault in force (TCP endpoints; null where faults do not apply). */
+  fault?: Fault | null;
+  /** Times each fault mode acted. */
+  faults?: Record<string, number>;
+  /** Shell lines to try it (only the table's endpoints have them). */
+  tryIt?: string[];
+}
