@@ -556,3 +556,36 @@ Deno.test("GET /metrics is Prometheus text whose counters move with traffic", as
   strictEqual(after.get('sockscope_connections{endpoint="echo"}'), 0);
   strictEqual(after.get('sockscope_connections_closed_total{endpoint="echo"}'), 1);
 });
+
+Deno.test("GET /api/events?recent=…&socket=… sends an endpoint's newest packets and one socket", async () => {
+  await using svc = startService();
+  const refused = await svc.api("/api/events?recent=echo,nope");
+  strictEqual(refused.status, 400);
+  match((refused.body as { error: string }).error, /^Cannot parse query: "recent" has "nope"/);
+  const sent = await echoConn(svc, "ping");
+  const ac = new AbortController();
+  const res = await svc.app.fetch(
+    new Request(
+      `http://x/api/events?sockets=0&packets=0&recent=echo&recentLimit=1&socket=${sent.id}`,
+      { signal: ac.signal },
+    ),
+  );
+  let recent: Record<string, PacketEntry[]> | null = null;
+  let socket: SocketRecord | null = null;
+  try {
+    for await (const { event, data } of sseEvents(res.body!, 10_000)) {
+      if (event === "recent") recent = data;
+      if (event === "socket") socket = data.socket;
+      if (recent !== null && socket !== null) break;
+    }
+  } finally {
+    ac.abort();
+    sent.conn.close();
+  }
+  // The newest one packet of echo: the answer written back.
+  deepStrictEqual(recent?.echo.map((p) => [p.conn, p.dir, atob(p.data)]), [
+    [sent.id, "out", "ping"],
+  ]);
+  strictEqual(socket?.id, sent.id);
+  strictEqual(socket?.bytesIn, 4);
+});

@@ -4,6 +4,7 @@
  */
 import type { Fault } from "../view/fault.ts";
 import type { ConnCounters } from "./observed_conn.ts";
+import type { EndpointView } from "../view/wire.ts";
 import type { Address, SocketRecord } from "./types.ts";
 
 /** Anything the registry can list: a connection, a listener, a UDP socket or flow. */
@@ -50,7 +51,7 @@ export class EndpointStats implements ConnCounters {
   }
 
   /** Plain data for the API. */
-  toJSON(): Record<string, unknown> {
+  toJSON(): EndpointView {
     return {
       name: this.name,
       transport: this.transport,

@@ -59,6 +59,30 @@ export function endpointParam(
 }
 
 /**
+ * Parses an optional comma-separated list of endpoint names, each one of
+ * `endpoints`' (refused otherwise, as {@linkcode endpointParam} does).
+ */
+export function endpointsParam(
+  url: URL,
+  name: string,
+  endpoints: { has(name: string): boolean; keys(): Iterable<string> },
+): string[] | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return undefined;
+  const wanted = [...new Set(raw.split(",").map((s) => s.trim()).filter(Boolean))];
+  if (wanted.length === 0) return undefined;
+  const unknown = wanted.find((s) => !endpoints.has(s));
+  if (unknown !== undefined) {
+    throw new ParamError(
+      `Cannot parse query: "${name}" has "${unknown}", not one of ${
+        [...endpoints.keys()].join(", ")
+      }`,
+    );
+  }
+  return wanted;
+}
+
+/**
  * Parses an optional comma-separated list of socket states, as `ss` spells
  * them too (`established`, `time-wait`): returns the names in upper case with
  * underscores, each one of `states`.

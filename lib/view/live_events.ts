@@ -1,0 +1,50 @@
+/**
+ * The events of `/api/events`, by name, with the payload each carries: the
+ * one map the server's event source sends by and the islands subscribe by,
+ * so both sides are checked against the same shapes. Types only, no Deno.
+ */
+import type { EndpointView, KernelStatus, PacketEntry, SocketRecord } from "./wire.ts";
+
+/** A batch of new packet-log entries, oldest first. */
+export interface PacketsEvent {
+  packets: PacketEntry[];
+  /** Entries the stream left out: a tail that fell behind skips to the newest. */
+  skipped: number;
+  /** The newest seq the stream has covered; reconnect with `after` set to it. */
+  lastSeq: number;
+}
+
+/** A joined snapshot of every socket. */
+export interface SocketsEvent {
+  kernel: KernelStatus;
+  sockets: SocketRecord[];
+  /** The interval between snapshots in force: `socketsMs`, or longer when they cost more. */
+  intervalMs: number;
+}
+
+/** One socket (`?socket=ID`), or null once the service no longer knows it. */
+export interface SocketEvent {
+  kernel: KernelStatus;
+  socket: SocketRecord | null;
+}
+
+/**
+ * The newest packets of each endpoint asked for with `?recent=`, oldest first,
+ * re-sent whole whenever one of them changes (a note attached late included).
+ */
+export type RecentEvent = Record<string, PacketEntry[]>;
+
+/** Every event of `/api/events`: its name and its payload. */
+export interface LiveEvents {
+  /** First, once: where the packet tail starts, and when the service started. */
+  hello: { lastSeq: number; startedAt: number };
+  /** Every endpoint's counters, every second. */
+  endpoints: EndpointView[];
+  sockets: SocketsEvent;
+  socket: SocketEvent;
+  packets: PacketsEvent;
+  recent: RecentEvent;
+}
+
+/** An event's name. */
+export type LiveEventName = keyof LiveEvents;
