@@ -5,19 +5,19 @@
  */
 import type { RefObject } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import type { LiveEvents } from "../lib/view/live_events.ts";
 
 /** Where an event stream stands, for the small "live" indicator. */
 export type StreamStatus = "connecting" | "live" | "down";
 
+/** Handlers of `/api/events` events, each given its payload as lib/view/live_events.ts types it. */
+export type LiveHandlers = { [K in keyof LiveEvents]?: (data: LiveEvents[K]) => void };
+
 /**
- * Subscribes to Server-Sent Events at `url` (null: none) while mounted;
- * `handlers` may change between renders without reconnecting.
+ * Subscribes to the events of `url` (an `/api/events` query; null: none) while
+ * mounted; `handlers` may change between renders without reconnecting.
  */
-export function useEventStream(
-  url: string | null,
-  // deno-lint-ignore no-explicit-any
-  handlers: Record<string, (data: any) => void>,
-): StreamStatus {
+export function useEventStream(url: string | null, handlers: LiveHandlers): StreamStatus {
   const [status, setStatus] = useState<StreamStatus>("connecting");
   const ref = useRef(handlers);
   ref.current = handlers;
@@ -30,11 +30,12 @@ export function useEventStream(
     // EventSource retries by itself; the indicator shows the gap.
     source.onerror = () =>
       setStatus(source.readyState === EventSource.CLOSED ? "down" : "connecting");
-    for (const name of names.split(",").filter(Boolean)) {
+    for (const name of names.split(",").filter(Boolean) as (keyof LiveEvents)[]) {
       source.addEventListener(name, (ev: MessageEvent) => {
-        let data: unknown;
+        let data: never;
         try {
-          data = JSON.parse(ev.data);
+          // The server sends each event as its payload type: the map both sides import.
+          data = JSON.parse(ev.data) as never;
         } catch {
           return;
         }

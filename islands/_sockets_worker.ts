@@ -5,7 +5,8 @@
  * and hands the page only the rows of the window it shows. The page's main
  * thread never touches the full list, so scrolling stays smooth.
  */
-import type { KernelStatus, SocketRecord } from "../lib/view/wire.ts";
+import type { SocketsEvent } from "../lib/view/live_events.ts";
+import type { SocketRecord } from "../lib/view/wire.ts";
 import type { StreamStatus } from "./_hooks.ts";
 import {
   foldedCount,
@@ -48,9 +49,7 @@ let pending: string | null = null;
 let timer: ReturnType<typeof setTimeout> | null = null;
 let lastApply = 0;
 const tracker = new RowTracker();
-let snapshot:
-  | { kernel: KernelStatus; sockets: SocketRecord[]; intervalMs?: number; at: number }
-  | null = null;
+let snapshot: (SocketsEvent & { at: number }) | null = null;
 let rows: SocketRecord[] = [];
 // TIME_WAIT leftovers the view folds into a count.
 let folded = 0;
@@ -68,7 +67,7 @@ function connect(): void {
       status: es.readyState === EventSource.CLOSED ? "down" : "connecting",
     });
   es.addEventListener("sockets", (ev) => {
-    // Only the newest snapshot is parsed; one that is overtaken costs nothing.
+    // Only the newest snapshot is parsed (as a SocketsEvent); one that is overtaken costs nothing.
     pending = (ev as MessageEvent<string>).data;
     schedule();
   });
@@ -86,7 +85,7 @@ function apply(): void {
   pending = null;
   const t0 = performance.now();
   lastApply = t0;
-  let data: { kernel: KernelStatus; sockets: SocketRecord[]; intervalMs?: number };
+  let data: SocketsEvent;
   try {
     data = JSON.parse(text);
   } catch {

@@ -172,7 +172,7 @@ function BuffersDemo(props: BuffersDemoProps) {
   const [series, setSeries] = useState<(number | null)[][]>([[], [], [], [], []]);
 
   const status = useEventStream("/api/events?packets=0&socketsMs=250", {
-    sockets(data: { kernel: KernelStatus; sockets: SocketRecord[] }) {
+    sockets(data) {
       const f = bufferFigures(data.sockets, sinkPort);
       setFig(f);
       setKernel(data.kernel);

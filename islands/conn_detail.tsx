@@ -337,18 +337,21 @@ function ConnDetail(props: ConnDetailProps) {
   const open = socket.closedAt === null && !gone;
   const id = socket.id;
 
-  useInterval(
-    async () => {
-      try {
-        const res = await fetch(`/api/sockets/${encodeURIComponent(id)}?limit=0`);
-        if (res.status === 404) {
+  // One stream: the socket every second while it is open, and a connection's new packets.
+  const packetQuery = socket.kind === "conn"
+    ? `&conn=${encodeURIComponent(id)}&after=${props.lastSeq}`
+    : "&packets=0";
+  const status = useEventStream(
+    open ? `/api/events?sockets=0&socket=${encodeURIComponent(id)}${packetQuery}` : null,
+    {
+      socket(data) {
+        const s = data.socket;
+        if (s === null) {
           setGone(true);
           return;
         }
-        const body = await res.json() as { socket: SocketRecord; kernel: KernelStatus };
-        const s = body.socket;
         setSocket(s);
-        setKernel(body.kernel);
+        setKernel(data.kernel);
         setNow(Date.now());
         setQueueData(queues.current.push(Date.now(), [
           s.kernel?.recvQ ?? null,
@@ -356,20 +359,8 @@ function ConnDetail(props: ConnDetailProps) {
           s.app?.rxBuffered ?? null,
           s.app?.txBuffered ?? null,
         ]));
-      } catch {
-        // The next tick tries again.
-      }
-    },
-    open ? 1000 : null,
-    true,
-  );
-
-  const status = useEventStream(
-    open && socket.kind === "conn"
-      ? `/api/events?sockets=0&conn=${encodeURIComponent(id)}&after=${props.lastSeq}`
-      : null,
-    {
-      packets(data: { packets: PacketEntry[] }) {
+      },
+      packets(data) {
         const fresh = data.packets.filter((p) => p.seq > newest.current);
         if (fresh.length === 0) return;
         newest.current = fresh[fresh.length - 1].seq;

@@ -176,7 +176,7 @@ function EndpointCards(props: EndpointCardsProps) {
   const tryIt = new Map(props.endpoints.map((e) => [e.name, e.tryIt]));
 
   const status = useEventStream("/api/events?sockets=0&packets=0", {
-    endpoints(list: EndpointView[]) {
+    endpoints(list) {
       const ts = Date.now();
       const nextRates: Record<string, Rate> = {};
       const nextSeries: Record<string, (number | null)[][]> = {};

@@ -6,12 +6,11 @@
  * reads and merged into one read are plain to see.
  */
 import { useState } from "preact/hooks";
-import type { PacketEntry } from "../lib/view/wire.ts";
 import { island } from "../lib/web/island.tsx";
-import type { EndpointView } from "../lib/view/wire.ts";
+import type { EndpointView, PacketEntry } from "../lib/view/wire.ts";
 import { FaultBadge } from "./_fault_control.tsx";
 import { fmtAddr, fmtBytes, fmtInt, fmtTime, fromBase64 } from "../lib/view/format.ts";
-import { useEventStream, useInterval } from "./_hooks.ts";
+import { useEventStream } from "./_hooks.ts";
 import { DirMark } from "./_packets.tsx";
 import { type ReadPiece, readPieces } from "./_read_pieces.ts";
 import { CopyLine, LiveDot } from "./_ui.tsx";
@@ -136,7 +135,6 @@ const GROUPS: { group: LabGroup; title: string; intro: string }[] = [
 
 /** Reads shown per framing endpoint. */
 export const READS = 12;
-const POLL_MS = 1000;
 
 /** One lab as the page gets it: the endpoint, its try-it lines, and for framing its packets. */
 export interface LabView extends EndpointView {
@@ -328,8 +326,13 @@ function Lab({ info, lab }: { info: LabInfo; lab: LabView }) {
 function Labs(props: LabsProps) {
   const [labs, setLabs] = useState(props.labs);
 
-  const status = useEventStream("/api/events?sockets=0&packets=0", {
-    endpoints(list: EndpointView[]) {
+  // Framing labs show their newest reads: the stream sends them again whenever they change.
+  const withReads = props.labs.filter((l) => l.packets !== null).map((l) => l.name);
+  const recent = withReads.length > 0
+    ? `&recent=${withReads.map(encodeURIComponent).join(",")}&recentLimit=${READS}`
+    : "";
+  const status = useEventStream(`/api/events?sockets=0&packets=0${recent}`, {
+    endpoints(list) {
       const byName = new Map(list.map((e) => [e.name, e]));
       setLabs((old) =>
         old.map((lab) => {
@@ -340,30 +343,15 @@ function Labs(props: LabsProps) {
         })
       );
     },
+    recent(lists) {
+      setLabs((old) =>
+        old.map((lab) => {
+          const packets = lists[lab.name];
+          return packets === undefined ? lab : { ...lab, packets };
+        })
+      );
+    },
   });
-
-  // The packet log filters by one endpoint at a time: one small request per framing lab.
-  useInterval(() => {
-    if (document.hidden) return;
-    for (const lab of props.labs) {
-      if (lab.packets === null) continue;
-      fetch(`/api/packets?endpoint=${encodeURIComponent(lab.name)}&limit=${READS}`)
-        .then((r) => r.ok ? r.json() : null)
-        .then((body: { packets?: PacketEntry[] } | null) => {
-          const packets = body?.packets;
-          if (!Array.isArray(packets)) return;
-          setLabs((old) =>
-            old.map((l) => {
-              if (l.name !== lab.name) return l;
-              const same = l.packets?.length === packets.length &&
-                l.packets.at(-1)?.seq === packets.at(-1)?.seq &&
-                l.packets.at(-1)?.decoded?.length === packets.at(-1)?.decoded?.length;
-              return same ? l : { ...l, packets };
-            })
-          );
-        }, () => {});
-    }
-  }, POLL_MS);
 
   const byName = new Map(labs.map((l) => [l.name, l]));
   return (
