@@ -26,7 +26,10 @@ export const A_RETRANSMISSION = 1 << 0,
   A_ACK_LOST_SEGMENT = 1 << 13,
   A_REUSED_PORTS = 1 << 14;
 
-/** Each analysis bit with its name as in Wireshark's `tcp.analysis.<name>` field. */
+/**
+ * Each analysis bit with its name as in Wireshark's `tcp.analysis.<name>` field. As there, a
+ * fast or spurious retransmission is also a `retransmission`.
+ */
 export const ANALYSIS_NAMES: readonly (readonly [number, string])[] = [
   [A_RETRANSMISSION, "retransmission"],
   [A_FAST_RETRANSMISSION, "fast_retransmission"],
@@ -450,11 +453,11 @@ function analyse(
       notAdvanced && rev.dupAcks >= 2 && rev.lastAck === seq &&
       ts - rev.lastAckTs < FAST_RETRANSMISSION_MS
     ) {
-      ta |= A_FAST_RETRANSMISSION;
+      ta |= A_FAST_RETRANSMISSION | A_RETRANSMISSION;
     } else if (notAdvanced && ts - fwd.nextSeqTs < oooMs && fwd.nextSeq !== end) {
       ta |= A_OUT_OF_ORDER;
     } else if (seglen > 0 && rev.lastAck !== 0 && le(end, rev.lastAck)) {
-      ta |= A_SPURIOUS_RETRANSMISSION;
+      ta |= A_SPURIOUS_RETRANSMISSION | A_RETRANSMISSION;
     } else if (notAdvanced) {
       ta |= A_RETRANSMISSION;
     }
