@@ -4,11 +4,17 @@
  * length and analysis flags must be equal to ours.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { sendFrame } from "../lib/wire/capture.ts";
+import {
+  NO_PERMISSION_REASON,
+  openWireCapture,
+  sendFrame,
+  type WireLibc,
+} from "../lib/wire/capture.ts";
 import { decodeFrame, TCP_FIN, TCP_RST, WirePacket } from "../lib/wire/decode.ts";
 import { closeQuietly, readExactly, waitFor, writeAll } from "./_helpers.ts";
 import { type Frame, ourSegments, recordFrames, tsharkSegments, writePcapng } from "./_wire.ts";
 import { pattern } from "./_tshark.ts";
+import { buildFrame, type FrameSpec } from "../lib/wire/_frames_test_util.ts";
 
 const HOST = "127.0.0.1";
 
@@ -206,5 +212,115 @@ Deno.test("wire capture keeps only the given ports and cuts frames to the snap l
     kept.close();
     other.close();
     await Promise.all(servers);
+  }
+});
+
+async function openInChild(command: string, args: string[]): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command(command, {
+    args,
+    cwd: new URL("..", import.meta.url).pathname,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(text.split("\n").at(-1)!);
+}
+
+Deno.test("openWireCapture() answers unavailable with the setcap line when socket() fails EPERM", () => {
+  const errnoCell = new Int32Array([1]); // EPERM
+  const calls: string[] = [];
+  const libc = {
+    socket: () => {
+      calls.push("socket");
+      return -1;
+    },
+    __errno_location: () => Deno.UnsafePointer.of(errnoCell),
+  } as unknown as WireLibc;
+  const opened = openWireCapture({ ports: [80], libc });
+  assertEquals(opened, { available: false, reason: NO_PERMISSION_REASON });
+  assert(NO_PERMISSION_REASON.includes("setcap cap_net_raw+ep"));
+  errnoCell[0] = 13; // EACCES
+  assertEquals(openWireCapture({ libc }).available, false);
+  assertEquals(calls, ["socket", "socket"]);
+});
+
+Deno.test("openWireCapture() in a process without CAP_NET_RAW answers unavailable, no throw", async () => {
+  const script = "tests/fixtures/wire_open.ts";
+  const deno = Deno.execPath();
+  const dropped = await openInChild("capsh", [
+    "--drop=cap_net_raw",
+    "--",
+    "-c",
+    `exec '${deno}' run -A '${script}'`,
+  ]);
+  assertEquals(dropped, { available: false, reason: NO_PERMISSION_REASON });
+  const noFfi = await openInChild(deno, ["run", "--allow-read", "--allow-env", script]);
+  assertEquals(noFfi.available, false);
+  assert(String(noFfi.reason).includes("--allow-ffi"), String(noFfi.reason));
+  // As root with every capability it opens.
+  assertEquals(await openInChild(deno, ["run", "-A", script]), { available: true });
+});
+
+// The unit tests' hand-built sequences (lib/wire/tcp_analysis_test.ts), checked against tshark.
+const A = 1000, B = 2000, ISN_A = 0xfffffff0, ISN_B = 5000;
+const WS7 = [1, 3, 3, 7];
+const hs = [
+  { seq: ISN_A, flags: 0x02, window: 65495, options: WS7, t: 0 },
+  { fromB: true, seq: ISN_B, ack: ISN_A + 1, flags: 0x12, window: 65483, options: WS7, t: 1 },
+  { seq: ISN_A + 1, ack: ISN_B + 1, flags: 0x10, window: 512, t: 2 },
+];
+const s = (rel: number) => (ISN_A + 1 + rel) >>> 0;
+const SEQUENCES: (FrameSpec & { fromB?: boolean; t: number })[][] = [
+  [
+    ...hs,
+    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 10 },
+    { seq: s(200), ack: ISN_B + 1, payload: 100, window: 512, t: 11 },
+    { fromB: true, seq: ISN_B + 1, ack: s(100), window: 100, t: 12 },
+    { fromB: true, seq: ISN_B + 1, ack: s(100), window: 100, t: 13 },
+    { fromB: true, seq: ISN_B + 1, ack: s(100), window: 100, t: 14 },
+    { seq: s(100), ack: ISN_B + 1, payload: 100, window: 512, t: 15 },
+    { fromB: true, seq: ISN_B + 1, ack: s(300), window: 100, t: 16 },
+    { fromB: true, seq: ISN_B + 1, ack: s(400), window: 100, t: 17 },
+  ],
+  [
+    ...hs,
+    { seq: s(100), ack: ISN_B + 1, payload: 100, window: 512, t: 10 },
+    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 10.5 },
+    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 300 },
+    { fromB: true, seq: ISN_B + 1, ack: s(200), window: 100, t: 301 },
+    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 600 },
+  ],
+  [
+    ...hs,
+    { fromB: true, seq: ISN_B + 1, ack: s(0), window: 1, t: 3 },
+    { seq: s(0), ack: ISN_B + 1, payload: 128, window: 512, t: 4 },
+    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 0, t: 5 },
+    { seq: s(128), ack: ISN_B + 1, payload: 1, window: 512, t: 200 },
+    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 0, t: 201 },
+    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 4, t: 400 },
+    { seq: s(127), ack: ISN_B + 1, window: 512, t: 7000 },
+    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 4, t: 7001 },
+  ],
+  [...hs, { seq: ISN_A + 1, ack: ISN_B + 1, flags: 0x04, t: 3 }, {
+    seq: 77,
+    flags: 0x02,
+    window: 100,
+    t: 4,
+  }],
+];
+
+Deno.test("hand-built segment sequences analyse as tshark analyses them", async () => {
+  for (const sequence of SEQUENCES) {
+    const frames = sequence.map((x) => {
+      const spec = x.fromB
+        ? { ...x, sport: B, dport: A, src: 2, dst: 1 }
+        : { ...x, sport: A, dport: B, src: 1, dst: 2 };
+      const bytes = buildFrame(spec);
+      return { bytes, wireLength: bytes.length, ts: 1.7e12 + x.t };
+    });
+    await assertSameAsTshark(frames);
   }
 });
