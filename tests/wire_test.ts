@@ -14,7 +14,7 @@ import { decodeFrame, TCP_FIN, TCP_RST, WirePacket } from "../lib/wire/decode.ts
 import { closeQuietly, readExactly, waitFor, writeAll } from "./_helpers.ts";
 import { type Frame, ourSegments, recordFrames, tsharkSegments, writePcapng } from "./_wire.ts";
 import { pattern } from "./_tshark.ts";
-import { buildFrame, type FrameSpec } from "../lib/wire/_frames_test_util.ts";
+import { sequenceFrames, SEQUENCES } from "../lib/wire/_frames_test_util.ts";
 
 const HOST = "127.0.0.1";
 
@@ -264,63 +264,13 @@ Deno.test("openWireCapture() in a process without CAP_NET_RAW answers unavailabl
   assertEquals(await openInChild(deno, ["run", "-A", script]), { available: true });
 });
 
-// The unit tests' hand-built sequences (lib/wire/tcp_analysis_test.ts), checked against tshark.
-const A = 1000, B = 2000, ISN_A = 0xfffffff0, ISN_B = 5000;
-const WS7 = [1, 3, 3, 7];
-const hs = [
-  { seq: ISN_A, flags: 0x02, window: 65495, options: WS7, t: 0 },
-  { fromB: true, seq: ISN_B, ack: ISN_A + 1, flags: 0x12, window: 65483, options: WS7, t: 1 },
-  { seq: ISN_A + 1, ack: ISN_B + 1, flags: 0x10, window: 512, t: 2 },
-];
-const s = (rel: number) => (ISN_A + 1 + rel) >>> 0;
-const SEQUENCES: (FrameSpec & { fromB?: boolean; t: number })[][] = [
-  [
-    ...hs,
-    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 10 },
-    { seq: s(200), ack: ISN_B + 1, payload: 100, window: 512, t: 11 },
-    { fromB: true, seq: ISN_B + 1, ack: s(100), window: 100, t: 12 },
-    { fromB: true, seq: ISN_B + 1, ack: s(100), window: 100, t: 13 },
-    { fromB: true, seq: ISN_B + 1, ack: s(100), window: 100, t: 14 },
-    { seq: s(100), ack: ISN_B + 1, payload: 100, window: 512, t: 15 },
-    { fromB: true, seq: ISN_B + 1, ack: s(300), window: 100, t: 16 },
-    { fromB: true, seq: ISN_B + 1, ack: s(400), window: 100, t: 17 },
-  ],
-  [
-    ...hs,
-    { seq: s(100), ack: ISN_B + 1, payload: 100, window: 512, t: 10 },
-    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 10.5 },
-    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 300 },
-    { fromB: true, seq: ISN_B + 1, ack: s(200), window: 100, t: 301 },
-    { seq: s(0), ack: ISN_B + 1, payload: 100, window: 512, t: 600 },
-  ],
-  [
-    ...hs,
-    { fromB: true, seq: ISN_B + 1, ack: s(0), window: 1, t: 3 },
-    { seq: s(0), ack: ISN_B + 1, payload: 128, window: 512, t: 4 },
-    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 0, t: 5 },
-    { seq: s(128), ack: ISN_B + 1, payload: 1, window: 512, t: 200 },
-    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 0, t: 201 },
-    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 4, t: 400 },
-    { seq: s(127), ack: ISN_B + 1, window: 512, t: 7000 },
-    { fromB: true, seq: ISN_B + 1, ack: s(128), window: 4, t: 7001 },
-  ],
-  [...hs, { seq: ISN_A + 1, ack: ISN_B + 1, flags: 0x04, t: 3 }, {
-    seq: 77,
-    flags: 0x02,
-    window: 100,
-    t: 4,
-  }],
-];
-
 Deno.test("hand-built segment sequences analyse as tshark analyses them", async () => {
-  for (const sequence of SEQUENCES) {
-    const frames = sequence.map((x) => {
-      const spec = x.fromB
-        ? { ...x, sport: B, dport: A, src: 2, dst: 1 }
-        : { ...x, sport: A, dport: B, src: 1, dst: 2 };
-      const bytes = buildFrame(spec);
-      return { bytes, wireLength: bytes.length, ts: 1.7e12 + x.t };
-    });
+  // The unit tests' sequences (lib/wire/tcp_analysis_test.ts): each rule checked against tshark.
+  for (const sequence of Object.values(SEQUENCES)) {
+    const frames = sequenceFrames(sequence, 1.7e12).map((f) => ({
+      ...f,
+      wireLength: f.bytes.length,
+    }));
     await assertSameAsTshark(frames);
   }
 });
