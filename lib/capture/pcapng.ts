@@ -14,6 +14,8 @@ import type { Address } from "../net/types.ts";
 
 /** Link type of raw IPv4/IPv6 packets, no link-layer header. */
 export const LINKTYPE_RAW = 101;
+/** Link type of Ethernet frames (what an `AF_PACKET` capture on `lo` gives). */
+export const LINKTYPE_ETHERNET = 1;
 /** Largest TCP payload in one synthesized segment: 65535 minus the IPv4 and TCP headers. */
 export const MAX_TCP_PAYLOAD = 65495;
 /** Largest UDP payload over IPv4: 65535 minus the IPv4 and UDP headers. */
@@ -83,19 +85,27 @@ export function sectionHeaderBlock(application = "sockscope"): Uint8Array {
   });
 }
 
-/** An interface description block: raw IP, timestamps in microseconds (if_tsresol 6). */
-export function interfaceDescriptionBlock(name = "sockscope", snapLength = 262144): Uint8Array {
+/** An interface description block: raw IP unless told, timestamps in microseconds (if_tsresol 6). */
+export function interfaceDescriptionBlock(
+  name = "sockscope",
+  snapLength = 262144,
+  linkType = LINKTYPE_RAW,
+): Uint8Array {
   return block(IDB, 8, [[2, encoder.encode(name)], [9, Uint8Array.of(6)]], (view) => {
-    view.setUint16(8, LINKTYPE_RAW, true);
+    view.setUint16(8, linkType, true);
     view.setUint32(12, snapLength, true);
   });
 }
 
-/** An enhanced packet block on interface 0; `tsUs` is microseconds since the epoch. */
+/**
+ * An enhanced packet block on interface 0; `tsUs` is microseconds since the epoch,
+ * `originalLength` the length on the wire when a snap length cut the packet.
+ */
 export function enhancedPacketBlock(
   tsUs: number,
   packet: Uint8Array,
   comment?: string,
+  originalLength = packet.length,
 ): Uint8Array {
   const options: Option[] = comment === undefined ? [] : [[1, encoder.encode(comment)]];
   return block(EPB, 20 + packet.length, options, (view, bytes) => {
@@ -104,7 +114,7 @@ export function enhancedPacketBlock(
     view.setUint32(12, Math.floor(us / 0x1_0000_0000), true);
     view.setUint32(16, us % 0x1_0000_0000, true);
     view.setUint32(20, packet.length, true);
-    view.setUint32(24, packet.length, true);
+    view.setUint32(24, Math.max(originalLength, packet.length), true);
     bytes.set(packet, 28);
   });
 }

@@ -6,6 +6,7 @@ import {
   flowOf,
   foldChecksum,
   interfaceDescriptionBlock,
+  LINKTYPE_ETHERNET,
   LINKTYPE_RAW,
   MAX_TCP_PAYLOAD,
   onesComplementSum,
@@ -86,6 +87,14 @@ Deno.test("enhancedPacketBlock() splits the microsecond timestamp and pads the p
   const commented = enhancedPacketBlock(tsUs, Uint8Array.of(9), "hi");
   checkBlock(commented);
   deepStrictEqual([le(commented).getUint16(32, true), le(commented).getUint16(34, true)], [1, 2]);
+});
+
+Deno.test("interfaceDescriptionBlock() and enhancedPacketBlock() take Ethernet and a snapped length", () => {
+  strictEqual(le(interfaceDescriptionBlock("lo", 256, LINKTYPE_ETHERNET)).getUint16(8, true), 1);
+  // 5 bytes captured of a 1514-byte frame: captured and original lengths differ.
+  const b = enhancedPacketBlock(0, Uint8Array.of(1, 2, 3, 4, 5), undefined, 1514);
+  checkBlock(b);
+  deepStrictEqual([le(b).getUint32(20, true), le(b).getUint32(24, true)], [5, 1514]);
 });
 
 Deno.test("foldChecksum() matches a known IPv4 header checksum", () => {

@@ -1,0 +1,91 @@
+/**
+ * The bare echo server with the wire view's capture optionally running in the same process:
+ * `--wire` opens an `AF_PACKET` capture of its own port on lo and decodes and analyses every
+ * frame (lib/wire's decoder and TCP tracker, per-connection counters), as the service would.
+ * Prints `{"port":N,"wire":…}` once listening; on SIGTERM `{"stats":{…}}` with the capture's
+ * counters (packets, bytes, PACKET_STATISTICS drops).
+ *
+ * `--stats-file F` also writes them to F (the orchestrator's pipe may be closed by then).
+ *
+ *     deno run -A bench/wire_echo.ts [--wire] [--max-seconds 600] [--stats-file F]
+ */
+import { onStop } from "./_server.ts";
+import { openWireCapture, type WireCapture } from "../lib/wire/capture.ts";
+import { decodeFrame, WirePacket } from "../lib/wire/decode.ts";
+import { TcpSegmentInfo, TcpTracker } from "../lib/wire/tcp_analysis.ts";
+
+const wire = Deno.args.includes("--wire");
+const maxIndex = Deno.args.indexOf("--max-seconds");
+const maxSeconds = maxIndex >= 0 ? Number(Deno.args[maxIndex + 1]) : 600;
+const statsIndex = Deno.args.indexOf("--stats-file");
+const statsFile = statsIndex >= 0 ? Deno.args[statsIndex + 1] : null;
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const port = (listener.addr as Deno.NetAddr).port;
+const stats = { accepted: 0, bytesIn: 0, errors: 0 };
+
+async function serve(conn: Deno.TcpConn): Promise<void> {
+  conn.setNoDelay(true);
+  const buf = new Uint8Array(65536);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      stats.bytesIn += n;
+      let off = 0;
+      while (off < n) off += await conn.write(buf.subarray(off, n));
+    }
+  } catch {
+    stats.errors++;
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+let capture: WireCapture | null = null;
+let reason = "";
+const counts = { tcp: 0, payloadBytes: 0, analysed: 0 };
+const ac = new AbortController();
+let running: Promise<void> = Promise.resolve();
+if (wire) {
+  const opened = openWireCapture({ ports: [port] });
+  if (opened.available) {
+    capture = opened.capture;
+    const p = new WirePacket();
+    const tracker = new TcpTracker();
+    const info = new TcpSegmentInfo();
+    running = capture.run((f) => {
+      if (!decodeFrame(f.bytes, f.offset, f.capturedLength, f.wireLength, f.ts, p)) return;
+      if (p.protocol !== 6) return;
+      tracker.track(p, info);
+      counts.tcp++;
+      counts.payloadBytes += info.len;
+      if (info.analysis !== 0) counts.analysed++;
+    }, ac.signal);
+  } else {
+    reason = opened.reason;
+  }
+}
+
+onStop(maxSeconds, async () => {
+  listener.close();
+  const wireStats = capture?.stats() ?? null;
+  ac.abort();
+  await capture?.close();
+  await running.catch(() => undefined);
+  const result = { ...stats, wire: wireStats, counts };
+  if (statsFile !== null) await Deno.writeTextFile(statsFile, JSON.stringify(result));
+  return result;
+});
+console.log(JSON.stringify({ port, wire: capture !== null, reason }));
+try {
+  for await (const conn of listener) {
+    stats.accepted++;
+    void serve(conn);
+  }
+} catch {
+  // Closed on stop.
+}
