@@ -81,8 +81,8 @@ Deno.test("echo endpoint holds what a client does not read, then catches up", as
   const client = (rows: SocketRecord[]) =>
     rows.find((r) => r.kind === "peer" && r.local.port === conn.localAddr.port)!;
   const backedUp = (rows: SocketRecord[]) =>
-    server(rows)?.app!.txBuffered > 0 && server(rows).kernel!.sendQ > 0 &&
-    client(rows)?.kernel!.recvQ > 0;
+    (server(rows)?.app?.txBuffered ?? 0) > 0 && (server(rows)?.kernel?.sendQ ?? 0) > 0 &&
+    (client(rows)?.kernel?.recvQ ?? 0) > 0;
   // A write may take part of the chunk; what it took is what the echo owes.
   const { taken: sent, pending: stuck } = await writeUntilFull(
     conn,
