@@ -6,6 +6,7 @@
  * @module
  */
 import type { IntOption, OptionTable, SecondsOption } from "../options/option_table.ts";
+import { resolveTcpOptions } from "../client/_check.ts";
 import type { CliIo } from "./io.ts";
 
 /** How the CLI is spelled in messages and help. */
@@ -81,7 +82,7 @@ export const COMMON_OPTIONS: OptionTable<CommonValues> = [
     arg: "<host>",
     to: "hostname",
     check: (v) => v === "" ? '"" is empty' : undefined,
-    help: "Host to connect to (default 127.0.0.1)",
+    help: `Host to connect to (default ${resolveTcpOptions({}, 1).hostname})`,
   },
   { type: "boolean", name: "json", to: "json", help: "Print one JSON result object on stdout" },
   { type: "boolean", name: "help", short: "h", to: "help", stops: true, help: "Show this help" },
@@ -99,10 +100,10 @@ export function portOption(port: number): IntOption<{ port?: number }> {
   };
 }
 
-/** `--timeout` in seconds, into `timeoutMs`; `seconds` is the library's default, for the help. */
+/** `--timeout` in seconds, into `timeoutMs`; `defaultMs` is the library's default, for the help. */
 export function timeoutOption(
   what: string,
-  seconds: number,
+  defaultMs: number,
 ): SecondsOption<{ timeoutMs?: number }> {
   return {
     type: "seconds",
@@ -111,7 +112,7 @@ export function timeoutOption(
     to: "timeoutMs",
     min: 0.001,
     max: 3600,
-    help: `${what} (default ${seconds})`,
+    help: `${what} (default ${defaultMs / 1000})`,
   };
 }
 

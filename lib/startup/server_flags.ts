@@ -5,12 +5,17 @@
  *
  * @module
  */
+import { CAPTURE_FILES_DEFAULTS } from "../capture/capture_files.ts";
+import { PACKET_LOG_DEFAULTS } from "../capture/packet_log.ts";
 import { ENDPOINTS } from "../net/endpoint_table.ts";
+import { DEFAULT_KEEP_CLOSED } from "../net/registry.ts";
 import type { ServiceOptions } from "../net/service.ts";
 import { TCP_ENDPOINT_DEFAULTS as TCP } from "../net/tcp_endpoint.ts";
 import { OptionError } from "../options/option_error.ts";
 import { formatOptions, type OptionTable, parseOptions } from "../options/option_table.ts";
+import { FRAMING_DEFAULTS, MAX_DELIMITER } from "../protocol/framing.ts";
 import { HTTP_SERVER_DEFAULTS as HTTP } from "../web/http_server.ts";
+import { SSE_DEFAULTS } from "../web/sse.ts";
 import { parseIp } from "../web/trust.ts";
 
 /** The service's command line, parsed. */
@@ -31,6 +36,7 @@ export interface ServerFlags {
   help: boolean;
 }
 
+const PAD = String.fromCharCode(FRAMING_DEFAULTS.pad);
 const HOST_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
 
 /** Every flag of `main.ts`, in the order the help lists them. */
@@ -83,7 +89,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "http.sseMaxBehindMs",
     min: 1,
     max: 86_400,
-    default: 30,
+    default: SSE_DEFAULTS.maxBehindMs / 1000,
     scale: 1000,
     help: "close an event stream whose client has not read for this long",
   },
@@ -168,7 +174,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.logEntries",
     min: 1,
     max: 10_000_000,
-    default: 10_000,
+    default: PACKET_LOG_DEFAULTS.entries,
     help: "packet-log entries kept",
   },
   {
@@ -178,7 +184,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.logPreview",
     min: 0,
     max: 65535,
-    default: 64,
+    default: PACKET_LOG_DEFAULTS.previewBytes,
     help: "bytes kept per packet-log entry",
   },
   {
@@ -188,7 +194,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.keepClosed",
     min: 0,
     max: 1_000_000,
-    default: 1000,
+    default: DEFAULT_KEEP_CLOSED,
     help: "closed sockets kept readable at /api/sockets/:id",
   },
   {
@@ -259,7 +265,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.frameMaxMessage",
     min: 1,
     max: 1 << 30,
-    default: 65_536,
+    default: FRAMING_DEFAULTS.maxMessage,
     help: "largest message of the delimited, prefixed and close framing\nlabs",
   },
   {
@@ -269,7 +275,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.framing.recordSize",
     min: 1,
     max: 1 << 20,
-    default: 30,
+    default: FRAMING_DEFAULTS.recordSize,
     help: "record size of frame-fixed (default {default}, as seed 002)",
   },
   {
@@ -277,15 +283,17 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     name: "frame-fixed-pad",
     arg: "CHAR",
     to: "service.framing.pad",
-    help: "padding byte of frame-fixed (default #; \\x20 for a space)",
+    help: `padding byte of frame-fixed (default ${PAD}; \\x20 for a space)`,
   },
   {
     type: "bytes",
     name: "frame-delimiter",
     arg: "STR",
     to: "service.framing.delimiter",
-    maxLength: 64,
-    help: "delimiter of frame-delimited, 1 to 64 bytes (default #*#;\nescapes: \\n, \\r, \\t, " +
+    maxLength: MAX_DELIMITER,
+    help:
+      `delimiter of frame-delimited, 1 to ${MAX_DELIMITER} bytes (default ${FRAMING_DEFAULTS.delimiter};\n` +
+      "escapes: \\n, \\r, \\t, " +
       "\\0, \\\\, \\xHH)",
   },
   {
@@ -320,7 +328,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.captureFiles",
     min: 1,
     max: 100_000,
-    default: 10,
+    default: CAPTURE_FILES_DEFAULTS.files,
     help: "capture files kept in DIR, oldest deleted",
   },
   {
@@ -330,7 +338,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.captureFileBytes",
     min: 65536,
     max: 2 ** 40,
-    default: 16 * 1024 * 1024,
+    default: CAPTURE_FILES_DEFAULTS.fileBytes,
     help: "start a new capture file at this size",
   },
   {
@@ -340,7 +348,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.captureFileSeconds",
     min: 0,
     max: 30 * 86_400,
-    default: 0,
+    default: CAPTURE_FILES_DEFAULTS.fileSeconds,
     help: "start a new capture file after S seconds, 0 = never",
   },
   {

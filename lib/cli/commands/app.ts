@@ -9,6 +9,9 @@ import {
 import { defineCommand, portOption, timeoutOption } from "../command.ts";
 import { percentiles } from "../format.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveAppOptions();
+
 /** The app command. */
 export const appCommand = defineCommand<AppOptions>({
   name: "app",
@@ -23,9 +26,9 @@ export const appCommand = defineCommand<AppOptions>({
       name: "repeat",
       arg: "<n>",
       to: "repeat",
-      help: "Requests on the same connection, one after another (default 1)",
+      help: `Requests on the same connection, one after another (default ${DEFAULTS.repeat})`,
     },
-    timeoutOption("Seconds to wait for the connect or one response", 5),
+    timeoutOption("Seconds to wait for the connect or one response", DEFAULTS.timeoutMs),
   ],
   prepare(values, positionals, { io }) {
     if (positionals.length < 2) {

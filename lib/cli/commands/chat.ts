@@ -8,6 +8,9 @@ interface ChatValues extends ChatOptions {
   send?: string;
 }
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveChatOptions();
+
 /** The chat command. */
 export const chatCommand = defineCommand<ChatValues>({
   name: "chat",
@@ -42,9 +45,11 @@ export const chatCommand = defineCommand<ChatValues>({
       to: "waitMs",
       min: 0,
       max: 86_400,
-      help: "Stay this long after the last message, printing relays (default 0)",
+      help: `Stay this long after the last message, printing relays (default ${
+        DEFAULTS.waitMs / 1000
+      })`,
     },
-    timeoutOption('Seconds to wait for the connect and each "Msg received"', 5),
+    timeoutOption('Seconds to wait for the connect and each "Msg received"', DEFAULTS.timeoutMs),
   ],
   prepare({ send, ...values }, positionals, { io, json, progress }) {
     noPositionals(positionals);

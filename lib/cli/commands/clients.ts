@@ -8,6 +8,9 @@ import {
 } from "../../client/client_list.ts";
 import { defineCommand, portOption, text, timeoutOption } from "../command.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveClientListOptions();
+
 /** The clients command. */
 export const clientsCommand = defineCommand<ClientListOptions>({
   name: "clients",
@@ -15,7 +18,10 @@ export const clientsCommand = defineCommand<ClientListOptions>({
   usage: "clients [options] [name]",
   about: 'Send <name> (default "name", as the seed\'s client) to the clients endpoint and ' +
     "print the JSON list of every client it has seen, however long.",
-  options: [portOption(CLIENTS_PORT), timeoutOption("Seconds the whole exchange may take", 5)],
+  options: [
+    portOption(CLIENTS_PORT),
+    timeoutOption("Seconds the whole exchange may take", DEFAULTS.timeoutMs),
+  ],
   prepare(values, positionals, { io }) {
     const name = positionals.length === 0 ? "name" : text(positionals, "name");
     const options = resolveClientListOptions({ ...values, signal: io.signal });

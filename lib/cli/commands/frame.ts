@@ -6,7 +6,12 @@ import {
   type FrameResult,
   resolveFrameOptions,
 } from "../../client/frame.ts";
-import { encodeMessage, FRAMING_KINDS } from "../../protocol/framing.ts";
+import {
+  encodeMessage,
+  FRAMING_DEFAULTS,
+  FRAMING_KINDS,
+  MAX_DELIMITER,
+} from "../../protocol/framing.ts";
 import { defineCommand, timeoutOption } from "../command.ts";
 
 /** The frame command's options: the client's, and how to split the writes. */
@@ -14,6 +19,9 @@ interface FrameValues extends FrameOptions {
   bytewise: boolean;
   together: boolean;
 }
+
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveFrameOptions();
 
 /** The frame command. */
 export const frameCommand = defineCommand<FrameValues>({
@@ -31,7 +39,7 @@ export const frameCommand = defineCommand<FrameValues>({
       arg: "<kind>",
       to: "kind",
       choices: FRAMING_KINDS,
-      help: "fixed, delimited, prefixed or close (default delimited)",
+      help: `fixed, delimited, prefixed or close (default ${DEFAULTS.kind})`,
     },
     {
       type: "int",
@@ -48,24 +56,25 @@ export const frameCommand = defineCommand<FrameValues>({
       name: "size",
       arg: "<bytes>",
       to: "framing.recordSize",
-      help: "Record size of fixed (default 30)",
+      help: `Record size of fixed (default ${FRAMING_DEFAULTS.recordSize})`,
     },
     {
       type: "byte",
       name: "pad",
       arg: "<char>",
       to: "framing.pad",
-      help: "Padding byte of fixed (default #)",
+      help: `Padding byte of fixed (default ${String.fromCharCode(FRAMING_DEFAULTS.pad)})`,
     },
     {
       type: "bytes",
       name: "delimiter",
       arg: "<str>",
       to: "framing.delimiter",
-      maxLength: 64,
-      help: "Delimiter of delimited (default #*#; escapes: \\n, \\r, \\t, \\xHH)",
+      maxLength: MAX_DELIMITER,
+      help:
+        `Delimiter of delimited (default ${FRAMING_DEFAULTS.delimiter}; escapes: \\n, \\r, \\t, \\xHH)`,
     },
-    timeoutOption("Seconds the whole exchange may take", 5),
+    timeoutOption("Seconds the whole exchange may take", DEFAULTS.timeoutMs),
   ],
   prepare({ bytewise, together, ...values }, positionals, { io }) {
     if (positionals.length === 0) throw new TypeError("Missing message");

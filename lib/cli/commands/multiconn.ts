@@ -9,6 +9,9 @@ import {
 import { defineCommand, noPositionals, portOption, timeoutOption } from "../command.ts";
 import { formatBytes, percentiles } from "../format.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveMulticonnOptions();
+
 /** The multiconn command. */
 export const multiconnCommand = defineCommand<MulticonnOptions>({
   name: "multiconn",
@@ -23,14 +26,14 @@ export const multiconnCommand = defineCommand<MulticonnOptions>({
       name: "conns",
       arg: "<n>",
       to: "conns",
-      help: "Connections in parallel (default 2)",
+      help: `Connections in parallel (default ${DEFAULTS.conns})`,
     },
     {
       type: "int",
       name: "messages",
       arg: "<n>",
       to: "messages",
-      help: "Messages per connection (default 2, no limit with --duration)",
+      help: `Messages per connection (default ${DEFAULTS.messages}, no limit with --duration)`,
     },
     {
       type: "int",
@@ -48,7 +51,7 @@ export const multiconnCommand = defineCommand<MulticonnOptions>({
       max: 86_400,
       help: "Run for this long instead of a message count",
     },
-    timeoutOption("Seconds to wait for one connect or one echo", 5),
+    timeoutOption("Seconds to wait for one connect or one echo", DEFAULTS.timeoutMs),
   ],
   prepare(values, positionals, { io, progress }) {
     noPositionals(positionals);

@@ -9,6 +9,9 @@ import {
 import { defineCommand, noPositionals, portOption, timeoutOption } from "../command.ts";
 import { ms, pingStats } from "../format.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveProbeOptions();
+
 /** The probe command. */
 export const probeCommand = defineCommand<ProbeOptions>({
   name: "probe",
@@ -22,7 +25,7 @@ export const probeCommand = defineCommand<ProbeOptions>({
       name: "count",
       arg: "<n>",
       to: "count",
-      help: "Connects to attempt (default 4)",
+      help: `Connects to attempt (default ${DEFAULTS.count})`,
     },
     {
       type: "seconds",
@@ -31,9 +34,9 @@ export const probeCommand = defineCommand<ProbeOptions>({
       to: "intervalMs",
       min: 0,
       max: 3600,
-      help: "Seconds between attempts (default 1)",
+      help: `Seconds between attempts (default ${DEFAULTS.intervalMs / 1000})`,
     },
-    timeoutOption("Seconds to wait for each connect", 2),
+    timeoutOption("Seconds to wait for each connect", DEFAULTS.timeoutMs),
   ],
   prepare(values, positionals, { io, json }) {
     noPositionals(positionals);

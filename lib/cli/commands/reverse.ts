@@ -7,6 +7,9 @@ import {
 } from "../../client/reverse.ts";
 import { defineCommand, portOption, text, timeoutOption } from "../command.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveReverseOptions();
+
 /** The reverse command. */
 export const reverseCommand = defineCommand<ReverseOptions>({
   name: "reverse",
@@ -14,7 +17,10 @@ export const reverseCommand = defineCommand<ReverseOptions>({
   usage: "reverse [options] <message>",
   about: "Send <message> to the reverse endpoint in one write and print the bytes it " +
     "answers with until it closes: the server's first read, reversed.",
-  options: [portOption(REVERSE_PORT), timeoutOption("Seconds the whole exchange may take", 5)],
+  options: [
+    portOption(REVERSE_PORT),
+    timeoutOption("Seconds the whole exchange may take", DEFAULTS.timeoutMs),
+  ],
   prepare(values, positionals, { io }) {
     const message = text(positionals, "message");
     const options = resolveReverseOptions({ ...values, signal: io.signal });

@@ -9,6 +9,9 @@ import {
 import { defineCommand, noPositionals, portOption, timeoutOption } from "../command.ts";
 import { formatBytes } from "../format.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveSinkOptions();
+
 /** The sink command. */
 export const sinkCommand = defineCommand<SinkOptions>({
   name: "sink",
@@ -23,21 +26,21 @@ export const sinkCommand = defineCommand<SinkOptions>({
       name: "stall-ms",
       arg: "<ms>",
       to: "stallMs",
-      help: "A write slower than this means the buffers are full (default 500)",
+      help: `A write slower than this means the buffers are full (default ${DEFAULTS.stallMs})`,
     },
     {
       type: "int",
       name: "chunk",
       arg: "<bytes>",
       to: "chunkSize",
-      help: "Bytes per write (default 65536)",
+      help: `Bytes per write (default ${DEFAULTS.chunkSize})`,
     },
     {
       type: "int",
       name: "max-bytes",
       arg: "<bytes>",
       to: "maxBytes",
-      help: "Give up without a stall after this many bytes (default 1073741824)",
+      help: `Give up without a stall after this many bytes (default ${DEFAULTS.maxBytes})`,
     },
     {
       type: "seconds",
@@ -46,9 +49,11 @@ export const sinkCommand = defineCommand<SinkOptions>({
       to: "holdMs",
       min: 0,
       max: 86_400,
-      help: "Keep the stalled connection open this long, to watch it (default 0)",
+      help: `Keep the stalled connection open this long, to watch it (default ${
+        DEFAULTS.holdMs / 1000
+      })`,
     },
-    timeoutOption("Seconds the connect and the filling may take", 30),
+    timeoutOption("Seconds the connect and the filling may take", DEFAULTS.timeoutMs),
   ],
   prepare(values, positionals, { io, progress }) {
     noPositionals(positionals);

@@ -23,6 +23,9 @@ import {
 } from "../command.ts";
 import { formatBytes } from "../format.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveThroughputOptions({}, DISCARD_PORT);
+
 /** The discard command. */
 export const discardCommand: AnyCommand = throughputCommand({
   name: "discard",
@@ -38,16 +41,19 @@ export const discardCommand: AnyCommand = throughputCommand({
       name: "bytes",
       arg: "<n>",
       to: "bytes",
-      help: "Bytes to write (default 10000000)",
+      help: `Bytes to write (default ${DEFAULTS.bytes})`,
     },
     {
       type: "int",
       name: "chunk",
       arg: "<bytes>",
       to: "chunkSize",
-      help: "Bytes per write (default 65536)",
+      help: `Bytes per write (default ${DEFAULTS.chunkSize})`,
     },
-    timeoutOption("Seconds to wait for the connect, any one write and the close", 5),
+    timeoutOption(
+      "Seconds to wait for the connect, any one write and the close",
+      DEFAULTS.timeoutMs,
+    ),
   ],
 });
 
@@ -66,9 +72,9 @@ export const chargenCommand: AnyCommand = throughputCommand({
       name: "bytes",
       arg: "<n>",
       to: "bytes",
-      help: "Bytes to read (default 10000000)",
+      help: `Bytes to read (default ${DEFAULTS.bytes})`,
     },
-    timeoutOption("Seconds to wait for the connect and for any one read", 5),
+    timeoutOption("Seconds to wait for the connect and for any one read", DEFAULTS.timeoutMs),
   ],
 });
 

@@ -9,6 +9,9 @@ import {
 import { defineCommand, portOption, text, timeoutOption } from "../command.ts";
 import { pingStats } from "../format.ts";
 
+/** The client's defaults, as the library resolves them: the help shows them, declared there once. */
+const DEFAULTS = resolveUdpOptions();
+
 /** The udp command. */
 export const udpCommand = defineCommand<UdpOptions>({
   name: "udp",
@@ -18,7 +21,13 @@ export const udpCommand = defineCommand<UdpOptions>({
     "with --count, like ping.",
   options: [
     portOption(UDP_PORT),
-    { type: "int", name: "count", arg: "<n>", to: "count", help: "Datagrams to send (default 1)" },
+    {
+      type: "int",
+      name: "count",
+      arg: "<n>",
+      to: "count",
+      help: `Datagrams to send (default ${DEFAULTS.count})`,
+    },
     {
       type: "seconds",
       name: "interval",
@@ -26,9 +35,9 @@ export const udpCommand = defineCommand<UdpOptions>({
       to: "intervalMs",
       min: 0,
       max: 3600,
-      help: "Seconds between datagrams (default 1)",
+      help: `Seconds between datagrams (default ${DEFAULTS.intervalMs / 1000})`,
     },
-    timeoutOption("Seconds to wait for each echo", 1),
+    timeoutOption("Seconds to wait for each echo", DEFAULTS.timeoutMs),
   ],
   prepare(values, positionals, { io, progress }) {
     const message = text(positionals, "message");
