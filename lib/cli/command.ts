@@ -116,6 +116,22 @@ export function timeoutOption(
   };
 }
 
+/** `--interval` in seconds, into `intervalMs`: the pause between attempts, as ping's `-i`. */
+export function intervalOption(
+  what: string,
+  defaultMs: number,
+): SecondsOption<{ intervalMs?: number }> {
+  return {
+    type: "seconds",
+    name: "interval",
+    arg: "<secs>",
+    to: "intervalMs",
+    min: 0,
+    max: 3600,
+    help: `Seconds between ${what} (default ${defaultMs / 1000})`,
+  };
+}
+
 /** The positionals as one text, required and not empty. */
 export function text(positionals: string[], what: string): string {
   if (positionals.length === 0) throw new TypeError(`Missing ${what}`);

@@ -6,7 +6,13 @@ import {
   type ProbeResult,
   resolveProbeOptions,
 } from "../../client/probe.ts";
-import { defineCommand, noPositionals, portOption, timeoutOption } from "../command.ts";
+import {
+  defineCommand,
+  intervalOption,
+  noPositionals,
+  portOption,
+  timeoutOption,
+} from "../command.ts";
 import { ms, pingStats } from "../format.ts";
 
 /** The client's defaults, as the library resolves them: the help shows them, declared there once. */
@@ -27,15 +33,7 @@ export const probeCommand = defineCommand<ProbeOptions>({
       to: "count",
       help: `Connects to attempt (default ${DEFAULTS.count})`,
     },
-    {
-      type: "seconds",
-      name: "interval",
-      arg: "<secs>",
-      to: "intervalMs",
-      min: 0,
-      max: 3600,
-      help: `Seconds between attempts (default ${DEFAULTS.intervalMs / 1000})`,
-    },
+    intervalOption("attempts", DEFAULTS.intervalMs),
     timeoutOption("Seconds to wait for each connect", DEFAULTS.timeoutMs),
   ],
   prepare(values, positionals, { io, json }) {

@@ -6,7 +6,7 @@ import {
   type UdpOptions,
   type UdpResult,
 } from "../../client/udp.ts";
-import { defineCommand, portOption, text, timeoutOption } from "../command.ts";
+import { defineCommand, intervalOption, portOption, text, timeoutOption } from "../command.ts";
 import { pingStats } from "../format.ts";
 
 /** The client's defaults, as the library resolves them: the help shows them, declared there once. */
@@ -28,15 +28,7 @@ export const udpCommand = defineCommand<UdpOptions>({
       to: "count",
       help: `Datagrams to send (default ${DEFAULTS.count})`,
     },
-    {
-      type: "seconds",
-      name: "interval",
-      arg: "<secs>",
-      to: "intervalMs",
-      min: 0,
-      max: 3600,
-      help: `Seconds between datagrams (default ${DEFAULTS.intervalMs / 1000})`,
-    },
+    intervalOption("datagrams", DEFAULTS.intervalMs),
     timeoutOption("Seconds to wait for each echo", DEFAULTS.timeoutMs),
   ],
   prepare(values, positionals, { io, progress }) {
