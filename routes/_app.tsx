@@ -1,13 +1,8 @@
 import type { LayoutProps } from "../lib/web/page.tsx";
+import { PAGES } from "./_pages.ts";
 
-const NAV = [
-  ["/", "Overview"],
-  ["/sockets", "Sockets"],
-  ["/packets", "Packets"],
-  ["/buffers", "Buffers"],
-  ["/labs", "Labs"],
-  ["/chat", "Chat"],
-] as const;
+/** The top navigation: the pages that have a label, in the table's order. */
+const NAV = PAGES.flatMap((p) => p.nav === undefined ? [] : [[p.path, p.nav] as const]);
 
 function active(path: string, href: string): boolean {
   return href === "/" ? path === "/" : path === href || path.startsWith(`${href}/`);

@@ -11,7 +11,7 @@ import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import { Service } from "../lib/net/service.ts";
 import type { AppState } from "../lib/web/define.ts";
 import { serveHttp } from "../lib/web/http_server.ts";
-import { createApp } from "../main.ts";
+import { createApp } from "../routes/_routes.ts";
 
 const CHROMIUM = Deno.env.get("SOCKSCOPE_CHROMIUM") ?? "/usr/bin/chromium";
 /** True when the browser tests are to be skipped. */

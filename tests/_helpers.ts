@@ -9,7 +9,7 @@ import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import { Service, type ServiceOptions } from "../lib/net/service.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
-import { createApp } from "../main.ts";
+import { createApp } from "../routes/_routes.ts";
 
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder();

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { type CliIo, main } from "../cli.ts";
+import { main } from "../cli.ts";
+import type { CliIo } from "../lib/cli/io.ts";
+import { resolveSinkOptions } from "../lib/client/sink.ts";
+import { OptionError } from "../lib/options/option_error.ts";
 import {
   closedPort,
   startAppServer,
@@ -309,4 +312,27 @@ Deno.test("cli.ts run as a process prints the echo and exits 0, or 2 on a usage 
   assert.equal(usage.code, 2);
   assert.equal(new TextDecoder().decode(usage.stdout), "");
   assert.match(new TextDecoder().decode(usage.stderr), /^deno task client echo: Missing message/);
+});
+
+Deno.test("a client's range error names its option as data, which the CLI turns into the flag", async () => {
+  assert.throws(() => resolveSinkOptions({ chunkSize: 0 }), (err) => {
+    assert.ok(err instanceof OptionError);
+    assert.equal(err.name, "RangeError");
+    assert.deepEqual([err.option, err.reason], ["chunkSize", '"0" is not between 1 and 16777216']);
+    return true;
+  });
+  const { code, stderr } = await run(["sink", "--chunk", "0"]);
+  assert.equal(code, 2);
+  assert.equal(
+    oneLine(stderr),
+    'deno task client sink: Invalid --chunk: "0" is not between 1 and 16777216 ' +
+      "(see deno task client sink --help)",
+  );
+});
+
+Deno.test("client <command> --help shows the help even next to a bad value", async () => {
+  const { code, stdout } = await run(["echo", "--port", "abc", "--help"]);
+  assert.equal(code, 0);
+  assert.match(stdout, /^Usage: deno task client echo \[options\] <message>\n/);
+  assert.match(stdout, /\n {2}--port <port> {14}Port to connect to \(default \d+\)\n/);
 });

@@ -6,7 +6,7 @@
  * /metrics.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { parseFlags } from "../main.ts";
+import { parseFlags } from "../lib/startup/server_flags.ts";
 import { startMain } from "./_main_process.ts";
 import {
   closeQuietly,

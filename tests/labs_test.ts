@@ -5,7 +5,8 @@
  * drive it with nc, a browser, the seeds' Python or `deno task client`.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { type CliIo, main } from "../cli.ts";
+import { main } from "../cli.ts";
+import type { CliIo } from "../lib/cli/io.ts";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
 import {
   closeQuietly,

@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import type { SocketRecord } from "../lib/net/types.ts";
-import { parseFlags } from "../main.ts";
+import { parseFlags } from "../lib/startup/server_flags.ts";
 import {
   appFrame,
   AppReader,

@@ -6,7 +6,7 @@
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import { Service } from "../lib/net/service.ts";
-import { parseFlags } from "../main.ts";
+import { parseFlags } from "../lib/startup/server_flags.ts";
 import {
   closeQuietly,
   connect,

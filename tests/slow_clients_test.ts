@@ -5,7 +5,7 @@
  * it, however long its stream of messages lasts.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { parseFlags } from "../main.ts";
+import { parseFlags } from "../lib/startup/server_flags.ts";
 import {
   AppReader,
   appRequest,

@@ -13,6 +13,13 @@ import { concat } from "../bytes.ts";
 import { type CaptureCursor, type CaptureRing, encodeRecord } from "./capture_ring.ts";
 import { PcapngEncoder } from "./pcapng.ts";
 
+/** Defaults of {@linkcode CaptureFilesOptions}, declared once: `main.ts`'s flags show them. */
+export const CAPTURE_FILES_DEFAULTS = {
+  files: 10,
+  fileBytes: 16 * 1024 * 1024,
+  fileSeconds: 0,
+} as const;
+
 /** Rotation settings. */
 export interface CaptureFilesOptions {
   /** Directory the files go to; created if missing. */
@@ -94,9 +101,9 @@ export class CaptureFiles {
 
   constructor(ring: CaptureRing, options: CaptureFilesOptions) {
     this.dir = options.dir;
-    this.fileBytes = options.fileBytes ?? 16 * 1024 * 1024;
-    this.fileSeconds = options.fileSeconds ?? 0;
-    this.files = options.files ?? 10;
+    this.fileBytes = options.fileBytes ?? CAPTURE_FILES_DEFAULTS.fileBytes;
+    this.fileSeconds = options.fileSeconds ?? CAPTURE_FILES_DEFAULTS.fileSeconds;
+    this.files = options.files ?? CAPTURE_FILES_DEFAULTS.files;
     if (!Number.isInteger(this.files) || this.files < 1) {
       throw new RangeError(
         `Cannot rotate captures: files "${this.files}" is not a positive integer`,

@@ -105,6 +105,9 @@ export interface PacketQuery {
   dir?: PacketDir;
 }
 
+/** Defaults of {@linkcode PacketLogOptions}, declared once: `main.ts`'s flags show them. */
+export const PACKET_LOG_DEFAULTS = { entries: 10_000, previewBytes: 64 } as const;
+
 /** Sizing of the ring. */
 export interface PacketLogOptions {
   /** How many entries the ring keeps. @default 10000 */
@@ -137,8 +140,8 @@ export class PacketLog {
   redactor: Redactor | null = null;
 
   constructor(options: PacketLogOptions = {}) {
-    const capacity = options.entries ?? 10_000;
-    const preview = options.previewBytes ?? 64;
+    const capacity = options.entries ?? PACKET_LOG_DEFAULTS.entries;
+    const preview = options.previewBytes ?? PACKET_LOG_DEFAULTS.previewBytes;
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(
         `Cannot size packet log: entries "${capacity}" is not a positive integer`,

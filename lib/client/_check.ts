@@ -1,4 +1,9 @@
-/** Option checks shared by the clients: TypeError for the wrong type, RangeError for the range. */
+/**
+ * Option checks shared by the clients: TypeError for the wrong type, and for
+ * the range an {@linkcode OptionError} (a RangeError) naming the option, so the
+ * CLI can name the flag it came from.
+ */
+import { OptionError } from "../options/option_error.ts";
 import { defaultDial } from "./_conn.ts";
 import type { Dial } from "./types.ts";
 
@@ -53,7 +58,7 @@ export function checkHostname(value: string, name = "hostname"): string {
 
 function checkRange(value: number, name: string, min: number, max: number): number {
   if (value < min || value > max) {
-    throw new RangeError(`Invalid ${name}: "${value}" is not between ${min} and ${max}`);
+    throw new OptionError(name, `"${value}" is not between ${min} and ${max}`);
   }
   return value;
 }

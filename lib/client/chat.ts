@@ -14,6 +14,7 @@ import {
   isChatName,
 } from "../protocol/chat.ts";
 import { causeOf, dialBound, reasonOf, sleep, writeAll } from "./_conn.ts";
+import { OptionError } from "../options/option_error.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
 
@@ -89,8 +90,9 @@ export function resolveChatOptions(
   options: ChatOptions = {},
 ): Required<Omit<ChatOptions, "name" | "onEvent">> & ChatOptions {
   if (options.name !== undefined && !isChatName(options.name)) {
-    throw new RangeError(
-      `Invalid name: "${options.name}" must be 1 to 32 letters, digits or _ . : @ -`,
+    throw new OptionError(
+      "name",
+      `"${options.name}" must be 1 to 32 letters, digits or _ . : @ -`,
     );
   }
   return {

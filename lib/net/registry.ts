@@ -80,6 +80,9 @@ export interface RegistryOptions {
   keepClosed?: number;
 }
 
+/** Closed sockets kept readable by default; `--keep-closed` shows it. */
+export const DEFAULT_KEEP_CLOSED = 1000;
+
 /** Live and recently closed sockets, and the endpoints they belong to. */
 export class Registry {
   readonly endpoints = new Map<string, EndpointStats>();
@@ -88,7 +91,7 @@ export class Registry {
   #keepClosed: number;
 
   constructor(options: RegistryOptions = {}) {
-    this.#keepClosed = options.keepClosed ?? 1000;
+    this.#keepClosed = options.keepClosed ?? DEFAULT_KEEP_CLOSED;
   }
 
   /** Number of live sockets (all kinds). */

@@ -10,6 +10,15 @@ import type { EndpointStats, Observed } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
 import type { SocketRecord } from "./types.ts";
 
+/** Defaults of {@linkcode TcpEndpointOptions}, declared once: `main.ts`'s flags show them. */
+export const TCP_ENDPOINT_DEFAULTS = {
+  backlog: 4096,
+  listeners: 4,
+  maxConns: 10_000,
+  idleTimeoutMs: 300_000,
+  readTimeoutMs: 30_000,
+} as const;
+
 /** Where and how a TCP endpoint listens. */
 export interface TcpEndpointOptions {
   hostname: string;
@@ -91,11 +100,11 @@ export class TcpEndpoint implements Observed {
     this.#behaviour = behaviour;
     this.faults = new FaultSwitch(stats);
     this.#handler = this.faults.wrap(behaviour.handler);
-    this.#maxConns = options.maxConns ?? 10_000;
+    this.#maxConns = options.maxConns ?? TCP_ENDPOINT_DEFAULTS.maxConns;
     this.#noDelay = options.noDelay ?? true;
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
-    this.#readTimeoutMs = options.readTimeoutMs ?? 30_000;
-    this.#backlog = options.backlog ?? 4096;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? TCP_ENDPOINT_DEFAULTS.idleTimeoutMs;
+    this.#readTimeoutMs = options.readTimeoutMs ?? TCP_ENDPOINT_DEFAULTS.readTimeoutMs;
+    this.#backlog = options.backlog ?? TCP_ENDPOINT_DEFAULTS.backlog;
     this.#listeners = listenAll(options.hostname, options.port, this.#backlog, options.listeners);
     const addr = this.#listeners[0].addr as Deno.NetAddr;
     stats.address = { hostname: addr.hostname, port: addr.port };
@@ -307,7 +316,7 @@ function listenAll(
   hostname: string,
   port: number,
   backlog: number,
-  count = 4,
+  count: number = TCP_ENDPOINT_DEFAULTS.listeners,
 ): Deno.TcpListener[] {
   const listen = (at: number, reusePort: boolean) =>
     Deno.listen(

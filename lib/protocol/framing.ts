@@ -90,7 +90,8 @@ export interface FramingResult {
 /** The options with defaults applied and the delimiter as bytes. */
 type Resolved = Required<Omit<FramingOptions, "delimiter">> & { delimiter: Uint8Array };
 
-const DEFAULTS = {
+/** The framings' defaults (seed 002's), declared once: the flags' help shows them. */
+export const FRAMING_DEFAULTS = {
   recordSize: 30,
   pad: 0x23,
   delimiter: "#*#",
@@ -98,18 +99,18 @@ const DEFAULTS = {
   maxMessage: 65_536,
 } as const;
 /** Longest delimiter accepted: it is searched for across read boundaries byte by byte. */
-const MAX_DELIMITER = 64;
+export const MAX_DELIMITER = 64;
 const NO_MESSAGES: readonly FramedMessage[] = Object.freeze([]);
 const utf8 = new TextEncoder();
 
 function resolve(options: FramingOptions): Resolved {
   // Field by field, so an option given as undefined takes its default.
   const o = {
-    recordSize: options.recordSize ?? DEFAULTS.recordSize,
-    pad: options.pad ?? DEFAULTS.pad,
-    delimiter: options.delimiter ?? DEFAULTS.delimiter,
-    prefixDigits: options.prefixDigits ?? DEFAULTS.prefixDigits,
-    maxMessage: options.maxMessage ?? DEFAULTS.maxMessage,
+    recordSize: options.recordSize ?? FRAMING_DEFAULTS.recordSize,
+    pad: options.pad ?? FRAMING_DEFAULTS.pad,
+    delimiter: options.delimiter ?? FRAMING_DEFAULTS.delimiter,
+    prefixDigits: options.prefixDigits ?? FRAMING_DEFAULTS.prefixDigits,
+    maxMessage: options.maxMessage ?? FRAMING_DEFAULTS.maxMessage,
   };
   checkInt("recordSize", o.recordSize, 1, 1 << 20);
   checkInt("pad", o.pad, 0, 255);

@@ -18,6 +18,9 @@ export type HttpHandler = (
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Response | Promise<Response>;
 
+/** Defaults of {@linkcode HttpServerOptions}, declared once: `main.ts`'s flags show them. */
+export const HTTP_SERVER_DEFAULTS = { headerTimeoutMs: 10_000, maxConns: 256 } as const;
+
 /** Options of {@linkcode serveHttp}. */
 export interface HttpServerOptions {
   /** Address to bind. @default "127.0.0.1" */
@@ -154,8 +157,8 @@ export function serveHttp(handler: HttpHandler, options: HttpServerOptions = {})
     return { addr: server.addr, finished: server.finished, stats, guarded: false };
   }
   const serveOn: ServeOnConnection = serveOnConn;
-  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
-  const maxConns = options.maxConns ?? 256;
+  const headerTimeoutMs = options.headerTimeoutMs ?? HTTP_SERVER_DEFAULTS.headerTimeoutMs;
+  const maxConns = options.maxConns ?? HTTP_SERVER_DEFAULTS.maxConns;
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   const tooMany = refusal(maxConns);
   const drain = new Uint8Array(4096);

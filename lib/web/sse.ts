@@ -58,6 +58,9 @@ function encode(pending: Map<string, unknown>): Uint8Array {
   return encoder.encode(text);
 }
 
+/** Defaults of {@linkcode SseOptions}, declared once: `--sse-max-behind` shows them. */
+export const SSE_DEFAULTS = { maxBehindMs: 30_000 } as const;
+
 /**
  * Streams events until the request is aborted, `maxDurationMs` passes, or the
  * client stays behind `maxBehindMs`. `run` starts producing and returns its
@@ -68,7 +71,7 @@ export function sseResponse(
   run: (send: SendEvent, stream: SseStream) => () => void,
   options: SseOptions = {},
 ): Response {
-  const maxBehindMs = options.maxBehindMs ?? 30_000;
+  const maxBehindMs = options.maxBehindMs ?? SSE_DEFAULTS.maxBehindMs;
   const merge = options.merge ?? {};
   const stats = options.stats;
   let cleanup: (() => void) | null = null;
