@@ -138,6 +138,8 @@ const POLL_MS = 1000;
 export interface LabView extends EndpointView {
   /** Recent packets, oldest first (framing endpoints; null for the others). */
   packets: PacketEntry[] | null;
+  /** Its packets the packet log dropped for good: with none held, they were evicted. */
+  evicted: number;
   /** A URL that opens the endpoint in a browser (http-hello). */
   open: string | null;
 }
@@ -235,7 +237,19 @@ function Read({ p, connStart }: { p: PacketEntry; connStart: boolean }) {
   );
 }
 
-function Reads({ packets, name }: { packets: PacketEntry[]; name: string }) {
+function Reads(
+  { packets, name, evicted }: { packets: PacketEntry[]; name: string; evicted: number },
+) {
+  if (packets.length === 0 && evicted > 0) {
+    return (
+      <p class="muted small reads-empty reads-evicted" data-evicted={evicted}>
+        Its {fmtInt(evicted)}{" "}
+        reads and writes were evicted from the packet log by other traffic (it keeps every
+        connection's first and latest entries while space lasts): run one of the lines above to see
+        new ones.
+      </p>
+    );
+  }
   if (packets.length === 0) {
     return <p class="muted small reads-empty">No reads yet: run one of the lines above.</p>;
   }
@@ -306,7 +320,9 @@ function Lab({ info, lab }: { info: LabInfo; lab: LabView }) {
       <div class="tryit">
         {(lab.tryIt ?? []).map((line) => <CopyLine key={line} text={line} />)}
       </div>
-      {lab.packets !== null && <Reads packets={lab.packets} name={lab.name} />}
+      {lab.packets !== null && (
+        <Reads packets={lab.packets} name={lab.name} evicted={lab.evicted ?? 0} />
+      )}
       <footer class="card-links small">
         {lab.open !== null && (
           <a href={lab.open} target="_blank" rel="noopener noreferrer" data-open-browser="">
@@ -330,9 +346,13 @@ function Labs(props: LabsProps) {
       setLabs((old) =>
         old.map((lab) => {
           const fresh = byName.get(lab.name);
-          return fresh === undefined
-            ? lab
-            : { ...fresh, tryIt: lab.tryIt, packets: lab.packets, open: lab.open };
+          return fresh === undefined ? lab : {
+            ...fresh,
+            tryIt: lab.tryIt,
+            packets: lab.packets,
+            evicted: lab.evicted,
+            open: lab.open,
+          };
         })
       );
     },
@@ -345,16 +365,18 @@ function Labs(props: LabsProps) {
       if (lab.packets === null) continue;
       fetch(`/api/packets?endpoint=${encodeURIComponent(lab.name)}&limit=${READS}`)
         .then((r) => r.ok ? r.json() : null)
-        .then((body: { packets?: PacketEntry[] } | null) => {
+        .then((body: { packets?: PacketEntry[]; evicted?: number } | null) => {
           const packets = body?.packets;
           if (!Array.isArray(packets)) return;
+          const evicted = body?.evicted ?? 0;
           setLabs((old) =>
             old.map((l) => {
               if (l.name !== lab.name) return l;
               const same = l.packets?.length === packets.length &&
                 l.packets.at(-1)?.seq === packets.at(-1)?.seq &&
-                l.packets.at(-1)?.decoded?.length === packets.at(-1)?.decoded?.length;
-              return same ? l : { ...l, packets };
+                l.packets.at(-1)?.decoded?.length === packets.at(-1)?.decoded?.length &&
+                l.evicted === evicted;
+              return same ? l : { ...l, packets, evicted };
             })
           );
         }, () => {});

@@ -299,7 +299,7 @@ Deno.test({
       assert(marked.some((m) => m.startsWith("in ")) && marked.some((m) => m.startsWith("out ")));
       const label = page.locator("[data-stream-source]");
       assert(
-        / it holds; .+ older were evicted/.test(await label.innerText()),
+        / it holds; .+ were evicted/.test(await label.innerText()),
         await label.innerText(),
       );
       // It follows on: bytes sent while the page is open show up, evicted or not.

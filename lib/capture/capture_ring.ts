@@ -18,10 +18,11 @@
  *
  * Retention is fair per connection: a record the ring evicts is moved, not
  * dropped, into a smaller FIFO of kept records (an eighth of the capacity)
- * when it holds its connection's first `keepHead` bytes of a direction, its
- * latest `keepTail` bytes (the connection holds no more than that in the ring),
- * or its open or close; the part of a record outside those bytes is trimmed
- * off. A bulk transfer then evicts its own middle and everyone's middles, while
+ * when it holds its connection's first `keepHead` bytes of a direction, the
+ * latest `keepTail` bytes of a direction (the connection holds no more than
+ * that of it in the ring; while open, once more at most, so a connection busy
+ * between floods cannot keep its whole history as "latest"), or its open or
+ * close; the part of a record outside those bytes is trimmed off. A bulk transfer then evicts its own middle and everyone's middles, while
  * every conversation keeps its beginning and its end until the kept records
  * overflow (many connections), oldest first. The kept records are older than
  * every record of the ring, so readers visit them first and stay in seq order.
@@ -48,9 +49,9 @@ export interface CaptureRingOptions {
    * @default an eighth of `bytes` from 64 KiB on, else 0 (no per-connection retention)
    */
   keepBytes?: number;
-  /** Bytes of each direction of a connection kept from its start. @default 4096 */
+  /** Bytes of each direction of a connection kept from its start. @default a 64th of `keepBytes`, at most 4096 */
   keepHead?: number;
-  /** Latest bytes (records, headers included) of a connection kept. @default 4096 */
+  /** Latest bytes (records, headers included) of each direction kept. @default as `keepHead` */
   keepTail?: number;
 }
 
@@ -174,19 +175,25 @@ export class CaptureRing implements PacketTap {
   #lastInPos = new Int32Array(64);
   #lastInSeq = new Float64Array(64);
   #lastIn: (Uint8Array | undefined)[] = [];
-  /** Payload bytes and header bytes each source holds in the ring (not the kept records). */
-  #ringCost = new Float64Array(64);
+  /**
+   * Bytes (headers included) each source holds in the ring, per direction (`2 * idx` for
+   * reads, `2 * idx + 1` for writes): an echo reads all before it writes the last.
+   */
+  #ringCost = new Float64Array(128);
   /** Bytes of kept records each source's head took, so tiny records cannot take thousands. */
   #keptCost = new Float64Array(64);
   /**
-   * Bytes of kept records each source's latest bytes took while it was open: a connection
-   * active between floods would otherwise keep its whole history as "latest" over time.
+   * Bytes of kept records each source's latest bytes took while it was open, per direction:
+   * a connection active between floods would otherwise keep its whole history as "latest".
    */
-  #tailCost = new Float64Array(64);
+  #tailCost = new Float64Array(128);
   // An `in` record moved to the kept records while its echo is still in the ring: its seq and
   // position there (the echo refers to the read by ring position, which is gone), else -1.
   #pendSeq = new Float64Array(64).fill(-1);
   #pendPos = new Int32Array(64);
+  /** How much of that read was kept (its first bytes), and its whole length. */
+  #pendLen = new Int32Array(64);
+  #pendFull = new Float64Array(64);
   #free: number[] = [];
   #lastSrc: PacketSource | null = null;
   #lastIdx = 0;
@@ -232,10 +239,13 @@ export class CaptureRing implements PacketTap {
     this.#keep = new Uint8Array(this.#kSize);
     this.#kU32 = new Uint32Array(this.#keep.buffer);
     this.#kF64 = new Float64Array(this.#keep.buffer);
-    // A kept record holds at most a quarter of the kept bytes, like the ring's records.
+    // A kept record holds at most a quarter of the kept bytes, like the ring's records. By
+    // default one connection keeps at most about 7 * 1/64 of them (first bytes with headers,
+    // latest of each direction while open and once closed): 4 KiB each from 2 MiB kept on.
     const most = Math.max(0, (this.#kSize >> 2) - KEPT_HEADER);
-    this.#keepHead = Math.min(options.keepHead ?? 4096, most);
-    this.#keepTail = Math.min(options.keepTail ?? 4096, most);
+    const unit = Math.min(4096, (this.#kSize >> 6) & ~7);
+    this.#keepHead = Math.min(options.keepHead ?? unit, most);
+    this.#keepTail = Math.min(options.keepTail ?? unit, most);
     this.#size = this.capacity - this.#lentBudget - this.#kSize;
     this.#ring = new Uint8Array(this.#size);
     this.#u32 = new Uint32Array(this.#ring.buffer);
@@ -481,7 +491,7 @@ export class CaptureRing implements PacketTap {
       const refSeq = this.#f64[(at >> 3) + 5];
       if (refSeq < this.#tailSeq) {
         // Moved to the kept records (whole) or dropped.
-        if (this.#pendSeq[idx] !== refSeq) return false;
+        if (this.#pendSeq[idx] !== refSeq || this.#pendLen[idx] !== len) return false;
         const kept = this.#pendPos[idx];
         this.#fill(at, idx);
         rec.payload = this.#keep.subarray(kept + KEPT_HEADER, kept + KEPT_HEADER + len);
@@ -599,9 +609,9 @@ export class CaptureRing implements PacketTap {
     this.#offIn[idx] = 0;
     this.#offOut[idx] = 0;
     this.#closed[idx] = 0;
-    this.#ringCost[idx] = 0;
+    this.#ringCost[2 * idx] = this.#ringCost[2 * idx + 1] = 0;
     this.#keptCost[idx] = 0;
-    this.#tailCost[idx] = 0;
+    this.#tailCost[2 * idx] = this.#tailCost[2 * idx + 1] = 0;
     this.#pendSeq[idx] = -1;
     return idx;
   }
@@ -626,13 +636,13 @@ export class CaptureRing implements PacketTap {
     const lastInSeq = new Float64Array(n);
     lastInSeq.set(this.#lastInSeq);
     this.#lastInSeq = lastInSeq;
-    const ringCost = new Float64Array(n);
+    const ringCost = new Float64Array(2 * n);
     ringCost.set(this.#ringCost);
     this.#ringCost = ringCost;
     const keptCost = new Float64Array(n);
     keptCost.set(this.#keptCost);
     this.#keptCost = keptCost;
-    const tailCost = new Float64Array(n);
+    const tailCost = new Float64Array(2 * n);
     tailCost.set(this.#tailCost);
     this.#tailCost = tailCost;
     const pendSeq = new Float64Array(n).fill(-1);
@@ -641,6 +651,12 @@ export class CaptureRing implements PacketTap {
     const pendPos = new Int32Array(n);
     pendPos.set(this.#pendPos);
     this.#pendPos = pendPos;
+    const pendLen = new Int32Array(n);
+    pendLen.set(this.#pendLen);
+    this.#pendLen = pendLen;
+    const pendFull = new Float64Array(n);
+    pendFull.set(this.#pendFull);
+    this.#pendFull = pendFull;
   }
 
   /** Appends a record with its payload copied; returns its position. */
@@ -683,13 +699,14 @@ export class CaptureRing implements PacketTap {
       this.#offIn[idx] += len;
       this.#packets++;
       this.#bytes += len;
+      this.#ringCost[2 * idx] += size;
     } else if (kind === K_OUT) {
       this.#offOut[idx] += len;
       this.#packets++;
       this.#bytes += len;
+      this.#ringCost[2 * idx + 1] += size;
     }
     this.#refs[idx]++;
-    this.#ringCost[idx] += size;
     this.#head = at + size;
     this.#headSeq++;
     this.#count++;
@@ -763,8 +780,9 @@ export class CaptureRing implements PacketTap {
     const idx = this.#u32[w + 2];
     const flags = this.#ring[at + 5];
     const seq = this.#tailSeq;
-    const cost = this.#ringCost[idx];
-    this.#ringCost[idx] = cost - size;
+    const d = 2 * idx + (kind === K_OUT ? 1 : 0);
+    const cost = kind === K_IN || kind === K_OUT ? this.#ringCost[d] : 0;
+    if (kind === K_IN || kind === K_OUT) this.#ringCost[d] = cost - size;
     const kept = this.#kSize > 0 && this.#keepRecord(at, seq, cost);
     if (kind === K_IN || kind === K_OUT) {
       const len = this.#u32[w + 3];
@@ -834,18 +852,20 @@ export class CaptureRing implements PacketTap {
     let tailN = 0;
     if (kind === K_IN || kind === K_OUT) {
       // The connection's first bytes of this direction (offsets wrap at 4 GiB: a long transfer
-      // keeps 4 KiB more per 4 GiB), within a budget that bounds the headers of tiny records.
+      // keeps 4 KiB more per 4 GiB), within a budget that bounds the headers of tiny records
+      // (64 of them, besides the bytes).
       const off = u32[w + (kind === K_IN ? 6 : 7)];
-      if (off < this.#keepHead && this.#keptCost[idx] < 3 * this.#keepHead) {
+      if (off < this.#keepHead && this.#keptCost[idx] < 2 * this.#keepHead + 64 * KEPT_HEADER) {
         headN = Math.min(len, this.#keepHead - off);
       }
       // The latest bytes: the end of the oldest record within them. An open connection keeps
-      // twice that at most; a closed one (or an ended flow) its last ones in any case.
+      // that much once more at most; a closed one (or an ended flow) its last ones in any case.
+      const d = 2 * idx + (kind === K_OUT ? 1 : 0);
       const tail = this.#keepTail - (cost - size);
-      if (tail > 0 && (this.#closed[idx] === 1 || this.#tailCost[idx] < 2 * this.#keepTail)) {
+      if (tail > 0 && (this.#closed[idx] === 1 || this.#tailCost[d] < this.#keepTail)) {
         tailN = Math.min(len, tail);
       }
-      // An echo is never cut in two: it is as large as the read kept whole it refers to.
+      // An echo is never cut in two: it refers to a read kept whole or by its first bytes.
       if (headN > 0 && tailN > 0 && (headN + tailN >= len || (flags & F_REF) !== 0)) {
         headN = len;
         tailN = 0;
@@ -860,6 +880,13 @@ export class CaptureRing implements PacketTap {
     if ((flags & F_REF) !== 0) {
       const refSeq = this.#f64[(at >> 3) + 5];
       if (this.#pendSeq[idx] !== refSeq) return false;
+      // Of a read kept in part (its first bytes), only as much of the echo's first bytes.
+      const have = this.#pendLen[idx];
+      if (have < len) {
+        headN = Math.min(headN, have);
+        tailN = 0;
+        if (headN === 0) return false;
+      }
       src = this.#keep;
       start = this.#pendPos[idx] + KEPT_HEADER;
     } else if ((flags & F_LENT) !== 0) {
@@ -876,15 +903,18 @@ export class CaptureRing implements PacketTap {
       // Only an echo's copy can fail, and an echo is one piece: this is its only one.
       k = this.#writeKept(at, seq, len - tailN, tailN, src, start, 0);
       if (k === -1) return false;
-      this.#tailCost[idx] += this.#kU32[k >> 2];
+      this.#tailCost[2 * idx + (kind === K_OUT ? 1 : 0)] += this.#kU32[k >> 2];
     }
     // The bytes cut off are dropped; a whole kept read its echo still refers to is found here.
     const n = headN + tailN;
     this.#droppedBytes += len - n;
+    // A read its echo still refers to (whole, or its first bytes): the echo finds it here.
     if ((flags & F_ECHOED) !== 0) {
-      if (n === len && tailN === 0) {
+      if (tailN === 0) {
         this.#pendSeq[idx] = seq;
         this.#pendPos[idx] = k;
+        this.#pendLen[idx] = n;
+        this.#pendFull[idx] = len;
       } else {
         this.#droppedPackets++;
         this.#droppedBytes += len;
@@ -963,10 +993,10 @@ export class CaptureRing implements PacketTap {
       const len = this.#kU32[w + 3];
       // A read whose echo is still in the ring takes the echo with it; a packet kept in two
       // pieces is counted with its last.
-      const lost = this.#pendSeq[idx] === this.#kF64[(at >> 3) + 4] ? 2 : 1;
-      if (lost === 2) this.#pendSeq[idx] = -1;
-      this.#droppedPackets += (this.#keep[at + 5] & F_SPLIT) !== 0 ? 0 : lost;
-      this.#droppedBytes += len * lost;
+      const pend = this.#pendSeq[idx] === this.#kF64[(at >> 3) + 4];
+      if (pend) this.#pendSeq[idx] = -1;
+      this.#droppedPackets += ((this.#keep[at + 5] & F_SPLIT) !== 0 ? 0 : 1) + (pend ? 1 : 0);
+      this.#droppedBytes += len + (pend ? this.#pendFull[idx] : 0);
     }
     this.#kTail = at + size;
     this.#kTailN++;

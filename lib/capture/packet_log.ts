@@ -8,8 +8,9 @@
  * Retention is fair per connection: an entry the ring overwrites is moved,
  * not dropped, into a smaller FIFO of kept entries (a quarter of the entries)
  * when it is one of its connection's first `keepHead` entries or one of its
- * latest `keepTail` (while open, at most twice that many over its life; once
- * closed, its last ones in any case). A bulk transfer then overwrites its own
+ * latest `keepTail` (while open, that many once more at most over its life, so
+ * a connection busy between floods cannot keep its whole history as "latest";
+ * once closed, its last ones in any case). A bulk transfer then overwrites its own
  * entries and everyone's middles; each conversation keeps its beginning and
  * its end until the kept entries overflow (many connections), oldest first.
  */
@@ -382,7 +383,7 @@ export class PacketLog {
     const held = this.#held[idx]--;
     const head = (this.#dir[slot] & D_HEAD) !== 0;
     const tail = !head && held <= this.#keepTail &&
-      (this.#closed[idx] === 1 || this.#tailUsed[idx] < 2 * this.#keepTail);
+      (this.#closed[idx] === 1 || this.#tailUsed[idx] < this.#keepTail);
     if (!head && !tail) {
       this.#drop(idx);
       return;
