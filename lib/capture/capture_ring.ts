@@ -241,7 +241,7 @@ export class CaptureRing implements PacketTap {
     this.#kF64 = new Float64Array(this.#keep.buffer);
     // A kept record holds at most a quarter of the kept bytes, like the ring's records. By
     // default one connection keeps at most about 7 * 1/64 of them (first bytes with headers,
-    // latest of each direction while open and once closed): 4 KiB each from 2 MiB kept on.
+    // latest of each direction while open and once closed): 4 KiB each from 2 MiB captures on.
     const most = Math.max(0, (this.#kSize >> 2) - KEPT_HEADER);
     const unit = Math.min(4096, (this.#kSize >> 6) & ~7);
     this.#keepHead = Math.min(options.keepHead ?? unit, most);
@@ -783,7 +783,11 @@ export class CaptureRing implements PacketTap {
     const d = 2 * idx + (kind === K_OUT ? 1 : 0);
     const cost = kind === K_IN || kind === K_OUT ? this.#ringCost[d] : 0;
     if (kind === K_IN || kind === K_OUT) this.#ringCost[d] = cost - size;
-    const kept = this.#kSize > 0 && this.#keepRecord(at, seq, cost);
+    // Most evictions in a flood keep nothing: the middle of a stream, decided without a call.
+    const kept = this.#kSize > 0 &&
+      (kind > K_OUT || cost - size < this.#keepTail ||
+        this.#u32[w + (kind === K_IN ? 6 : 7)] < this.#keepHead) &&
+      this.#keepRecord(at, seq, cost);
     if (kind === K_IN || kind === K_OUT) {
       const len = this.#u32[w + 3];
       if ((flags & F_REF) === 0) {
