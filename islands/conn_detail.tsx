@@ -172,7 +172,8 @@ function captureLabel(stream: ConnStream, shownBytes: number): string {
   else if (stream.evicted) parts.push(`all ${held} it holds`);
   // Where the evicted bytes were is marked in the stream unless tail left that part out.
   if (stream.evicted) {
-    parts.push(`${lost} older were evicted${skipped ? "" : ", marked where they are missing"}`);
+    // Not "older": the capture keeps each connection's first bytes, so what it lost may be a middle.
+    parts.push(`${lost} were evicted${skipped ? "" : ", marked where they are missing"}`);
   }
   const download = skipped ? " (Download pcapng for all it holds)" : "";
   return `Full payloads from the capture${parts.length > 0 ? ": " : ""}${
@@ -187,7 +188,7 @@ function GapMarker({ bytes, dir, arrow }: { bytes: number; dir: "in" | "out"; ar
       class="stream-gap"
       data-gap={bytes}
       data-dir={dir}
-      title="The capture is a bounded ring: it evicts the oldest bytes first"
+      title="The capture is bounded: beyond each connection's first and latest bytes it evicts the oldest first"
     >
       [{fmtInt(bytes)} bytes of {arrow} evicted from the capture]
     </div>

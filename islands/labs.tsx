@@ -140,6 +140,8 @@ export const READS = 12;
 export interface LabView extends EndpointView {
   /** Recent packets, oldest first (framing endpoints; null for the others). */
   packets: PacketEntry[] | null;
+  /** Its packets the packet log dropped for good: with none held, they were evicted. */
+  evicted: number;
   /** A URL that opens the endpoint in a browser (http-hello). */
   open: string | null;
 }
@@ -237,7 +239,19 @@ function Read({ p, connStart }: { p: PacketEntry; connStart: boolean }) {
   );
 }
 
-function Reads({ packets, name }: { packets: PacketEntry[]; name: string }) {
+function Reads(
+  { packets, name, evicted }: { packets: PacketEntry[]; name: string; evicted: number },
+) {
+  if (packets.length === 0 && evicted > 0) {
+    return (
+      <p class="muted small reads-empty reads-evicted" data-evicted={evicted}>
+        Its {fmtInt(evicted)}{" "}
+        reads and writes were evicted from the packet log by other traffic (it keeps every
+        connection's first and latest entries while space lasts): run one of the lines above to see
+        new ones.
+      </p>
+    );
+  }
   if (packets.length === 0) {
     return <p class="muted small reads-empty">No reads yet: run one of the lines above.</p>;
   }
@@ -308,7 +322,9 @@ function Lab({ info, lab }: { info: LabInfo; lab: LabView }) {
       <div class="tryit">
         {(lab.tryIt ?? []).map((line) => <CopyLine key={line} text={line} />)}
       </div>
-      {lab.packets !== null && <Reads packets={lab.packets} name={lab.name} />}
+      {lab.packets !== null && (
+        <Reads packets={lab.packets} name={lab.name} evicted={lab.evicted ?? 0} />
+      )}
       <footer class="card-links small">
         {lab.open !== null && (
           <a href={lab.open} target="_blank" rel="noopener noreferrer" data-open-browser="">
@@ -337,17 +353,23 @@ function Labs(props: LabsProps) {
       setLabs((old) =>
         old.map((lab) => {
           const fresh = byName.get(lab.name);
-          return fresh === undefined
-            ? lab
-            : { ...fresh, tryIt: lab.tryIt, packets: lab.packets, open: lab.open };
+          return fresh === undefined ? lab : {
+            ...fresh,
+            tryIt: lab.tryIt,
+            packets: lab.packets,
+            evicted: lab.evicted,
+            open: lab.open,
+          };
         })
       );
     },
     recent(lists) {
       setLabs((old) =>
         old.map((lab) => {
-          const packets = lists[lab.name];
-          return packets === undefined ? lab : { ...lab, packets };
+          const fresh = lists[lab.name];
+          return fresh === undefined
+            ? lab
+            : { ...lab, packets: fresh.packets, evicted: fresh.evicted };
         })
       );
     },

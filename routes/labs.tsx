@@ -27,6 +27,7 @@ export const handler = definePage.handlers({
         packets: info.group === "framing"
           ? service.log.query({ endpoint: info.name, limit: READS })
           : null,
+        evicted: info.group === "framing" ? service.log.evicted({ endpoint: info.name }) : 0,
         open: info.name === "http-hello" && addr !== null
           ? `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}/`
           : null,

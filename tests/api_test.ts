@@ -6,6 +6,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
+import type { RecentEvent } from "../lib/view/live_events.ts";
 import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import {
   connect,
@@ -570,7 +571,7 @@ Deno.test("GET /api/events?recent=…&socket=… sends an endpoint's newest pack
       { signal: ac.signal },
     ),
   );
-  let recent: Record<string, PacketEntry[]> | null = null;
+  let recent: RecentEvent | null = null;
   let socket: SocketRecord | null = null;
   try {
     for await (const { event, data } of sseEvents(res.body!, 10_000)) {
@@ -583,7 +584,7 @@ Deno.test("GET /api/events?recent=…&socket=… sends an endpoint's newest pack
     sent.conn.close();
   }
   // The newest one packet of echo: the answer written back.
-  deepStrictEqual(recent?.echo.map((p) => [p.conn, p.dir, atob(p.data)]), [
+  deepStrictEqual(recent?.echo.packets.map((p) => [p.conn, p.dir, atob(p.data)]), [
     [sent.id, "out", "ping"],
   ]);
   strictEqual(socket?.id, sent.id);

@@ -15,6 +15,17 @@
  * starts with a synthesized handshake at its first kept byte (marked by a
  * packet comment), and bytes evicted in the middle of an export show as a gap
  * ("previous segment not captured") rather than as wrong numbers.
+ *
+ * Retention is fair per connection: a record the ring evicts is moved, not
+ * dropped, into a smaller FIFO of kept records (an eighth of the capacity)
+ * when it holds its connection's first `keepHead` bytes of a direction, the
+ * latest `keepTail` bytes of a direction (the connection holds no more than
+ * that of it in the ring; while open, once more at most, so a connection busy
+ * between floods cannot keep its whole history as "latest"), or its open or
+ * close; the part of a record outside those bytes is trimmed off. A bulk transfer then evicts its own middle and everyone's middles, while
+ * every conversation keeps its beginning and its end until the kept records
+ * overflow (many connections), oldest first. The kept records are older than
+ * every record of the ring, so readers visit them first and stay in seq order.
  */
 import type { PacketDir, PacketSource, PacketTap } from "./packet_log.ts";
 import { concat } from "../bytes.ts";
@@ -33,6 +44,15 @@ export interface CaptureRingOptions {
   release?: (buffer: Uint8Array) => void;
   /** Reads of at least this many bytes are kept by reference when lent. @default 8192 */
   lendMin?: number;
+  /**
+   * Bytes set aside for each connection's first and latest bytes, out of `bytes`.
+   * @default an eighth of `bytes` from 64 KiB on, else 0 (no per-connection retention)
+   */
+  keepBytes?: number;
+  /** Bytes of each direction of a connection kept from its start. @default a 64th of `keepBytes`, at most 4096 */
+  keepHead?: number;
+  /** Latest bytes (records, headers included) of each direction kept. @default as `keepHead` */
+  keepTail?: number;
 }
 
 /** Which records an export or a reader wants. */
@@ -87,6 +107,9 @@ export interface CaptureRecord {
 export interface CaptureCursor {
   seq: number;
   pos: number;
+  /** Where it is in the kept records: the next one's number and position. */
+  keptN: number;
+  keptPos: number;
   /** Records evicted before this reader got to them. */
   skipped: number;
 }
@@ -102,7 +125,11 @@ const F_ECHOED = 8;
 const REF_SIZE = HEADER + 16;
 /** An `in` record whose payload is a lent buffer (slot number after the header). */
 const F_LENT = 16;
+/** A kept record that is the first piece of a packet whose last piece follows (same seq). */
+const F_SPLIT = 32;
 const KINDS = ["", "in", "out", "open", "close"] as const;
+/** A kept record: the ring's header, then its seq (f64), then the payload, always a copy. */
+const KEPT_HEADER = HEADER + 8;
 const EMPTY = new Uint8Array(0);
 
 /** The bounded full-payload capture; plugs into the packet log as its tap. */
@@ -148,6 +175,25 @@ export class CaptureRing implements PacketTap {
   #lastInPos = new Int32Array(64);
   #lastInSeq = new Float64Array(64);
   #lastIn: (Uint8Array | undefined)[] = [];
+  /**
+   * Bytes (headers included) each source holds in the ring, per direction (`2 * idx` for
+   * reads, `2 * idx + 1` for writes): an echo reads all before it writes the last.
+   */
+  #ringCost = new Float64Array(128);
+  /** Bytes of kept records each source's head took, so tiny records cannot take thousands. */
+  #keptCost = new Float64Array(64);
+  /**
+   * Bytes of kept records each source's latest bytes took while it was open, per direction:
+   * a connection active between floods would otherwise keep its whole history as "latest".
+   */
+  #tailCost = new Float64Array(128);
+  // An `in` record moved to the kept records while its echo is still in the ring: its seq and
+  // position there (the echo refers to the read by ring position, which is gone), else -1.
+  #pendSeq = new Float64Array(64).fill(-1);
+  #pendPos = new Int32Array(64);
+  /** How much of that read was kept (its first bytes), and its whole length. */
+  #pendLen = new Int32Array(64);
+  #pendFull = new Float64Array(64);
   #free: number[] = [];
   #lastSrc: PacketSource | null = null;
   #lastIdx = 0;
@@ -155,6 +201,19 @@ export class CaptureRing implements PacketTap {
   #pinned = -1;
   #udp: Set<string>;
   #record: CaptureRecord;
+  // The kept records: a FIFO byte ring like the main one, numbered by `n` instead of seq.
+  #keep: Uint8Array;
+  #kU32: Uint32Array;
+  #kF64: Float64Array;
+  #kSize: number;
+  #kHead = 0;
+  #kTail = 0;
+  #kHeadN = 0;
+  #kTailN = 0;
+  #kWrapN = -1;
+  #kUsed = 0;
+  #keepHead: number;
+  #keepTail: number;
 
   constructor(options: CaptureRingOptions = {}) {
     const bytes = options.bytes ?? 64 * 1024 * 1024;
@@ -168,7 +227,26 @@ export class CaptureRing implements PacketTap {
     this.#lentBudget = this.#release === null || this.capacity < 1 << 20
       ? 0
       : (this.capacity >> 2) & ~7;
-    this.#size = this.capacity - this.#lentBudget;
+    const keep = options.keepBytes ?? (this.capacity >= 65536 ? this.capacity >> 3 : 0);
+    if (!Number.isInteger(keep) || keep < 0 || keep > this.capacity >> 1) {
+      throw new RangeError(
+        `Cannot size capture ring: keepBytes "${keep}" is not an integer in 0..${
+          this.capacity >> 1
+        }`,
+      );
+    }
+    this.#kSize = keep & ~7;
+    this.#keep = new Uint8Array(this.#kSize);
+    this.#kU32 = new Uint32Array(this.#keep.buffer);
+    this.#kF64 = new Float64Array(this.#keep.buffer);
+    // A kept record holds at most a quarter of the kept bytes, like the ring's records. By
+    // default one connection keeps at most about 7 * 1/64 of them (first bytes with headers,
+    // latest of each direction while open and once closed): 4 KiB each from 2 MiB captures on.
+    const most = Math.max(0, (this.#kSize >> 2) - KEPT_HEADER);
+    const unit = Math.min(4096, (this.#kSize >> 6) & ~7);
+    this.#keepHead = Math.min(options.keepHead ?? unit, most);
+    this.#keepTail = Math.min(options.keepTail ?? unit, most);
+    this.#size = this.capacity - this.#lentBudget - this.#kSize;
     this.#ring = new Uint8Array(this.#size);
     this.#u32 = new Uint32Array(this.#ring.buffer);
     this.#f64 = new Float64Array(this.#ring.buffer);
@@ -192,8 +270,8 @@ export class CaptureRing implements PacketTap {
   stats(): CaptureStats {
     return {
       capacityBytes: this.capacity,
-      usedBytes: this.#used + this.#lentBytes,
-      records: this.#count,
+      usedBytes: this.#used + this.#kUsed + this.#lentBytes,
+      records: this.#count + this.#kHeadN - this.#kTailN,
       packets: this.#packets,
       bytes: this.#bytes,
       droppedPackets: this.#droppedPackets,
@@ -275,12 +353,25 @@ export class CaptureRing implements PacketTap {
 
   /** A reader positioned at the oldest record held. */
   cursor(): CaptureCursor {
-    return { seq: this.#tailSeq, pos: this.#tail, skipped: 0 };
+    const kept = this.#kHeadN > this.#kTailN;
+    return {
+      seq: kept ? this.#kF64[(this.#kTail >> 3) + 4] : this.#tailSeq,
+      pos: this.#tail,
+      keptN: this.#kTailN,
+      keptPos: this.#kTail,
+      skipped: 0,
+    };
   }
 
   /** A reader positioned after the newest record: it sees only what comes next. */
   cursorAtEnd(): CaptureCursor {
-    return { seq: this.#headSeq, pos: this.#head, skipped: 0 };
+    return {
+      seq: this.#headSeq,
+      pos: this.#head,
+      keptN: this.#kHeadN,
+      keptPos: this.#kHead,
+      skipped: 0,
+    };
   }
 
   /**
@@ -296,13 +387,50 @@ export class CaptureRing implements PacketTap {
     visit: (record: CaptureRecord) => void,
     maxRecords = Infinity,
   ): boolean {
+    const end = Math.min(endSeq, this.#headSeq);
+    let n = 0;
     if (cursor.seq < this.#tailSeq) {
-      cursor.skipped += this.#tailSeq - cursor.seq;
-      cursor.seq = this.#tailSeq;
+      // Behind the ring: what is left of those records is among the kept ones, in seq order.
+      if (cursor.keptN < this.#kTailN) {
+        cursor.keptN = this.#kTailN;
+        cursor.keptPos = this.#kTail;
+      }
+      let full = false;
+      while (cursor.keptN < this.#kHeadN) {
+        if (cursor.keptN === this.#kWrapN) cursor.keptPos = 0;
+        const at = cursor.keptPos;
+        const seq = this.#kF64[(at >> 3) + 4];
+        if (seq >= end) break;
+        if (seq >= cursor.seq) {
+          if (n >= maxRecords) {
+            full = true;
+            break;
+          }
+          cursor.skipped += seq - cursor.seq;
+          this.#decodeKept(at);
+          visit(this.#record);
+          n++;
+          // The first piece of a record kept in two: the reader is not past its seq yet.
+          const nextN = cursor.keptN + 1;
+          const next = nextN === this.#kWrapN ? 0 : at + this.#kU32[at >> 2];
+          cursor.seq = nextN < this.#kHeadN && this.#kF64[(next >> 3) + 4] === seq ? seq : seq + 1;
+        }
+        cursor.keptPos = at + this.#kU32[at >> 2];
+        cursor.keptN++;
+      }
+      // What the kept records do not hold up to the ring's oldest record was dropped.
+      const to = Math.min(end, this.#tailSeq);
+      if (!full && cursor.seq < to) {
+        cursor.skipped += to - cursor.seq;
+        cursor.seq = to;
+      }
+      if (cursor.seq < this.#tailSeq) return cursor.seq >= end;
       cursor.pos = this.#tail;
     }
-    const end = Math.min(endSeq, this.#headSeq);
-    for (let n = 0; cursor.seq < end && n < maxRecords;) {
+    // In the ring: records moved to the kept ones from now on go after those kept now.
+    cursor.keptN = this.#kHeadN;
+    cursor.keptPos = this.#kHead;
+    for (; cursor.seq < end && n < maxRecords;) {
       if (cursor.seq === this.#wrapSeq) cursor.pos = 0;
       const at = cursor.pos;
       if (this.#decode(at)) {
@@ -326,6 +454,16 @@ export class CaptureRing implements PacketTap {
   readConn(conn: string, visit: (record: CaptureRecord, seq: number) => void): void {
     const idx = this.#conns.findIndex((c) => c?.id === conn);
     if (idx === -1) return;
+    const kU32 = this.#kU32;
+    let at = this.#kTail;
+    for (let k = this.#kTailN; k < this.#kHeadN; k++) {
+      if (k === this.#kWrapN) at = 0;
+      if (kU32[(at >> 2) + 2] === idx) {
+        this.#decodeKept(at);
+        visit(this.#record, this.#kF64[(at >> 3) + 4]);
+      }
+      at += kU32[at >> 2];
+    }
     const u32 = this.#u32;
     const end = this.#headSeq;
     const wrap = this.#wrapSeq;
@@ -344,27 +482,62 @@ export class CaptureRing implements PacketTap {
     const rec = this.#record;
     const w = at >> 2;
     const flags = this.#ring[at + 5];
+    const idx = u32[w + 2];
+    const len = u32[w + 3];
     // Where the payload is: after this header, or in the record an echo refers to.
     let holder = at;
     if ((flags & F_REF) !== 0) {
       // An echo: its payload is the read it refers to, unless that one was evicted.
-      if (this.#f64[(at >> 3) + 5] < this.#tailSeq) return false;
+      const refSeq = this.#f64[(at >> 3) + 5];
+      if (refSeq < this.#tailSeq) {
+        // Moved to the kept records (whole) or dropped.
+        if (this.#pendSeq[idx] !== refSeq || this.#pendLen[idx] !== len) return false;
+        const kept = this.#pendPos[idx];
+        this.#fill(at, idx);
+        rec.payload = this.#keep.subarray(kept + KEPT_HEADER, kept + KEPT_HEADER + len);
+        return true;
+      }
       holder = u32[w + 8];
     }
-    const len = u32[w + 3];
-    rec.kind = KINDS[this.#ring[at + 4]] as CaptureRecord["kind"];
-    rec.conn = this.#conns[u32[w + 2]]!;
-    rec.ts = this.#f64[(at >> 3) + 2];
-    rec.offIn = u32[w + 6];
-    rec.offOut = u32[w + 7];
+    this.#fill(at, idx);
     rec.payload = len === 0
       ? EMPTY
       : (this.#ring[holder + 5] & F_LENT) !== 0
       ? this.#lent[u32[(holder >> 2) + 8]]!.subarray(0, len)
       : this.#ring.subarray(holder + HEADER, holder + HEADER + len);
+    return true;
+  }
+
+  /** Fills the reused record's fields but the payload from the ring's header at `at`. */
+  #fill(at: number, idx: number): void {
+    const rec = this.#record;
+    const u32 = this.#u32;
+    const w = at >> 2;
+    const flags = this.#ring[at + 5];
+    rec.kind = KINDS[this.#ring[at + 4]] as CaptureRecord["kind"];
+    rec.conn = this.#conns[idx]!;
+    rec.ts = this.#f64[(at >> 3) + 2];
+    rec.offIn = u32[w + 6];
+    rec.offOut = u32[w + 7];
     rec.reset = (flags & F_RESET) !== 0;
     rec.closer = flags & F_REMOTE_CLOSER ? "remote" : "local";
-    return true;
+  }
+
+  /** Fills the reused record from the kept record at `at`. */
+  #decodeKept(at: number): void {
+    const rec = this.#record;
+    const u32 = this.#kU32;
+    const w = at >> 2;
+    const flags = this.#keep[at + 5];
+    const len = u32[w + 3];
+    rec.kind = KINDS[this.#keep[at + 4]] as CaptureRecord["kind"];
+    rec.conn = this.#conns[u32[w + 2]]!;
+    rec.ts = this.#kF64[(at >> 3) + 2];
+    rec.offIn = u32[w + 6];
+    rec.offOut = u32[w + 7];
+    rec.payload = len === 0 ? EMPTY : this.#keep.subarray(at + KEPT_HEADER, at + KEPT_HEADER + len);
+    rec.reset = (flags & F_RESET) !== 0;
+    rec.closer = flags & F_REMOTE_CLOSER ? "remote" : "local";
   }
 
   /**
@@ -436,6 +609,10 @@ export class CaptureRing implements PacketTap {
     this.#offIn[idx] = 0;
     this.#offOut[idx] = 0;
     this.#closed[idx] = 0;
+    this.#ringCost[2 * idx] = this.#ringCost[2 * idx + 1] = 0;
+    this.#keptCost[idx] = 0;
+    this.#tailCost[2 * idx] = this.#tailCost[2 * idx + 1] = 0;
+    this.#pendSeq[idx] = -1;
     return idx;
   }
 
@@ -459,6 +636,27 @@ export class CaptureRing implements PacketTap {
     const lastInSeq = new Float64Array(n);
     lastInSeq.set(this.#lastInSeq);
     this.#lastInSeq = lastInSeq;
+    const ringCost = new Float64Array(2 * n);
+    ringCost.set(this.#ringCost);
+    this.#ringCost = ringCost;
+    const keptCost = new Float64Array(n);
+    keptCost.set(this.#keptCost);
+    this.#keptCost = keptCost;
+    const tailCost = new Float64Array(2 * n);
+    tailCost.set(this.#tailCost);
+    this.#tailCost = tailCost;
+    const pendSeq = new Float64Array(n).fill(-1);
+    pendSeq.set(this.#pendSeq);
+    this.#pendSeq = pendSeq;
+    const pendPos = new Int32Array(n);
+    pendPos.set(this.#pendPos);
+    this.#pendPos = pendPos;
+    const pendLen = new Int32Array(n);
+    pendLen.set(this.#pendLen);
+    this.#pendLen = pendLen;
+    const pendFull = new Float64Array(n);
+    pendFull.set(this.#pendFull);
+    this.#pendFull = pendFull;
   }
 
   /** Appends a record with its payload copied; returns its position. */
@@ -501,10 +699,12 @@ export class CaptureRing implements PacketTap {
       this.#offIn[idx] += len;
       this.#packets++;
       this.#bytes += len;
+      this.#ringCost[2 * idx] += size;
     } else if (kind === K_OUT) {
       this.#offOut[idx] += len;
       this.#packets++;
       this.#bytes += len;
+      this.#ringCost[2 * idx + 1] += size;
     }
     this.#refs[idx]++;
     this.#head = at + size;
@@ -571,6 +771,7 @@ export class CaptureRing implements PacketTap {
     }
   }
 
+  /** Evicts the ring's oldest record: moved to the kept records if its connection keeps it. */
   #evict(): void {
     const at = this.#tail;
     const w = at >> 2;
@@ -578,12 +779,30 @@ export class CaptureRing implements PacketTap {
     const kind = this.#ring[at + 4];
     const idx = this.#u32[w + 2];
     const flags = this.#ring[at + 5];
-    // An echo record was counted as dropped with the read it refers to, evicted before it.
-    if ((kind === K_IN || kind === K_OUT) && (flags & F_REF) === 0) {
+    const seq = this.#tailSeq;
+    const d = 2 * idx + (kind === K_OUT ? 1 : 0);
+    const cost = kind === K_IN || kind === K_OUT ? this.#ringCost[d] : 0;
+    if (kind === K_IN || kind === K_OUT) this.#ringCost[d] = cost - size;
+    // Most evictions in a flood keep nothing: the middle of a stream, decided without a call.
+    const kept = this.#kSize > 0 &&
+      (kind > K_OUT || cost - size < this.#keepTail ||
+        this.#u32[w + (kind === K_IN ? 6 : 7)] < this.#keepHead) &&
+      this.#keepRecord(at, seq, cost);
+    if (kind === K_IN || kind === K_OUT) {
       const len = this.#u32[w + 3];
-      const lost = (flags & F_ECHOED) !== 0 ? 2 : 1;
-      this.#droppedPackets += lost;
-      this.#droppedBytes += len * lost;
+      if ((flags & F_REF) === 0) {
+        // A read dropped with its echo still in the ring loses both: counted now, once.
+        const lost = kept ? 0 : (flags & F_ECHOED) !== 0 ? 2 : 1;
+        this.#droppedPackets += lost;
+        this.#droppedBytes += len * lost;
+      } else if (this.#pendSeq[idx] === this.#f64[(at >> 3) + 5]) {
+        // An echo of a read that was kept: dropped now unless kept too.
+        this.#pendSeq[idx] = -1;
+        if (!kept) {
+          this.#droppedPackets++;
+          this.#droppedBytes += len;
+        }
+      }
     }
     if ((flags & F_LENT) !== 0) {
       const slot = this.#u32[w + 8];
@@ -598,6 +817,11 @@ export class CaptureRing implements PacketTap {
     this.#count--;
     this.#used -= size;
     if (this.#tailSeq === this.#wrapSeq) this.#tail = 0;
+    if (!kept) this.#unref(idx);
+  }
+
+  /** One record fewer of source `idx` held: one with none left is forgotten once it is done. */
+  #unref(idx: number): void {
     // A source with nothing left in the ring is forgotten once it can send nothing more.
     if (
       --this.#refs[idx] === 0 && idx !== this.#pinned &&
@@ -611,6 +835,178 @@ export class CaptureRing implements PacketTap {
       this.#free.push(idx);
       if (this.#lastSrc === src) this.#lastSrc = null;
     }
+  }
+
+  /**
+   * Copies the parts of the ring's record at `at` (seq `seq`) that its
+   * connection keeps into the kept records; false when it keeps none of it.
+   * `cost` is what the connection holds in the ring, this record included.
+   * A record that holds both the first bytes and the latest of a connection
+   * and more between is kept as two pieces with the same seq.
+   */
+  #keepRecord(at: number, seq: number, cost: number): boolean {
+    const u32 = this.#u32;
+    const w = at >> 2;
+    const size = u32[w];
+    const kind = this.#ring[at + 4];
+    const flags = this.#ring[at + 5];
+    const idx = u32[w + 2];
+    const len = u32[w + 3];
+    let headN = 0;
+    let tailN = 0;
+    if (kind === K_IN || kind === K_OUT) {
+      // The connection's first bytes of this direction (offsets wrap at 4 GiB: a long transfer
+      // keeps 4 KiB more per 4 GiB), within a budget that bounds the headers of tiny records
+      // (64 of them, besides the bytes).
+      const off = u32[w + (kind === K_IN ? 6 : 7)];
+      if (off < this.#keepHead && this.#keptCost[idx] < 2 * this.#keepHead + 64 * KEPT_HEADER) {
+        headN = Math.min(len, this.#keepHead - off);
+      }
+      // The latest bytes: the end of the oldest record within them. An open connection keeps
+      // that much once more at most; a closed one (or an ended flow) its last ones in any case.
+      const d = 2 * idx + (kind === K_OUT ? 1 : 0);
+      const tail = this.#keepTail - (cost - size);
+      if (tail > 0 && (this.#closed[idx] === 1 || this.#tailCost[d] < this.#keepTail)) {
+        tailN = Math.min(len, tail);
+      }
+      // An echo is never cut in two: it refers to a read kept whole or by its first bytes.
+      if (headN > 0 && tailN > 0 && (headN + tailN >= len || (flags & F_REF) !== 0)) {
+        headN = len;
+        tailN = 0;
+      }
+      if (headN === 0 && tailN === 0) return false;
+    } else {
+      headN = len;
+    }
+    // Where the payload is: after the header, a lent buffer, or the read an echo refers to.
+    let src: Uint8Array = this.#ring;
+    let start = at + HEADER;
+    if ((flags & F_REF) !== 0) {
+      const refSeq = this.#f64[(at >> 3) + 5];
+      if (this.#pendSeq[idx] !== refSeq) return false;
+      // Of a read kept in part (its first bytes), only as much of the echo's first bytes.
+      const have = this.#pendLen[idx];
+      if (have < len) {
+        headN = Math.min(headN, have);
+        tailN = 0;
+        if (headN === 0) return false;
+      }
+      src = this.#keep;
+      start = this.#pendPos[idx] + KEPT_HEADER;
+    } else if ((flags & F_LENT) !== 0) {
+      src = this.#lent[u32[w + 8]]!;
+      start = 0;
+    }
+    let k = -1;
+    if (headN > 0 || tailN === 0) {
+      k = this.#writeKept(at, seq, 0, headN, src, start, tailN > 0 ? F_SPLIT : 0);
+      if (k === -1) return false;
+      this.#keptCost[idx] += this.#kU32[k >> 2];
+    }
+    if (tailN > 0) {
+      // Only an echo's copy can fail, and an echo is one piece: this is its only one.
+      k = this.#writeKept(at, seq, len - tailN, tailN, src, start, 0);
+      if (k === -1) return false;
+      this.#tailCost[2 * idx + (kind === K_OUT ? 1 : 0)] += this.#kU32[k >> 2];
+    }
+    // The bytes cut off are dropped; a whole kept read its echo still refers to is found here.
+    const n = headN + tailN;
+    this.#droppedBytes += len - n;
+    // A read its echo still refers to (whole, or its first bytes): the echo finds it here.
+    if ((flags & F_ECHOED) !== 0) {
+      if (tailN === 0) {
+        this.#pendSeq[idx] = seq;
+        this.#pendPos[idx] = k;
+        this.#pendLen[idx] = n;
+        this.#pendFull[idx] = len;
+      } else {
+        this.#droppedPackets++;
+        this.#droppedBytes += len;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Writes bytes `from`..`from + n` of the ring's record at `at`, whose
+   * payload is `src` from `start`, as a kept record; returns its position, or
+   * -1 when making room dropped the read an echo's payload is taken from.
+   */
+  #writeKept(
+    at: number,
+    seq: number,
+    from: number,
+    n: number,
+    src: Uint8Array,
+    start: number,
+    split: number,
+  ): number {
+    const u32 = this.#u32;
+    const w = at >> 2;
+    const kind = this.#ring[at + 4];
+    const flags = this.#ring[at + 5];
+    const idx = u32[w + 2];
+    const ksize = (KEPT_HEADER + n + 7) & ~7;
+    const k = this.#reserveKept(ksize);
+    if ((flags & F_REF) !== 0 && this.#pendSeq[idx] !== this.#f64[(at >> 3) + 5]) return -1;
+    const ku32 = this.#kU32;
+    const kw = k >> 2;
+    ku32[kw] = ksize;
+    this.#keep[k + 4] = kind;
+    this.#keep[k + 5] = (flags & (F_RESET | F_REMOTE_CLOSER)) | split;
+    ku32[kw + 2] = idx;
+    ku32[kw + 3] = n;
+    this.#kF64[(k >> 3) + 2] = this.#f64[(at >> 3) + 2];
+    // A piece from the record's middle starts that many bytes later in its direction.
+    ku32[kw + 6] = kind === K_IN ? (u32[w + 6] + from) >>> 0 : u32[w + 6];
+    ku32[kw + 7] = kind === K_OUT ? (u32[w + 7] + from) >>> 0 : u32[w + 7];
+    this.#kF64[(k >> 3) + 4] = seq;
+    if (n > 0) this.#keep.set(src.subarray(start + from, start + from + n), k + KEPT_HEADER);
+    this.#kHead = k + ksize;
+    this.#kHeadN++;
+    this.#kUsed += ksize;
+    return k;
+  }
+
+  /** Where `size` bytes fit next among the kept records, dropping the oldest until they do. */
+  #reserveKept(size: number): number {
+    for (;;) {
+      const count = this.#kHeadN - this.#kTailN;
+      if (count === 0 || this.#kTail < this.#kHead) {
+        if (this.#kHead + size <= this.#kSize) return this.#kHead;
+        this.#kHead = 0;
+        this.#kWrapN = this.#kHeadN;
+        if (count === 0) {
+          this.#kTail = 0;
+          return 0;
+        }
+      }
+      if (this.#kHead + size <= this.#kTail) return this.#kHead;
+      this.#evictKept();
+    }
+  }
+
+  /** Drops the oldest kept record for good. */
+  #evictKept(): void {
+    const at = this.#kTail;
+    const w = at >> 2;
+    const size = this.#kU32[w];
+    const kind = this.#keep[at + 4];
+    const idx = this.#kU32[w + 2];
+    if (kind === K_IN || kind === K_OUT) {
+      const len = this.#kU32[w + 3];
+      // A read whose echo is still in the ring takes the echo with it; a packet kept in two
+      // pieces is counted with its last.
+      const pend = this.#pendSeq[idx] === this.#kF64[(at >> 3) + 4];
+      if (pend) this.#pendSeq[idx] = -1;
+      this.#droppedPackets += ((this.#keep[at + 5] & F_SPLIT) !== 0 ? 0 : 1) + (pend ? 1 : 0);
+      this.#droppedBytes += len + (pend ? this.#pendFull[idx] : 0);
+    }
+    this.#kTail = at + size;
+    this.#kTailN++;
+    this.#kUsed -= size;
+    if (this.#kTailN === this.#kWrapN) this.#kTail = 0;
+    this.#unref(idx);
   }
 }
 

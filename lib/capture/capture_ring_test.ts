@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { type CaptureRecord, CaptureRing } from "./capture_ring.ts";
+import { connStream } from "./conn_stream.ts";
 import type { PacketSource } from "./packet_log.ts";
 
 function source(id: string, extra: Partial<PacketSource> = {}): PacketSource {
@@ -265,10 +266,12 @@ Deno.test("CaptureRing with echoes holds the newest packets whole and counts wha
 
 Deno.test("CaptureRing keeps a lent read buffer instead of a copy and gives it back on eviction", () => {
   const released: Uint8Array[] = [];
+  // Without per-connection retention: the first read would be kept as a copy.
   const ring = new CaptureRing({
     bytes: 1 << 20,
     lendMin: 1024,
     release: (b) => released.push(b),
+    keepBytes: 0,
   });
   const src = source("c1");
   const buffer = new Uint8Array(65536).fill(7);
@@ -294,4 +297,146 @@ Deno.test("CaptureRing keeps a lent read buffer instead of a copy and gives it b
   strictEqual(released[0], buffer);
   ok(ring.stats().usedBytes <= ring.capacity);
   strictEqual(ring.stats().droppedPackets, 2, "the read and its echo");
+});
+
+Deno.test("CaptureRing keeps a small conversation whole and a bulk one's first and latest bytes", () => {
+  const ring = new CaptureRing({ bytes: 256 * 1024, keepHead: 4096, keepTail: 4096 });
+  const small = source("c1");
+  const bulk = source("c2", { endpoint: "discard" });
+  ring.opened(small, 0);
+  // 420 bytes each way, echoed: the conversation the issue saw disappear.
+  for (let i = 0; i < 6; i++) {
+    const line = new Uint8Array(70).fill(i + 1);
+    ring.packet(small, "in", line, 1 + i);
+    ring.packet(small, "out", line, 1.5 + i, true);
+  }
+  (small as { closeReason: string }).closeReason = "closed by peer";
+  ring.closed(small, false, 8);
+  ring.opened(bulk, 9);
+  // Ten times the capture through one connection.
+  const chunk = new Uint8Array(1000);
+  for (let i = 0; i < 2600; i++) ring.packet(bulk, "in", chunk.fill(i & 0xff), 10 + i);
+  const s = connStream(ring, "c1");
+  strictEqual(s.evicted, false);
+  deepStrictEqual([s.total.in, s.total.out, s.records.length], [420, 420, 12]);
+  for (const [i, r] of s.records.entries()) {
+    deepStrictEqual([...Uint8Array.fromBase64(r.data)], new Array(70).fill((i >> 1) + 1));
+  }
+  // The bulk connection: its first 4 KiB whole, a gap, then its latest.
+  const b = connStream(ring, "c2", { limit: 100_000, maxBytes: 1 << 24 });
+  const first = b.records.findIndex((r) => r.gap > 0);
+  ok(first > 0, "no gap");
+  deepStrictEqual(b.records.slice(0, first).map((r) => [r.offset, r.len]), [
+    [0, 1000],
+    [1000, 1000],
+    [2000, 1000],
+    [3000, 1000],
+    [4000, 96],
+  ]);
+  const last = b.records[b.records.length - 1];
+  strictEqual(last.offset + last.len, 2_600_000);
+  strictEqual(Uint8Array.fromBase64(last.data)[0], 2599 & 0xff);
+  strictEqual(b.lost.in, b.records.reduce((n, r) => n + r.gap, 0));
+  strictEqual(b.total.in + b.lost.in, 2_600_000);
+  // Everything is read back in seq order, the kept records first.
+  const ts = held(ring).map((r) => r.ts);
+  deepStrictEqual(ts, ts.slice().sort((x, y) => x - y));
+  ok(ring.stats().usedBytes <= ring.capacity);
+});
+
+Deno.test("CaptureRing drops kept records oldest first when they overflow, and forgets", () => {
+  const ring = new CaptureRing({ bytes: 65536, keepHead: 100, keepTail: 100 });
+  // Closed connections, each 300 bytes: their heads and tails fill the kept records in turn.
+  for (let c = 0; c < 200; c++) {
+    const src = source(`c${c}`);
+    ring.opened(src, c);
+    for (let i = 0; i < 3; i++) ring.packet(src, "in", new Uint8Array(100).fill(c), c);
+    ring.closed(src, false, c);
+  }
+  ok(!ring.has({ conn: "c0" }), "the oldest connection is forgotten");
+  ok(ring.has({ conn: "c199" }));
+  const s = ring.stats();
+  ok(s.usedBytes <= ring.capacity);
+  const records = held(ring);
+  strictEqual(s.packets - s.droppedPackets, records.filter((r) => r.kind === "in").length);
+  strictEqual(s.bytes - s.droppedBytes, records.reduce((n, r) => n + r.payload.length, 0));
+  const ts = records.map((r) => r.ts);
+  deepStrictEqual(ts, ts.slice().sort((x, y) => x - y));
+});
+
+Deno.test("CaptureRing with retention keeps order, offsets and counts under any traffic", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          conn: fc.integer({ min: 0, max: 3 }),
+          size: fc.integer({ min: 1, max: 6000 }),
+          echo: fc.boolean(),
+          read: fc.integer({ min: 0, max: 5 }),
+        }),
+        // fast-check keeps arrays short unless told: these must overflow the ring many times.
+        { minLength: 20, maxLength: 300, size: "max" },
+      ),
+      (writes) => {
+        const ring = new CaptureRing({
+          bytes: 196608,
+          keepBytes: 65536,
+          keepHead: 700,
+          keepTail: 1000,
+        });
+        const srcs = [0, 1, 2, 3].map((i) => source(`c${i}`));
+        const cursor = ring.cursor();
+        const seen: number[] = [];
+        const read = (max: number) => ring.read(cursor, ring.endSeq, (r) => seen.push(r.ts), max);
+        let seq = 0;
+        let total = 0;
+        for (const w of writes) {
+          const bytes = new Uint8Array(w.size).fill(seq & 0xff);
+          ring.packet(srcs[w.conn], "in", bytes, seq);
+          total += w.size;
+          if (w.echo) {
+            ring.packet(srcs[w.conn], "out", bytes, seq + 0.5, true);
+            total += w.size;
+          }
+          seq++;
+          ok(ring.stats().usedBytes <= 196608);
+          read(w.read);
+        }
+        // The connections close, and other traffic pushes all they left out of the ring.
+        for (const [k, src] of srcs.entries()) ring.closed(src, false, seq + 0.1 + k / 100);
+        const other = source("u9", { transport: "udp" });
+        for (let i = 0; i < 300; i++) {
+          ring.packet(other, "in", new Uint8Array(1000).fill((seq + 1) & 0xff), seq + 1 + i / 1000);
+        }
+        read(Infinity);
+        // A slow reader sees each record once (a record kept in two pieces: both), in order,
+        // and counts the rest as skipped.
+        deepStrictEqual(seen, seen.slice().sort((x, y) => x - y));
+        strictEqual(new Set(seen).size + cursor.skipped, ring.endSeq);
+        const records = held(ring);
+        const ts = records.map((r) => r.ts);
+        deepStrictEqual(ts, ts.slice().sort((x, y) => x - y));
+        for (const r of records) ok(r.payload.every((b) => b === (Math.floor(r.ts) & 0xff)));
+        const s = ring.stats();
+        const packets = records.filter((r) => r.kind === "in" || r.kind === "out");
+        strictEqual(s.packets - s.droppedPackets, new Set(packets.map((r) => r.ts)).size);
+        strictEqual(s.bytes, total + 300_000);
+        strictEqual(
+          s.bytes - s.droppedBytes,
+          records.reduce((n, r) => n + r.payload.length, 0),
+        );
+        // Each connection keeps its first read and its latest bytes; gaps say what is missing.
+        for (const src of srcs) {
+          const sent = writes.filter((w) => srcs[w.conn] === src).reduce((n, w) => n + w.size, 0);
+          const ins = connStream(ring, src.id).records.filter((r) => r.dir === "in");
+          if (sent === 0) continue;
+          strictEqual(ins[0].offset, 0, `${src.id}: its first read`);
+          const last = ins[ins.length - 1];
+          strictEqual(last.offset + last.len, sent, `${src.id}: its latest bytes`);
+          strictEqual(ins.reduce((n, r) => n + r.len + r.gap, 0), sent);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -100,7 +100,10 @@ export function connStream(
     gaps[dir] += gap;
     expected[dir] = (offset + len) >>> 0;
     if (seq < from || truncated) return;
-    if (records.length >= limit || (records.length > 0 && bytes + len > maxBytes)) {
+    // The two pieces of a record the capture kept in part (its first bytes and its latest)
+    // share a seq: `after` could not resume between them.
+    const piece = records.length > 0 && records[records.length - 1].seq === seq;
+    if (!piece && (records.length >= limit || (records.length > 0 && bytes + len > maxBytes))) {
       truncated = true;
       return;
     }

@@ -4,6 +4,15 @@
  * The hot path (`record`) copies only a preview of the bytes into a slab that
  * was allocated once, so observing a connection costs a few stores and one
  * `subarray` copy per read or write, whatever the traffic.
+ *
+ * Retention is fair per connection: an entry the ring overwrites is moved,
+ * not dropped, into a smaller FIFO of kept entries (a quarter of the entries)
+ * when it is one of its connection's first `keepHead` entries or one of its
+ * latest `keepTail` (while open, that many once more at most over its life, so
+ * a connection busy between floods cannot keep its whole history as "latest";
+ * once closed, its last ones in any case). A bulk transfer then overwrites its own
+ * entries and everyone's middles; each conversation keeps its beginning and
+ * its end until the kept entries overflow (many connections), oldest first.
  */
 import type { Redactor } from "./redact.ts";
 
@@ -114,12 +123,29 @@ export interface PacketLogOptions {
   entries?: number;
   /** How many bytes of each read or write are kept. @default 64 */
   previewBytes?: number;
+  /** Entries set aside for each connection's first and latest, out of `entries`. @default a quarter of `entries` from 64 on, else 0 */
+  keepEntries?: number;
+  /** A connection's first entries kept. @default 16 */
+  keepHead?: number;
+  /** A connection's latest entries kept. @default 16 */
+  keepTail?: number;
 }
+
+/** Which entries {@linkcode PacketLog.evicted} counts. */
+export interface PacketLogFilter {
+  conn?: string;
+  endpoint?: string;
+}
+
+/** The `dir` byte of an entry: bit 0 the direction, bit 1 one of its connection's first. */
+const D_OUT = 1;
+const D_HEAD = 2;
 
 /** Bounded ring of packet previews with increasing `seq` and a drop counter. */
 export class PacketLog {
   readonly capacity: number;
   readonly previewBytes: number;
+  // One slab of `capacity` slots: the ring first (`#main` slots), then the kept entries.
   #ts: Float64Array;
   #len: Uint32Array;
   #plen: Uint16Array;
@@ -127,8 +153,40 @@ export class PacketLog {
   #data: Uint8Array;
   #src: (PacketSource | undefined)[];
   #notes: (PacketNote[] | undefined)[];
+  /** Each slot's source index. */
+  #cidx: Int32Array;
+  /** Each kept slot's seq (the ring's follow from theirs). */
+  #seqOf: Float64Array;
+  #main: number;
+  #keep: number;
+  /** The oldest kept entry, as an index into the kept slots, and how many there are. */
+  #kStart = 0;
+  #kCount = 0;
+  #keepHead: number;
+  #keepTail: number;
   /** The seq the next record gets; seqs start at 1. */
   #next = 1;
+  #dropped = 0;
+  // Sources by small index, as the capture does: counters in typed arrays, no object per entry.
+  #ids = new Map<PacketSource, number>();
+  #srcs: (PacketSource | undefined)[] = [];
+  #free: number[] = [];
+  #lastSrc: PacketSource | null = null;
+  #lastIdx = 0;
+  /** Entries each source ever recorded (up to `keepHead`, then it stops mattering). */
+  #ord = new Uint32Array(64);
+  /** Entries each source has in the ring, and in the ring and the kept ones together. */
+  #held = new Int32Array(64);
+  #refs = new Int32Array(64);
+  /** Entries each source kept as its latest while open. */
+  #tailUsed = new Int32Array(64);
+  #closed = new Uint8Array(64);
+  /** Entries of each source dropped for good. */
+  #connDropped = new Float64Array(64);
+  /** Each source's endpoint, by index into the endpoints' drop counters. */
+  #ep = new Int32Array(64);
+  #eps = new Map<string, number>();
+  #epDropped: number[] = [];
   /** Full-payload observer (the capture), or null. */
   tap: PacketTap | null = null;
   /** Whether the tap kept the buffer the last {@linkcode record} lent it. */
@@ -150,8 +208,18 @@ export class PacketLog {
     if (!Number.isInteger(preview) || preview < 0 || preview > 65535) {
       throw new RangeError(`Cannot size packet log: preview "${preview}" is not in 0..65535`);
     }
+    const keep = options.keepEntries ?? (capacity >= 64 ? capacity >> 2 : 0);
+    if (!Number.isInteger(keep) || keep < 0 || keep > capacity >> 1) {
+      throw new RangeError(
+        `Cannot size packet log: keepEntries "${keep}" is not an integer in 0..${capacity >> 1}`,
+      );
+    }
     this.capacity = capacity;
     this.previewBytes = preview;
+    this.#main = capacity - keep;
+    this.#keep = keep;
+    this.#keepHead = keep === 0 ? 0 : options.keepHead ?? 16;
+    this.#keepTail = keep === 0 ? 0 : options.keepTail ?? 16;
     this.#ts = new Float64Array(capacity);
     this.#len = new Uint32Array(capacity);
     this.#plen = new Uint16Array(capacity);
@@ -159,6 +227,8 @@ export class PacketLog {
     this.#data = new Uint8Array(capacity * preview);
     this.#src = new Array(capacity);
     this.#notes = new Array(capacity);
+    this.#cidx = new Int32Array(capacity);
+    this.#seqOf = new Float64Array(capacity);
   }
 
   /** Seq of the newest entry (0 when empty). */
@@ -166,9 +236,29 @@ export class PacketLog {
     return this.#next - 1;
   }
 
-  /** Entries overwritten before anyone could read them off the ring. */
+  /** Entries dropped for good: overwritten and not kept, or kept and then dropped. */
   get dropped(): number {
-    return Math.max(0, this.#next - 1 - this.capacity);
+    return this.#dropped;
+  }
+
+  /**
+   * Entries of connection `conn` (while the log still knows it), of endpoint
+   * `endpoint`, or of all, that were dropped for good: with none held, tells
+   * "evicted" from "none yet".
+   */
+  evicted(filter: PacketLogFilter = {}): number {
+    if (filter.conn !== undefined) {
+      const idx = this.#srcs.findIndex((s) => s?.id === filter.conn);
+      if (idx === -1) return 0;
+      return filter.endpoint !== undefined && this.#srcs[idx]!.endpoint !== filter.endpoint
+        ? 0
+        : this.#connDropped[idx];
+    }
+    if (filter.endpoint !== undefined) {
+      const ep = this.#eps.get(filter.endpoint);
+      return ep === undefined ? 0 : this.#epDropped[ep];
+    }
+    return this.#dropped;
   }
 
   /** Bytes of preview the ring holds at most. */
@@ -199,18 +289,25 @@ export class PacketLog {
         lend = null;
       }
     }
+    const idx = src === this.#lastSrc ? this.#lastIdx : this.#index(src);
     const seq = this.#next++;
-    const slot = seq % this.capacity;
+    const slot = seq % this.#main;
+    if (seq > this.#main) this.#evict(slot, seq - this.#main);
     const n = bytes.length < this.previewBytes ? bytes.length : this.previewBytes;
     this.#ts[slot] = ts;
     this.#len[slot] = bytes.length;
     this.#plen[slot] = n;
-    this.#dir[slot] = dir === "in" ? 0 : 1;
+    const ord = this.#ord[idx];
+    this.#dir[slot] = (dir === "in" ? 0 : D_OUT) | (ord < this.#keepHead ? D_HEAD : 0);
+    if (ord < this.#keepHead) this.#ord[idx] = ord + 1;
     if (n > 0) {
       this.#data.set(n === bytes.length ? bytes : bytes.subarray(0, n), slot * this.previewBytes);
     }
     this.#src[slot] = src;
+    this.#cidx[slot] = idx;
     this.#notes[slot] = undefined;
+    this.#held[idx]++;
+    this.#refs[idx]++;
     this.kept = this.tap !== null && this.tap.packet(src, dir, bytes, ts, echo, lend) === true;
     return seq;
   }
@@ -223,18 +320,23 @@ export class PacketLog {
   /** A TCP connection closed, by FIN or by RST, or a UDP flow ended (for the tap). */
   closed(src: PacketSource, reset: boolean, ts: number): void {
     this.redactor?.forget(src);
+    const idx = this.#ids.get(src);
+    if (idx !== undefined) {
+      this.#closed[idx] = 1;
+      if (this.#refs[idx] === 0) this.#forget(idx);
+    }
     if (this.tap !== null) this.tap.closed(src, reset, ts);
   }
 
   /** Attaches a decoded summary to an entry still in the ring. */
   annotate(seq: number, note: PacketNote): void {
-    if (seq <= this.#next - 1 - this.capacity || seq >= this.#next) return;
+    if (seq <= this.#next - 1 - this.#main || seq >= this.#next) return;
     if (this.redactor !== null) {
       // Summaries quote what clients sent (a request line with ?token=…).
       const summary = this.redactor.text(note.summary);
       if (summary !== note.summary) note = { ...note, summary };
     }
-    const slot = seq % this.capacity;
+    const slot = seq % this.#main;
     const notes = this.#notes[slot];
     if (notes === undefined) this.#notes[slot] = [note];
     else if (notes.length < 32) notes.push(note);
@@ -243,33 +345,44 @@ export class PacketLog {
   /** Entries oldest first that match the query. */
   query(q: PacketQuery = {}): PacketEntry[] {
     const limit = q.limit ?? 100;
-    const oldest = Math.max(1, this.#next - this.capacity);
+    const main = this.#main;
+    const oldest = Math.max(1, this.#next - main);
     const out: PacketEntry[] = [];
     if (limit <= 0) return out;
+    // The kept entries are older than the ring's and in seq order: they come first.
     if (q.after !== undefined) {
+      for (let i = 0; i < this.#kCount && out.length < limit; i++) {
+        const slot = main + (this.#kStart + i) % this.#keep;
+        const seq = this.#seqOf[slot];
+        if (seq > q.after && this.#matches(slot, q)) out.push(this.#entry(slot, seq));
+      }
       for (let seq = Math.max(oldest, q.after + 1); seq < this.#next && out.length < limit; seq++) {
-        if (this.#matches(seq, q)) out.push(this.#entry(seq));
+        if (this.#matches(seq % main, q)) out.push(this.#entry(seq % main, seq));
       }
       return out;
     }
     for (let seq = this.#next - 1; seq >= oldest && out.length < limit; seq--) {
-      if (this.#matches(seq, q)) out.push(this.#entry(seq));
+      if (this.#matches(seq % main, q)) out.push(this.#entry(seq % main, seq));
+    }
+    for (let i = this.#kCount - 1; i >= 0 && out.length < limit; i--) {
+      const slot = main + (this.#kStart + i) % this.#keep;
+      if (this.#matches(slot, q)) out.push(this.#entry(slot, this.#seqOf[slot]));
     }
     return out.reverse();
   }
 
-  #matches(seq: number, q: PacketQuery): boolean {
-    const slot = seq % this.capacity;
+  #matches(slot: number, q: PacketQuery): boolean {
     const src = this.#src[slot];
     if (src === undefined) return false;
     if (q.conn !== undefined && src.id !== q.conn) return false;
     if (q.endpoint !== undefined && src.endpoint !== q.endpoint) return false;
-    if (q.dir !== undefined && (this.#dir[slot] === 0 ? "in" : "out") !== q.dir) return false;
+    if (q.dir !== undefined && ((this.#dir[slot] & D_OUT) === 0 ? "in" : "out") !== q.dir) {
+      return false;
+    }
     return true;
   }
 
-  #entry(seq: number): PacketEntry {
-    const slot = seq % this.capacity;
+  #entry(slot: number, seq: number): PacketEntry {
     const src = this.#src[slot]!;
     const start = slot * this.previewBytes;
     const preview = this.#data.subarray(start, start + this.#plen[slot]);
@@ -278,7 +391,7 @@ export class PacketLog {
       ts: this.#ts[slot],
       conn: src.id,
       endpoint: src.endpoint,
-      dir: this.#dir[slot] === 0 ? "in" : "out",
+      dir: (this.#dir[slot] & D_OUT) === 0 ? "in" : "out",
       len: this.#len[slot],
       data: preview.toBase64(),
       truncated: this.#plen[slot] < this.#len[slot],
@@ -286,5 +399,117 @@ export class PacketLog {
     const notes = this.#notes[slot];
     if (notes !== undefined) entry.decoded = notes.slice();
     return entry;
+  }
+
+  /** The ring's entry `seq` at `slot` is overwritten: moved to the kept ones, or dropped. */
+  #evict(slot: number, seq: number): void {
+    const idx = this.#cidx[slot];
+    const held = this.#held[idx]--;
+    const head = (this.#dir[slot] & D_HEAD) !== 0;
+    const tail = !head && held <= this.#keepTail &&
+      (this.#closed[idx] === 1 || this.#tailUsed[idx] < this.#keepTail);
+    if (!head && !tail) {
+      this.#drop(idx);
+      return;
+    }
+    if (tail) this.#tailUsed[idx]++;
+    if (this.#kCount === this.#keep) this.#evictKept();
+    const to = this.#main + (this.#kStart + this.#kCount) % this.#keep;
+    this.#kCount++;
+    this.#ts[to] = this.#ts[slot];
+    this.#len[to] = this.#len[slot];
+    this.#plen[to] = this.#plen[slot];
+    this.#dir[to] = this.#dir[slot];
+    const p = this.previewBytes;
+    this.#data.copyWithin(to * p, slot * p, slot * p + this.#plen[slot]);
+    this.#src[to] = this.#src[slot];
+    this.#notes[to] = this.#notes[slot];
+    this.#cidx[to] = idx;
+    this.#seqOf[to] = seq;
+  }
+
+  /** Drops the oldest kept entry for good. */
+  #evictKept(): void {
+    const slot = this.#main + this.#kStart;
+    this.#kStart = (this.#kStart + 1) % this.#keep;
+    this.#kCount--;
+    this.#src[slot] = undefined;
+    this.#notes[slot] = undefined;
+    this.#drop(this.#cidx[slot]);
+  }
+
+  /** One entry of source `idx` dropped for good. */
+  #drop(idx: number): void {
+    this.#dropped++;
+    this.#connDropped[idx]++;
+    this.#epDropped[this.#ep[idx]]++;
+    if (--this.#refs[idx] === 0 && this.#closed[idx] === 1) this.#forget(idx);
+  }
+
+  #index(src: PacketSource): number {
+    let idx = this.#ids.get(src);
+    if (idx === undefined) idx = this.#register(src);
+    this.#lastSrc = src;
+    this.#lastIdx = idx;
+    return idx;
+  }
+
+  #register(src: PacketSource): number {
+    let idx = this.#free.pop();
+    if (idx === undefined) {
+      idx = this.#srcs.length;
+      this.#srcs.push(undefined);
+      if (idx >= this.#ord.length) this.#grow();
+    }
+    let ep = this.#eps.get(src.endpoint);
+    if (ep === undefined) {
+      ep = this.#epDropped.length;
+      this.#eps.set(src.endpoint, ep);
+      this.#epDropped.push(0);
+    }
+    this.#ids.set(src, idx);
+    this.#srcs[idx] = src;
+    this.#ord[idx] = 0;
+    this.#held[idx] = 0;
+    this.#refs[idx] = 0;
+    this.#tailUsed[idx] = 0;
+    this.#closed[idx] = 0;
+    this.#connDropped[idx] = 0;
+    this.#ep[idx] = ep;
+    return idx;
+  }
+
+  /** Forgets a closed source the log holds nothing of. */
+  #forget(idx: number): void {
+    const src = this.#srcs[idx]!;
+    this.#ids.delete(src);
+    this.#srcs[idx] = undefined;
+    this.#free.push(idx);
+    if (this.#lastSrc === src) this.#lastSrc = null;
+  }
+
+  #grow(): void {
+    const n = this.#ord.length * 2;
+    const ord = new Uint32Array(n);
+    ord.set(this.#ord);
+    this.#ord = ord;
+    const held = new Int32Array(n);
+    held.set(this.#held);
+    this.#held = held;
+    const refs = new Int32Array(n);
+    refs.set(this.#refs);
+    this.#refs = refs;
+    const tailUsed = new Int32Array(n);
+    tailUsed.set(this.#tailUsed);
+    this.#tailUsed = tailUsed;
+    const closed = new Uint8Array(n);
+    closed.set(this.#closed);
+    this.#closed = closed;
+    const connDropped = new Float64Array(n);
+    connDropped.set(this.#connDropped);
+    this.#connDropped = connDropped;
+    const ep = new Int32Array(n);
+    ep.set(this.#ep);
+    this.#ep = ep;
   }
 }

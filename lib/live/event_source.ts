@@ -40,6 +40,7 @@ export interface LiveService {
   readonly log: {
     readonly lastSeq: number;
     query(q: PacketQuery): PacketEntry[];
+    evicted(filter: { endpoint?: string }): number;
   };
   readonly kernelStatus: KernelStatus;
   sockets(filter: Record<never, never>, options: { kernelMaxAgeMs?: number }): Promise<
@@ -184,8 +185,9 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
         let key = "";
         for (const endpoint of recentNames) {
           const list = log.query({ endpoint, limit: recentLimit });
-          lists[endpoint] = list;
-          key += `${endpoint}=${recentKey(list)};`;
+          const evicted = log.evicted({ endpoint });
+          lists[endpoint] = { packets: list, evicted };
+          key += `${endpoint}=${recentKey(list)}/${evicted};`;
         }
         if (key === recentSent) return;
         recentSent = key;

@@ -200,19 +200,19 @@ Deno.test("liveEvents() sends an endpoint's recent packets again when a note att
   });
   const first = await s.c.next("recent", 0);
   assert.deepEqual(Object.keys(first), ["frame-fixed", "discard"]);
-  assert.deepEqual(first["frame-fixed"].map((p) => p.seq), [seq]);
-  assert.deepEqual(first.discard, []);
+  assert.deepEqual(first["frame-fixed"].packets.map((p) => p.seq), [seq]);
+  assert.deepEqual(first.discard, { packets: [], evicted: 0 });
   // A note on the entry already sent, with no new packet: the stream notices within its recheck.
   service.log.annotate(seq, { kind: "framing", summary: "the peer half-closed" });
   service.now += RECENT_RECHECK_MS;
   const noted = await s.c.next("recent", 1);
-  assert.deepEqual(noted["frame-fixed"][0].decoded, [
+  assert.deepEqual(noted["frame-fixed"].packets[0].decoded, [
     { kind: "framing", summary: "the peer half-closed" },
   ]);
   service.record("frame-fixed", "d");
   service.record("frame-fixed", "e");
   const newer = await s.c.next("recent", 2);
-  assert.deepEqual(newer["frame-fixed"].map((p) => p.seq), [seq + 2, seq + 3]);
+  assert.deepEqual(newer["frame-fixed"].packets.map((p) => p.seq), [seq + 2, seq + 3]);
 });
 
 Deno.test("liveEvents() reports one socket, and null once the service forgets it", async () => {

@@ -28,11 +28,19 @@ export interface SocketEvent {
   socket: SocketRecord | null;
 }
 
+/** One endpoint's part of {@linkcode RecentEvent}. */
+export interface RecentList {
+  /** Its newest packets, oldest first. */
+  packets: PacketEntry[];
+  /** Its packets the log dropped for good: with none held, "evicted" rather than "none". */
+  evicted: number;
+}
+
 /**
- * The newest packets of each endpoint asked for with `?recent=`, oldest first,
- * re-sent whole whenever one of them changes (a note attached late included).
+ * The newest packets of each endpoint asked for with `?recent=`, re-sent whole
+ * whenever one of them changes (a note attached late included).
  */
-export type RecentEvent = Record<string, PacketEntry[]>;
+export type RecentEvent = Record<string, RecentList>;
 
 /** Every event of `/api/events`: its name and its payload. */
 export interface LiveEvents {
