@@ -4,7 +4,7 @@
  * highlights new and changed rows. No DOM, no Deno.
  */
 import type { KernelStatus } from "../lib/net/service.ts";
-import type { SocketRecord } from "../lib/net/types.ts";
+import type { SocketRecord, SocketState } from "../lib/net/types.ts";
 import { fmtAddr } from "./_format.ts";
 import type { StreamStatus } from "./_hooks.ts";
 
@@ -49,8 +49,11 @@ export const MIN_UPDATE_MS = 500;
 export const NEW_MS = 3000;
 /** A changed row is highlighted this long. */
 export const CHANGED_MS = 1500;
-/** Kernel states in the order the filter lists them. */
-export const STATES = [
+/**
+ * The states the filter offers before any socket is in them, in the order a
+ * connection meets them (any other state is offered while a row has it).
+ */
+export const STATES: readonly SocketState[] = [
   "LISTEN",
   "ESTABLISHED",
   "SYN_SENT",

@@ -31,7 +31,7 @@ import { EndpointStats, Registry } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
 import { type EndpointAddress, joinKernel } from "./socket_view.ts";
 import { type TcpBehaviour, TcpEndpoint } from "./tcp_endpoint.ts";
-import { type KernelSocket, type SocketRecord, TCP_STATES } from "./types.ts";
+import type { KernelSocket, SocketRecord } from "./types.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -119,17 +119,10 @@ export interface ServiceOptions {
   token?: string;
 }
 
-/**
- * Every state a row of {@linkcode Service.sockets} can be in: the kernel's TCP
- * states, UDP's UNCONN, a UDP flow's FLOW, and CLOSED for a socket only the
- * service still remembers.
- */
-export const SOCKET_STATES = [...TCP_STATES, "UNCONN", "FLOW", "CLOSED"] as const;
-
 /** Filters for {@linkcode Service.sockets}. */
 export interface SocketFilter {
   endpoint?: string;
-  /** State names (see {@linkcode SOCKET_STATES}), matched case-insensitively. */
+  /** State names (see `SOCKET_STATES` in ./types.ts), matched case-insensitively. */
   states?: string[];
 }
 
