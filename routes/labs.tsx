@@ -1,17 +1,16 @@
 import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import type { EndpointView } from "../islands/endpoint_cards.tsx";
-import Labs, { LABS, type LabView, READS } from "../islands/labs.tsx";
+import Labs, { type LabView, READS } from "../islands/labs.tsx";
 
 export const handler = definePage.handlers({
   GET({ url, state }) {
     const { service, dashboard } = state;
-    const specs = new Map(ENDPOINTS.map((e) => [e.name, e]));
     const labs: LabView[] = [];
-    for (const info of LABS) {
-      const stats = service.registry.endpoints.get(info.name);
-      const spec = specs.get(info.name);
-      if (stats === undefined || spec === undefined) continue;
+    for (const spec of ENDPOINTS) {
+      const info = spec.lab;
+      const stats = service.registry.endpoints.get(spec.name);
+      if (info === undefined || stats === undefined) continue;
       const addr = stats.address;
       // A wildcard bind is reached the way this page was.
       const host = addr === null || addr.hostname === "0.0.0.0" || addr.hostname === "::"
@@ -19,15 +18,16 @@ export const handler = definePage.handlers({
         : addr.hostname;
       labs.push({
         ...(stats.toJSON() as unknown as EndpointView),
+        info,
         tryIt: addr === null
           ? []
           : spec.tryIt.map((line) =>
             tryItLine(line, addr.hostname, addr.port, dashboard, state.client)
           ),
         packets: info.group === "framing"
-          ? service.log.query({ endpoint: info.name, limit: READS })
+          ? service.log.query({ endpoint: spec.name, limit: READS })
           : null,
-        open: info.name === "http-hello" && addr !== null
+        open: info.browser && addr !== null
           ? `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}/`
           : null,
       });
