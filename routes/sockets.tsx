@@ -1,3 +1,4 @@
+import { ECHOING } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import MulticonnLauncher from "../islands/multiconn_launcher.tsx";
 import SocketsTable, {
@@ -6,9 +7,6 @@ import SocketsTable, {
   parseView,
   viewRows,
 } from "../islands/sockets_table.tsx";
-
-/** Endpoints that echo, the multiconn client's targets. */
-const ECHOING = ["multiconn", "echo"];
 
 /** Rows the server renders and hands to the island before the first live snapshot. */
 const SERVER_ROWS = FIRST_ROWS * 2;
