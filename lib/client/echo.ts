@@ -2,9 +2,10 @@
 import { causeOf, deadline, dialBound, readFull, sameBytes, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
+import { echo as echoEndpoint } from "../net/endpoints/echo.ts";
 
-/** Default port of the echo endpoint. */
-export const ECHO_PORT = 65432;
+/** Default port of the echo endpoint, as lib/net/endpoints/echo.ts declares it. */
+export const ECHO_PORT = echoEndpoint.defaultPort;
 
 /** Options for {@linkcode echo}. */
 export interface EchoOptions extends TcpClientOptions {

@@ -8,9 +8,10 @@ import { causeOf, deadline, dialBound, sameBytes, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { readToEnd } from "./_stream.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
+import { reverse as reverseEndpoint } from "../net/endpoints/reverse.ts";
 
-/** Default port of the reverse endpoint. */
-export const REVERSE_PORT = 65439;
+/** Default port of the reverse endpoint, as lib/net/endpoints/reverse.ts declares it. */
+export const REVERSE_PORT = reverseEndpoint.defaultPort;
 
 /** Options for {@linkcode reverse}. */
 export interface ReverseOptions extends TcpClientOptions {
