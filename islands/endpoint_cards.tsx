@@ -6,8 +6,8 @@
  */
 import { useRef, useState } from "preact/hooks";
 import type { Fault } from "../lib/net/faults.ts";
+import type { EndpointRecord } from "../lib/net/registry.ts";
 import type { KernelStatus } from "../lib/net/service.ts";
-import type { Address } from "../lib/net/types.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import { FaultBadge, FaultControl } from "./_fault_control.tsx";
@@ -15,27 +15,8 @@ import { fmtAddr, fmtAge, fmtBytes, fmtInt, fmtRate } from "./_format.ts";
 import { useEventStream, useInterval, useNow } from "./_hooks.ts";
 import { CopyLine, KernelNotice, LiveDot } from "./_ui.tsx";
 
-/** One endpoint as `/api/endpoints` lists it. */
-export interface EndpointView {
-  name: string;
-  transport: "tcp" | "udp";
-  description: string;
-  address: Address | null;
-  listening: boolean;
-  connections: number;
-  accepted: number;
-  closed: number;
-  refused: number;
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-  errors: Record<string, number>;
-  limitHits: Record<string, number>;
-  /** The fault in force (TCP endpoints; null where faults do not apply). */
-  fault?: Fault | null;
-  /** Times each fault mode acted. */
-  faults?: Record<string, number>;
+/** One endpoint as `/api/endpoints` lists it: its record and, for the table's, its try-it lines. */
+export interface EndpointView extends EndpointRecord {
   /** Shell lines to try it (only the table's endpoints have them). */
   tryIt?: string[];
 }

@@ -1,6 +1,5 @@
 import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
-import type { EndpointView } from "../islands/endpoint_cards.tsx";
 import Labs, { type LabView, READS } from "../islands/labs.tsx";
 
 export const handler = definePage.handlers({
@@ -17,7 +16,7 @@ export const handler = definePage.handlers({
         ? url.hostname
         : addr.hostname;
       labs.push({
-        ...(stats.toJSON() as unknown as EndpointView),
+        ...stats.toJSON(),
         info,
         tryIt: addr === null
           ? []

@@ -13,6 +13,30 @@ export interface Observed {
   snapshot(): SocketRecord;
 }
 
+/** One endpoint as `GET /api/endpoints`, the overview and the labs show it. */
+export interface EndpointRecord {
+  name: string;
+  transport: "tcp" | "udp";
+  description: string;
+  address: Address | null;
+  listening: boolean;
+  /** Live connections (TCP) or flows (UDP). */
+  connections: number;
+  accepted: number;
+  closed: number;
+  refused: number;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  errors: Record<string, number>;
+  limitHits: Record<string, number>;
+  /** The fault in force (TCP endpoints; null where faults do not apply). */
+  fault: Fault | null;
+  /** Times each fault mode acted. */
+  faults: Record<string, number>;
+}
+
 /** One endpoint's identity and running totals. */
 export class EndpointStats implements ConnCounters {
   readonly name: string;
@@ -50,7 +74,7 @@ export class EndpointStats implements ConnCounters {
   }
 
   /** Plain data for the API. */
-  toJSON(): Record<string, unknown> {
+  toJSON(): EndpointRecord {
     return {
       name: this.name,
       transport: this.transport,
