@@ -1,7 +1,7 @@
 /**
- * The multiconn endpoint (seed 003's multi-connection server): an echo of its
- * own, so the load generator's connections are counted apart from echo's.
- * The messages each connection carries are the counters every endpoint keeps.
+ * The multiconn endpoint (seed 003's multi-connection server): an echo on a
+ * port of its own, so the load generator's connections and messages are
+ * counted apart from echo's.
  */
 import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import { echoHandler } from "./echo.ts";
