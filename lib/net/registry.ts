@@ -14,7 +14,7 @@ export interface Observed {
 }
 
 /** One endpoint as `GET /api/endpoints`, the overview and the labs show it. */
-export interface EndpointRecord {
+export interface EndpointRecord extends ConnCounters {
   name: string;
   transport: "tcp" | "udp";
   description: string;
@@ -25,12 +25,6 @@ export interface EndpointRecord {
   accepted: number;
   closed: number;
   refused: number;
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-  errors: Record<string, number>;
-  limitHits: Record<string, number>;
   /** The fault in force (TCP endpoints; null where faults do not apply). */
   fault: Fault | null;
   /** Times each fault mode acted. */
