@@ -1,11 +1,12 @@
 /**
  * The labs: one section per endpoint built from a tutorial, with its lesson,
- * the seed it comes from, its address, the lines to try it and its live
+ * the seed it comes from (both declared by the endpoint's module), its address, the lines to try it and its live
  * counters. The framing endpoints also show their recent reads, each drawn
  * as a bar cut where message boundaries fell, so messages split across
  * reads and merged into one read are plain to see.
  */
 import { useState } from "preact/hooks";
+import type { LabGroup, LabInfo } from "../lib/net/endpoint_spec.ts";
 import { island } from "../lib/web/island.tsx";
 import type { EndpointView, PacketEntry } from "../lib/view/wire.ts";
 import { FaultBadge } from "./_fault_control.tsx";
@@ -14,103 +15,6 @@ import { useEventStream } from "./_hooks.ts";
 import { DirMark } from "./_packets.tsx";
 import { type ReadPiece, readPieces } from "./_read_pieces.ts";
 import { CopyLine, LiveDot } from "./_ui.tsx";
-
-/** Which part of the page a lab sits in. */
-export type LabGroup = "protocols" | "framing" | "throughput";
-
-/** What the page says about a lab endpoint. */
-export interface LabInfo {
-  name: string;
-  group: LabGroup;
-  /** Where the system comes from: a seed tutorial or an RFC. */
-  seed: string;
-  /** The lesson, in one or two sentences. */
-  lesson: string;
-}
-
-/** The lab endpoints in the order the page shows them. */
-export const LABS: readonly LabInfo[] = [
-  {
-    name: "chat",
-    group: "protocols",
-    seed: "seed 003 · the threaded chat server",
-    lesson: "A stream keeps no message boundaries, so each message travels behind a fixed " +
-      "64-byte header that holds its length; the server reads the header, then exactly that " +
-      'many bytes, and answers "Msg received", and nothing else: the seed\'s client reads one ' +
-      "recv() per message, so anything more would be read as its acknowledgement. Send !JOIN " +
-      "to have the room's messages relayed to you too; the chat page shows them all.",
-  },
-  {
-    name: "clients",
-    group: "protocols",
-    seed: "seed 004 · the server that returns its client list",
-    lesson: "Send a name and get back the JSON list of every client seen so far. The list soon " +
-      "outgrows one 1,024-byte recv(), so a client that reads once gets half a document: read " +
-      "until the server closes.",
-  },
-  {
-    name: "reverse",
-    group: "protocols",
-    seed: "seed 002 · the reverse-echo server",
-    lesson: "One read is not one message. Like the seed's server, it calls recv(1024) once, " +
-      "sends those bytes back reversed and closes: a message that arrives in two reads (typed " +
-      "into nc, or written in two parts) comes back cut to the first. It reverses bytes, not " +
-      "characters, so multi-byte UTF-8 comes back scrambled.",
-  },
-  {
-    name: "http-hello",
-    group: "protocols",
-    seed: "seed 002 · a raw socket answering a browser",
-    lesson: "HTTP is text on a TCP socket: the server reads the request up to the blank line " +
-      "and writes a status line, headers and a page by hand. Open it in a browser, then find " +
-      "the browser's request bytes in the packet log.",
-  },
-  {
-    name: "frame-fixed",
-    group: "framing",
-    seed: "seeds 001, 002 · fixed-length messages",
-    lesson: "Every message is exactly 30 bytes, padded with # as in the seed: the reader always " +
-      "knows how much to wait for, at the cost of padding, a hard size limit, and losing any # " +
-      "that really ended the message.",
-  },
-  {
-    name: "frame-delimited",
-    group: "framing",
-    seed: "seeds 001, 002 · delimited messages",
-    lesson: "#*# ends each message, as in the seed. The reader scans for it, even when it is " +
-      "split across two reads, and must keep whatever follows: the next message may already sit " +
-      "in the same read. A message may never contain the delimiter.",
-  },
-  {
-    name: "frame-prefixed",
-    group: "framing",
-    seed: "seeds 001, 002 · length-prefixed messages",
-    lesson: "Five ASCII digits give the length, then the message follows; the reader waits for " +
-      "the prefix, then for exactly that many bytes.",
-  },
-  {
-    name: "frame-close",
-    group: "framing",
-    seed: "seeds 001, 002 · the message ends at the close",
-    lesson: "The sender half-closes to say the message is complete: one message per " +
-      "connection, and the only framing that needs no parsing at all.",
-  },
-  {
-    name: "discard",
-    group: "throughput",
-    seed: "RFC 863 · for seed 001's send and recv",
-    lesson: "Reads everything and drops it. Push bytes at it to see how fast the loopback " +
-      "moves them, and that send() returns long before the peer has read anything.",
-  },
-  {
-    name: "chargen",
-    group: "throughput",
-    seed: "RFC 864 · for seed 001's send and recv",
-    lesson: "Writes the rotating 72-character pattern as fast as the reader takes it. Each " +
-      "write waits for the kernel, so a reader that stops stops the generator: watch its " +
-      "Send-Q fill instead of the process growing.",
-  },
-];
 
 const GROUPS: { group: LabGroup; title: string; intro: string }[] = [
   {
@@ -136,8 +40,13 @@ const GROUPS: { group: LabGroup; title: string; intro: string }[] = [
 /** Reads shown per framing endpoint. */
 export const READS = 12;
 
-/** One lab as the page gets it: the endpoint, its try-it lines, and for framing its packets. */
+/**
+ * One lab as the page gets it: the endpoint, what it teaches, its try-it lines, and for
+ * framing its packets.
+ */
 export interface LabView extends EndpointView {
+  /** Its group, seed and lesson, as the endpoint's module declares them. */
+  info: LabInfo;
   /** Recent packets, oldest first (framing endpoints; null for the others). */
   packets: PacketEntry[] | null;
   /** Its packets the packet log dropped for good: with none held, they were evicted. */
@@ -270,7 +179,8 @@ function errorCount(counts: Record<string, number>): number {
   return n;
 }
 
-function Lab({ info, lab }: { info: LabInfo; lab: LabView }) {
+function Lab({ lab }: { lab: LabView }) {
+  const { info } = lab;
   const errors = errorCount(lab.errors);
   const limits = errorCount(lab.limitHits);
   return (
@@ -355,6 +265,7 @@ function Labs(props: LabsProps) {
           const fresh = byName.get(lab.name);
           return fresh === undefined ? lab : {
             ...fresh,
+            info: lab.info,
             tryIt: lab.tryIt,
             packets: lab.packets,
             evicted: lab.evicted,
@@ -379,9 +290,7 @@ function Labs(props: LabsProps) {
   return (
     <div class="labs">
       <nav class="toolbar lab-index" aria-label="Labs on this page">
-        {LABS.filter((i) => byName.has(i.name)).map((i) => (
-          <a key={i.name} class="chip" href={`#${i.name}`}>{i.name}</a>
-        ))}
+        {labs.map((l) => <a key={l.name} class="chip" href={`#${l.name}`}>{l.name}</a>)}
         <span class="spacer" />
         <LiveDot status={status} />
       </nav>
@@ -390,9 +299,9 @@ function Labs(props: LabsProps) {
           <h2 class="group-title">{title}</h2>
           <p class="explain">{intro}</p>
           <div class={`lab-grid lab-grid-${group}`}>
-            {LABS.filter((i) =>
-              i.group === group && byName.has(i.name)
-            ).map((info) => <Lab key={info.name} info={info} lab={byName.get(info.name)!} />)}
+            {labs.filter((l) =>
+              l.info.group === group
+            ).map((l) => <Lab key={l.name} lab={l} />)}
           </div>
         </div>
       ))}

@@ -1,4 +1,5 @@
-import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
+import { tryItLine } from "../lib/net/endpoint_table.ts";
+import { chat } from "../lib/net/endpoints/chat.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import ChatRoom, { HISTORY } from "../islands/chat_room.tsx";
 
@@ -12,9 +13,8 @@ const JOIN = [
 export const handler = definePage.handlers({
   GET({ state }) {
     const { service, dashboard } = state;
-    const addr = service.registry.endpoints.get("chat")?.address ?? null;
-    const spec = ENDPOINTS.find((e) => e.name === "chat");
-    const lines = [...(spec?.tryIt ?? []), ...JOIN];
+    const addr = service.registry.endpoints.get(chat.name)?.address ?? null;
+    const lines = [...chat.tryIt, ...JOIN];
     return page({
       address: addr,
       tryIt: addr === null ? [] : [

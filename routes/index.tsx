@@ -11,7 +11,7 @@ export const handler = definePage.handlers({
       const addr = stats.address;
       const lines = tryIt.get(stats.name);
       return {
-        ...(stats.toJSON() as unknown as EndpointView),
+        ...stats.toJSON(),
         tryIt: lines === undefined
           ? undefined
           : addr === null

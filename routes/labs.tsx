@@ -1,34 +1,34 @@
 import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import type { EndpointView } from "../lib/view/wire.ts";
-import Labs, { LABS, type LabView, READS } from "../islands/labs.tsx";
+import Labs, { type LabView, READS } from "../islands/labs.tsx";
 
 export const handler = definePage.handlers({
   GET({ url, state }) {
     const { service, dashboard } = state;
-    const specs = new Map(ENDPOINTS.map((e) => [e.name, e]));
     const labs: LabView[] = [];
-    for (const info of LABS) {
-      const stats = service.registry.endpoints.get(info.name);
-      const spec = specs.get(info.name);
-      if (stats === undefined || spec === undefined) continue;
+    for (const spec of ENDPOINTS) {
+      const info = spec.lab;
+      const stats = service.registry.endpoints.get(spec.name);
+      if (info === undefined || stats === undefined) continue;
       const addr = stats.address;
       // A wildcard bind is reached the way this page was.
       const host = addr === null || addr.hostname === "0.0.0.0" || addr.hostname === "::"
         ? url.hostname
         : addr.hostname;
       labs.push({
-        ...(stats.toJSON() as unknown as EndpointView),
+        ...stats.toJSON(),
+        info,
         tryIt: addr === null
           ? []
           : spec.tryIt.map((line) =>
             tryItLine(line, addr.hostname, addr.port, dashboard, state.client)
           ),
         packets: info.group === "framing"
-          ? service.log.query({ endpoint: info.name, limit: READS })
+          ? service.log.query({ endpoint: spec.name, limit: READS })
           : null,
-        evicted: info.group === "framing" ? service.log.evicted({ endpoint: info.name }) : 0,
-        open: info.name === "http-hello" && addr !== null
+        evicted: info.group === "framing" ? service.log.evicted({ endpoint: spec.name }) : 0,
+        open: info.browser && addr !== null
           ? `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}/`
           : null,
       });

@@ -1,10 +1,8 @@
+import { ECHOING } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import MulticonnLauncher from "../islands/multiconn_launcher.tsx";
 import SocketsTable from "../islands/sockets_table.tsx";
 import { FIRST_ROWS, foldedCount, parseView, viewRows } from "../lib/view/sockets_table.ts";
-
-/** Endpoints that echo, the multiconn client's targets. */
-const ECHOING = ["multiconn", "echo"];
 
 /** Rows the server renders and hands to the island before the first live snapshot. */
 const SERVER_ROWS = FIRST_ROWS * 2;

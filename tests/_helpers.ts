@@ -7,6 +7,7 @@
 import type { Hono } from "hono";
 import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
+import type { EndpointRecord } from "../lib/net/registry.ts";
 import { Service, type ServiceOptions } from "../lib/net/service.ts";
 import type { SocketRecord } from "../lib/net/types.ts";
 import { createApp } from "../routes/_routes.ts";
@@ -29,7 +30,7 @@ export interface TestService extends AsyncDisposable {
   /** `GET /api/sockets` with an optional query string. */
   sockets(query?: string): Promise<SocketRecord[]>;
   /** `GET /api/endpoints`, keyed by endpoint name. */
-  endpoints(): Promise<Record<string, EndpointJson>>;
+  endpoints(): Promise<Record<string, EndpointRecord>>;
 }
 
 /** A JSON response from the app. */
@@ -37,19 +38,6 @@ export interface ApiResponse<T> {
   status: number;
   headers: Headers;
   body: T;
-}
-
-/** One endpoint as `GET /api/endpoints` shows it. */
-export interface EndpointJson {
-  name: string;
-  connections: number;
-  accepted: number;
-  closed: number;
-  refused: number;
-  bytesIn: number;
-  bytesOut: number;
-  errors: Record<string, number>;
-  limitHits: Record<string, number>;
 }
 
 /**
@@ -93,7 +81,7 @@ export function startService(options: ServiceOptions = {}): TestService {
       return res.body.sockets;
     },
     async endpoints() {
-      const res = await api<{ endpoints: EndpointJson[] }>("/api/endpoints");
+      const res = await api<{ endpoints: EndpointRecord[] }>("/api/endpoints");
       return Object.fromEntries(res.body.endpoints.map((e) => [e.name, e]));
     },
     [Symbol.asyncDispose]: () => service.close(),

@@ -6,12 +6,12 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import type { ClientRun } from "../lib/net/client_runs.ts";
 import type { FdBudgetSnapshot } from "../lib/net/fd_budget.ts";
+import type { EndpointRecord } from "../lib/net/registry.ts";
 import {
   closeQuietly,
   connect,
   decoder,
   encoder,
-  type EndpointJson,
   readExactly,
   readToEnd,
   startService,
@@ -51,7 +51,7 @@ async function ping(conn: Deno.Conn, text: string): Promise<string> {
 }
 
 interface EndpointsBody {
-  endpoints: EndpointJson[];
+  endpoints: EndpointRecord[];
   fdBudget: FdBudgetSnapshot;
 }
 

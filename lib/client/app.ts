@@ -13,9 +13,10 @@ import { causeOf, deadline, dialBound, sameBytes, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { LatencyRecorder } from "./stats.ts";
 import type { DialAddress, LatencySummary, TcpClientOptions } from "./types.ts";
+import { app as appEndpoint } from "../net/endpoints/app.ts";
 
-/** Default port of the app endpoint. */
-export const APP_PORT = 65434;
+/** Default port of the app endpoint, as lib/net/endpoints/app.ts declares it. */
+export const APP_PORT = appEndpoint.defaultPort;
 
 /** Options for {@linkcode app}. */
 export interface AppOptions extends TcpClientOptions {

@@ -17,9 +17,10 @@ import { causeOf, dialBound, reasonOf, sleep, writeAll } from "./_conn.ts";
 import { OptionError } from "../options/option_error.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
+import { chat as chatEndpoint } from "../net/endpoints/chat.ts";
 
-/** Default port of the chat endpoint. */
-export const CHAT_PORT = 65437;
+/** Default port of the chat endpoint, as lib/net/endpoints/chat.ts declares it. */
+export const CHAT_PORT = chatEndpoint.defaultPort;
 
 /** Options for {@linkcode chat}. */
 export interface ChatOptions extends TcpClientOptions {

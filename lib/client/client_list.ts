@@ -7,9 +7,10 @@ import { causeOf, deadline, dialBound, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { halfClose, readToEnd } from "./_stream.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
+import { clients as clientsEndpoint } from "../net/endpoints/clients.ts";
 
-/** Default port of the clients endpoint. */
-export const CLIENTS_PORT = 65438;
+/** Default port of the client list endpoint, as lib/net/endpoints/clients.ts declares it. */
+export const CLIENTS_PORT = clientsEndpoint.defaultPort;
 
 /** Options for {@linkcode clientList}. */
 export interface ClientListOptions extends TcpClientOptions {

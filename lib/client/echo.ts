@@ -1,10 +1,11 @@
 /** The echo client (seed 003's echo-client.py): send a message, read the same bytes back. */
 import { causeOf, deadline, dialBound, readFull, sameBytes, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
-import type { DialAddress, TcpClientOptions } from "./types.ts";
+import type { ExchangeResult, TcpClientOptions } from "./types.ts";
+import { echo as echoEndpoint } from "../net/endpoints/echo.ts";
 
-/** Default port of the echo endpoint. */
-export const ECHO_PORT = 65432;
+/** Default port of the echo endpoint, as lib/net/endpoints/echo.ts declares it. */
+export const ECHO_PORT = echoEndpoint.defaultPort;
 
 /** Options for {@linkcode echo}. */
 export interface EchoOptions extends TcpClientOptions {
@@ -22,19 +23,11 @@ export interface EchoOptions extends TcpClientOptions {
   timeoutMs?: number;
 }
 
-/** What one echo exchange did. */
-export interface EchoResult {
-  /** True when the echo came back complete and byte for byte equal. */
-  ok: boolean;
-  /** Why the exchange failed, in one line. */
-  error?: string;
-  address: DialAddress;
-  /** Bytes sent. */
-  sent: number;
-  /** Bytes read back (never more than were sent). */
-  received: number;
-  /** The echo as UTF-8 text (invalid sequences replaced). */
-  text: string;
+/**
+ * What one echo exchange did: `ok` when the echo came back complete and byte for
+ * byte equal (`received` is never more than `sent`).
+ */
+export interface EchoResult extends ExchangeResult {
   /** Milliseconds to connect. */
   connectMs: number;
   /** Milliseconds from the first byte written to the last byte of the echo read. */

@@ -14,13 +14,14 @@ import { causeOf, deadline, dialBound, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { concat, halfClose } from "./_stream.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
+import { frameClose, frameDelimited, frameFixed, framePrefixed } from "../net/endpoints/framing.ts";
 
-/** Default port of each framing endpoint. */
+/** Default port of each framing endpoint, as lib/net/endpoints/framing.ts declares them. */
 export const FRAME_PORTS: Readonly<Record<FramingKind, number>> = {
-  fixed: 65441,
-  delimited: 65442,
-  prefixed: 65443,
-  close: 65444,
+  fixed: frameFixed.defaultPort,
+  delimited: frameDelimited.defaultPort,
+  prefixed: framePrefixed.defaultPort,
+  close: frameClose.defaultPort,
 };
 
 /** How the client cuts what it sends into writes. */

@@ -7,9 +7,10 @@ import { type BoundConn, dialBound, readFull, reasonOf, sameBytes, writeAll } fr
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { LatencyRecorder } from "./stats.ts";
 import type { DialAddress, LatencySummary, TcpClientOptions } from "./types.ts";
+import { multiconn as multiconnEndpoint } from "../net/endpoints/multiconn.ts";
 
-/** Default port of the multiconn endpoint. */
-export const MULTICONN_PORT = 65433;
+/** Default port of the multiconn endpoint, as lib/net/endpoints/multiconn.ts declares it. */
+export const MULTICONN_PORT = multiconnEndpoint.defaultPort;
 
 /** Largest message the load generator sends. */
 export const MAX_MESSAGE_SIZE = 16 * 1024 * 1024;

@@ -3,9 +3,10 @@ import { dialBound, reasonOf, sleep } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { LatencyRecorder } from "./stats.ts";
 import type { DialAddress, LatencySummary, TcpClientOptions } from "./types.ts";
+import { echo as echoEndpoint } from "../net/endpoints/echo.ts";
 
-/** Default port probed: the echo endpoint's. */
-export const PROBE_PORT = 65432;
+/** Default port: the echo endpoint's, as lib/net/endpoints/echo.ts declares it. */
+export const PROBE_PORT = echoEndpoint.defaultPort;
 
 /** Options for {@linkcode probe}. */
 export interface ProbeOptions extends TcpClientOptions {

@@ -7,10 +7,11 @@
 import { causeOf, deadline, dialBound, sameBytes, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { readToEnd } from "./_stream.ts";
-import type { DialAddress, TcpClientOptions } from "./types.ts";
+import type { ExchangeResult, TcpClientOptions } from "./types.ts";
+import { reverse as reverseEndpoint } from "../net/endpoints/reverse.ts";
 
-/** Default port of the reverse endpoint. */
-export const REVERSE_PORT = 65439;
+/** Default port of the reverse endpoint, as lib/net/endpoints/reverse.ts declares it. */
+export const REVERSE_PORT = reverseEndpoint.defaultPort;
 
 /** Options for {@linkcode reverse}. */
 export interface ReverseOptions extends TcpClientOptions {
@@ -28,17 +29,11 @@ export interface ReverseOptions extends TcpClientOptions {
   timeoutMs?: number;
 }
 
-/** What one reverse exchange did. */
-export interface ReverseResult {
-  /** True when the answer is exactly the bytes sent, reversed. */
-  ok: boolean;
-  /** Why the exchange failed, in one line. */
-  error?: string;
-  address: DialAddress;
-  sent: number;
-  received: number;
-  /** The answer as UTF-8 text (invalid sequences replaced: bytes are reversed one by one). */
-  text: string;
+/**
+ * What one reverse exchange did: `ok` when the answer is exactly the bytes sent,
+ * reversed (bytes are reversed one by one, so `text` scrambles multi-byte UTF-8).
+ */
+export interface ReverseResult extends ExchangeResult {
   /** Seconds from connect to the server's close. */
   seconds: number;
 }

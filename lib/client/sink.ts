@@ -5,9 +5,10 @@
 import { dialBound, reasonOf, sleep } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
+import { sink as sinkEndpoint } from "../net/endpoints/sink.ts";
 
-/** Default port of the sink endpoint. */
-export const SINK_PORT = 65436;
+/** Default port of the sink endpoint, as lib/net/endpoints/sink.ts declares it. */
+export const SINK_PORT = sinkEndpoint.defaultPort;
 
 /** Options for {@linkcode sink}. */
 export interface SinkOptions extends TcpClientOptions {

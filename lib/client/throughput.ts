@@ -8,11 +8,13 @@ import { dialBound, reasonOf, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { within } from "./_stream.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
+import { chargen as chargenEndpoint } from "../net/endpoints/chargen.ts";
+import { discard as discardEndpoint } from "../net/endpoints/discard.ts";
 
-/** Default port of the discard endpoint. */
-export const DISCARD_PORT = 65445;
-/** Default port of the chargen endpoint. */
-export const CHARGEN_PORT = 65446;
+/** Default port of the discard endpoint, as lib/net/endpoints/discard.ts declares it. */
+export const DISCARD_PORT = discardEndpoint.defaultPort;
+/** Default port of the chargen endpoint, as lib/net/endpoints/chargen.ts declares it. */
+export const CHARGEN_PORT = chargenEndpoint.defaultPort;
 
 /** Options for {@linkcode discard} and {@linkcode chargen}. */
 export interface ThroughputOptions extends TcpClientOptions {

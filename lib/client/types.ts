@@ -49,6 +49,21 @@ export interface TcpClientOptions {
   dial?: Dial;
 }
 
+/** What a one-message exchange (echo, reverse) did. */
+export interface ExchangeResult {
+  /** True when the answer is exactly what the endpoint should send back. */
+  ok: boolean;
+  /** Why the exchange failed, in one line. */
+  error?: string;
+  address: DialAddress;
+  /** Bytes sent. */
+  sent: number;
+  /** Bytes read back. */
+  received: number;
+  /** The answer as UTF-8 text (invalid sequences replaced). */
+  text: string;
+}
+
 /** Milliseconds-based summary of a set of timings, like ping's last line plus percentiles. */
 export interface LatencySummary {
   /** How many samples were taken. */

@@ -3,9 +3,10 @@ import { formatAddress, sameBytes, sleep } from "./_conn.ts";
 import { checkHostname, checkInteger, checkPort } from "./_check.ts";
 import { LatencyRecorder } from "./stats.ts";
 import type { DialAddress, LatencySummary } from "./types.ts";
+import { udp as udpEndpoint } from "../net/endpoints/udp.ts";
 
-/** Default port of the UDP endpoint. */
-export const UDP_PORT = 65435;
+/** Default port of the UDP endpoint, as lib/net/endpoints/udp.ts declares it. */
+export const UDP_PORT = udpEndpoint.defaultPort;
 
 /** Largest UDP payload over IPv4. */
 export const MAX_DATAGRAM = 65_507;

@@ -4,7 +4,6 @@
  */
 import type { Fault } from "../view/fault.ts";
 import type { ConnCounters } from "./observed_conn.ts";
-import type { EndpointView } from "../view/wire.ts";
 import type { Address, SocketRecord } from "./types.ts";
 
 /** Anything the registry can list: a connection, a listener, a UDP socket or flow. */
@@ -12,6 +11,24 @@ export interface Observed {
   readonly id: string;
   readonly endpoint: string;
   snapshot(): SocketRecord;
+}
+
+/** One endpoint as `GET /api/endpoints`, the overview and the labs show it. */
+export interface EndpointRecord extends ConnCounters {
+  name: string;
+  transport: "tcp" | "udp";
+  description: string;
+  address: Address | null;
+  listening: boolean;
+  /** Live connections (TCP) or flows (UDP). */
+  connections: number;
+  accepted: number;
+  closed: number;
+  refused: number;
+  /** The fault in force (TCP endpoints; null where faults do not apply). */
+  fault: Fault | null;
+  /** Times each fault mode acted. */
+  faults: Record<string, number>;
 }
 
 /** One endpoint's identity and running totals. */
@@ -51,7 +68,7 @@ export class EndpointStats implements ConnCounters {
   }
 
   /** Plain data for the API. */
-  toJSON(): EndpointView {
+  toJSON(): EndpointRecord {
     return {
       name: this.name,
       transport: this.transport,

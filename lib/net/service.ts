@@ -14,24 +14,17 @@ import { BufferPool } from "./buffer_pool.ts";
 import { ClientRuns } from "./client_runs.ts";
 import { ENDPOINTS } from "./endpoint_table.ts";
 import { countOpenFds, FdBudget, planFdBudget, readFdLimit } from "./fd_budget.ts";
-import { appHandler } from "./endpoints/app.ts";
-import { chargenBehaviour } from "./endpoints/chargen.ts";
 import { ChatRoom, type ChatRoomOptions } from "./endpoints/chat.ts";
-import { ClientList, type ClientListOptions } from "./endpoints/clients.ts";
-import { discardHandler } from "./endpoints/discard.ts";
-import { echoHandler } from "./endpoints/echo.ts";
-import { framingHandler } from "./endpoints/framing.ts";
+import type { ClientListOptions } from "./endpoints/clients.ts";
 import type { FramingOptions } from "../protocol/framing.ts";
-import { httpHelloHandler } from "./endpoints/http_hello.ts";
-import { reverseBehaviour } from "./endpoints/reverse.ts";
 import { Sink } from "./endpoints/sink.ts";
 import { UdpEndpoint } from "./endpoints/udp.ts";
 import { nowMs } from "./observed_conn.ts";
 import { EndpointStats, Registry } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
 import { type EndpointAddress, joinKernel } from "./socket_view.ts";
-import { type TcpBehaviour, TcpEndpoint } from "./tcp_endpoint.ts";
-import { type KernelSocket, type SocketRecord, TCP_STATES } from "./types.ts";
+import { TcpEndpoint } from "./tcp_endpoint.ts";
+import type { KernelSocket, SocketRecord } from "./types.ts";
 import type { KernelStatus } from "../view/wire.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
@@ -111,17 +104,19 @@ export interface ServiceOptions {
   token?: string;
 }
 
-/**
- * Every state a row of {@linkcode Service.sockets} can be in: the kernel's TCP
- * states, UDP's UNCONN, a UDP flow's FLOW, and CLOSED for a socket only the
- * service still remembers.
- */
-export const SOCKET_STATES = [...TCP_STATES, "UNCONN", "FLOW", "CLOSED"] as const;
+/** Everything the service hands the endpoint modules as they build their behaviours. */
+interface EndpointSetup {
+  options: ServiceOptions;
+  chat: ChatRoom;
+  sink: Sink;
+  appLatency: Histogram;
+  tracing: ConnTracing | null;
+}
 
 /** Filters for {@linkcode Service.sockets}. */
 export interface SocketFilter {
   endpoint?: string;
-  /** State names (see {@linkcode SOCKET_STATES}), matched case-insensitively. */
+  /** State names (see `SOCKET_STATES` in ./types.ts), matched case-insensitively. */
   states?: string[];
 }
 
@@ -215,31 +210,14 @@ export class Service {
       fds: this.fds,
     };
     this.clients = new ClientRuns(ctx);
-    // What each TCP endpoint does, by name; any other TCP endpoint echoes.
     this.chat = new ChatRoom(options.chat);
-    // What is not given takes the codec's own default.
-    const framing: FramingOptions = { ...options.framing, maxMessage: options.frameMaxMessage };
-    const behaviours: Record<string, TcpBehaviour> = {
-      sink: this.sink,
-      app: {
-        handler: appHandler({
-          maxContentLength: options.appMaxContent,
-          latency: this.appLatency,
-          tracing: this.tracing,
-        }),
-        // The tutorial's requests are about 150 bytes: read whole, one read each.
-        readSlot: 256,
-      },
+    // What an endpoint module may read as it builds its behaviour; each takes its part.
+    const setup: EndpointSetup = {
+      options,
       chat: this.chat,
-      clients: new ClientList(options.clients),
-      reverse: reverseBehaviour(),
-      "http-hello": { handler: httpHelloHandler() },
-      "frame-fixed": { handler: framingHandler("fixed", framing) },
-      "frame-delimited": { handler: framingHandler("delimited", framing) },
-      "frame-prefixed": { handler: framingHandler("prefixed", framing) },
-      "frame-close": { handler: framingHandler("close", framing) },
-      discard: { handler: discardHandler },
-      chargen: chargenBehaviour(),
+      sink: this.sink,
+      appLatency: this.appLatency,
+      tracing: this.tracing,
     };
     const tcpOptions = {
       hostname: this.host,
@@ -272,10 +250,11 @@ export class Service {
           );
           continue;
         }
-        const behaviour = behaviours[spec.name] ?? { handler: echoHandler };
-        const endpoint = new TcpEndpoint(stats, ctx, behaviour, { ...tcpOptions, port });
+        const endpoint = new TcpEndpoint(stats, ctx, spec.behaviour(setup), {
+          ...tcpOptions,
+          port,
+        });
         this.tcp.set(spec.name, endpoint);
-        if (spec.name === "sink") this.sink.attach(endpoint);
       }
     } catch (err) {
       // A port in use: release what was bound, then report which one failed (same error class).

@@ -62,6 +62,8 @@ export interface TcpBehaviour {
   opened?(conn: ObservedConn): void;
   /** Called once a connection closed, however it closed (rooms forget their members here). */
   closed?(conn: ObservedConn): void;
+  /** Called once with the endpoint it serves (the sink pauses and resumes all its connections). */
+  attach?(endpoint: TcpEndpoint): void;
 }
 
 /** A listening TCP endpoint and its live connections. */
@@ -125,6 +127,7 @@ export class TcpEndpoint implements Observed {
       },
     };
     ctx.registry.add(this);
+    behaviour.attach?.(this);
     this.#loops = this.#listeners.map((listener) => this.#acceptLoop(listener));
   }
 

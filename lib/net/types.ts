@@ -28,6 +28,16 @@ export const TCP_STATES = [
 /** Kernel TCP/UDP state names: the TCP states, and UNCONN for an unconnected UDP socket. */
 export type KernelState = typeof TCP_STATES[number] | "UNCONN";
 
+/**
+ * Every state a socket row can be in, each named once: the kernel's TCP
+ * states, UDP's UNCONN, a UDP flow's FLOW, and CLOSED for a socket only the
+ * service still remembers.
+ */
+export const SOCKET_STATES = [...TCP_STATES, "UNCONN", "FLOW", "CLOSED"] as const;
+
+/** A name of {@linkcode SOCKET_STATES}. */
+export type SocketState = typeof SOCKET_STATES[number];
+
 /** One row of the kernel's socket table. */
 export interface KernelSocket {
   transport: "tcp" | "udp";

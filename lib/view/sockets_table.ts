@@ -5,6 +5,7 @@
  */
 import { type SocketFilter, socketMatcher } from "./socket_filter.ts";
 import type { KernelStatus, SocketRecord } from "./wire.ts";
+import type { SocketState } from "../net/types.ts";
 
 /** Columns the table sorts by. */
 export type SortKey =
@@ -47,8 +48,11 @@ export const MIN_UPDATE_MS = 500;
 export const NEW_MS = 3000;
 /** A changed row is highlighted this long. */
 export const CHANGED_MS = 1500;
-/** Kernel states in the order the filter lists them. */
-export const STATES = [
+/**
+ * The states the filter offers before any socket is in them, in the order a
+ * connection meets them (any other state is offered while a row has it).
+ */
+export const STATES: readonly SocketState[] = [
   "LISTEN",
   "ESTABLISHED",
   "SYN_SENT",

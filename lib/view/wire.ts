@@ -8,8 +8,7 @@
  * here, and the server's code is checked against them where it sends them.
  * No runtime code, no Deno.
  */
-import type { Fault } from "./fault.ts";
-import type { Address } from "../net/types.ts";
+import type { EndpointRecord } from "../net/registry.ts";
 
 export type {
   Address,
@@ -21,6 +20,7 @@ export type {
 export type { PacketDir, PacketEntry, PacketNote } from "../capture/packet_log.ts";
 export type { ConnStream, StreamRecord } from "../capture/conn_stream.ts";
 export type { ClientRun } from "../net/client_runs.ts";
+export type { EndpointRecord } from "../net/registry.ts";
 export type { ChatMessage, ChatParticipant } from "../net/endpoints/chat.ts";
 export type { Fault, FaultMode } from "./fault.ts";
 
@@ -33,27 +33,8 @@ export interface KernelStatus {
   tookMs: number | null;
 }
 
-/** One endpoint as `/api/endpoints` and the `endpoints` event list it. */
-export interface EndpointView {
-  name: string;
-  transport: "tcp" | "udp";
-  description: string;
-  address: Address | null;
-  listening: boolean;
-  connections: number;
-  accepted: number;
-  closed: number;
-  refused: number;
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-  errors: Record<string, number>;
-  limitHits: Record<string, number>;
-  /** The fault in force (TCP endpoints; null where faults do not apply). */
-  fault?: Fault | null;
-  /** Times each fault mode acted. */
-  faults?: Record<string, number>;
+/** One endpoint as `/api/endpoints` and the `endpoints` event list it: its record and try-it lines. */
+export interface EndpointView extends EndpointRecord {
   /** Shell lines to try it (only the table's endpoints have them). */
   tryIt?: string[];
 }

@@ -1,4 +1,4 @@
-import { SOCKET_STATES } from "../../lib/net/service.ts";
+import { SOCKET_STATES } from "../../lib/net/types.ts";
 import { define, jsonRows } from "../../lib/web/define.ts";
 import { endpointParam, statesParam } from "../../lib/web/params.ts";
 import { filterSockets } from "../../lib/view/socket_filter.ts";

@@ -16,6 +16,7 @@ import {
   summarizeFrame,
 } from "../../protocol/app_codec.ts";
 import { concat } from "../../bytes.ts";
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import { type ConnHandler, nowMs, type ObservedConn } from "../observed_conn.ts";
 
 /** Limits of the app endpoint. */
@@ -135,3 +136,27 @@ export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
     },
   };
 }
+
+/** What the app endpoint takes from the service: its limit and the service's instruments. */
+export interface AppSetup {
+  options: { appMaxContent?: number };
+  appLatency: Histogram;
+  tracing: ConnTracing | null;
+}
+
+/** The app endpoint. */
+export const app = defineTcpEndpoint({
+  name: "app",
+  transport: "tcp",
+  defaultPort: 65434,
+  description: "The tutorial's application protocol: 2-byte length, JSON header, content",
+  tryIt: [
+    "deno task client app --port {port} search morpheus",
+    "deno task client app --port {port} binary 😃",
+  ],
+  behaviour: ({ options, appLatency, tracing }: AppSetup) => ({
+    handler: appHandler({ maxContentLength: options.appMaxContent, latency: appLatency, tracing }),
+    // The tutorial's requests are about 150 bytes: read whole, one read each.
+    readSlot: 256,
+  }),
+});

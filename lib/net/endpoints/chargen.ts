@@ -5,6 +5,7 @@
  * bytes up in the process. What the peer sends is read and dropped.
  */
 import { chargenCycle } from "../../protocol/chargen.ts";
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import { errorKind, type ObservedConn } from "../observed_conn.ts";
 import type { TcpBehaviour } from "../tcp_endpoint.ts";
 import { discardHandler } from "./discard.ts";
@@ -36,6 +37,26 @@ export function chargenBehaviour(options: ChargenOptions = {}): TcpBehaviour {
     },
   };
 }
+
+/** The chargen endpoint. */
+export const chargen = defineTcpEndpoint({
+  name: "chargen",
+  transport: "tcp",
+  defaultPort: 65446,
+  description: "Chargen (RFC 864): the 72-char rotating pattern, as fast as you read",
+  tryIt: [
+    "nc {host} {port} | head -c 740",
+    "deno task client chargen --port {port} --bytes 100000000",
+  ],
+  lab: {
+    group: "throughput",
+    seed: "RFC 864 · for seed 001's send and recv",
+    lesson: "Writes the rotating 72-character pattern as fast as the reader takes it. Each " +
+      "write waits for the kernel, so a reader that stops stops the generator: watch its " +
+      "Send-Q fill instead of the process growing.",
+  },
+  behaviour: () => chargenBehaviour(),
+});
 
 /** Writes `block` until the connection can no longer be written to. */
 async function generate(conn: ObservedConn, block: Uint8Array): Promise<void> {

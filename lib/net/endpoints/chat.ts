@@ -18,6 +18,7 @@ import {
   encodeChatRelay,
   isChatName,
 } from "../../protocol/chat.ts";
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import { type ConnHandler, nowMs, type ObservedConn } from "../observed_conn.ts";
 import type { TcpBehaviour } from "../tcp_endpoint.ts";
 import type { Address } from "../types.ts";
@@ -329,3 +330,26 @@ export class ChatRoom implements TcpBehaviour {
     return message;
   }
 }
+
+/** The chat endpoint: it serves the service's room, which the dashboard reads and posts into. */
+export const chat = defineTcpEndpoint({
+  name: "chat",
+  transport: "tcp",
+  defaultPort: 65437,
+  description: 'Chat room: 64-byte length header, "Msg received", !DISCONNECT; !JOIN for relays',
+  tryIt: [
+    "deno task client chat --port {port}",
+    "printf '%-64s%s' 5 hello | nc {host} {port}",
+    "(printf '%-64s%s' 5 '!JOIN'; cat) | nc {host} {port}",
+  ],
+  lab: {
+    group: "protocols",
+    seed: "seed 003 · the threaded chat server",
+    lesson: "A stream keeps no message boundaries, so each message travels behind a fixed " +
+      "64-byte header that holds its length; the server reads the header, then exactly that " +
+      'many bytes, and answers "Msg received", and nothing else: the seed\'s client reads one ' +
+      "recv() per message, so anything more would be read as its acknowledgement. Send !JOIN " +
+      "to have the room's messages relayed to you too; the chat page shows them all.",
+  },
+  behaviour: ({ chat }: { chat: ChatRoom }) => chat,
+});

@@ -8,6 +8,7 @@
  * newline, at the client's half-close, at 1,024 bytes, or when nothing more
  * arrives for a moment (the seed's client sends no delimiter and waits).
  */
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import type { ConnHandler, ObservedConn } from "../observed_conn.ts";
 import type { TcpBehaviour } from "../tcp_endpoint.ts";
 
@@ -138,3 +139,21 @@ export class ClientList implements TcpBehaviour {
     p.timer = timer;
   }
 }
+
+/** The client list endpoint. */
+export const clients = defineTcpEndpoint({
+  name: "clients",
+  transport: "tcp",
+  defaultPort: 65438,
+  description: "Send your name, get the JSON list of every client seen so far",
+  tryIt: ["echo alice | nc {host} {port}", "deno task client clients --port {port} alice"],
+  lab: {
+    group: "protocols",
+    seed: "seed 004 · the server that returns its client list",
+    lesson: "Send a name and get back the JSON list of every client seen so far. The list soon " +
+      "outgrows one 1,024-byte recv(), so a client that reads once gets half a document: read " +
+      "until the server closes.",
+  },
+  behaviour: ({ options }: { options: { clients?: ClientListOptions } }) =>
+    new ClientList(options.clients),
+});

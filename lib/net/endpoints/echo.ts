@@ -1,4 +1,5 @@
 /** The echo endpoint: every byte read is written back (the tutorial's echo server, seed 003). */
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import type { ConnHandler } from "../observed_conn.ts";
 
 /**
@@ -8,3 +9,14 @@ import type { ConnHandler } from "../observed_conn.ts";
 export const echoHandler: ConnHandler = {
   data: (conn, chunk) => conn.echo(chunk),
 };
+
+/** The echo endpoint. */
+export const echo = defineTcpEndpoint({
+  name: "echo",
+  transport: "tcp",
+  defaultPort: 65432,
+  description: "Echoes every byte back, many clients at once",
+  tryIt: ["nc {host} {port}", 'deno task client echo --port {port} "Hello, world"'],
+  echoes: true,
+  behaviour: () => ({ handler: echoHandler }),
+});

@@ -13,6 +13,7 @@ import {
   type FramingOptions,
   type FramingResult,
 } from "../../protocol/framing.ts";
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import type { ConnHandler, ObservedConn } from "../observed_conn.ts";
 import { concat } from "../../bytes.ts";
 
@@ -97,3 +98,98 @@ export function framingHandler(
     },
   };
 }
+
+/** What a framing endpoint takes from the service's options. */
+export interface FramingSetup {
+  options: {
+    /** Largest message of the delimited, prefixed and close framings. */
+    frameMaxMessage?: number;
+    /** Record size and pad of frame-fixed, delimiter of frame-delimited. */
+    framing?: Pick<FramingOptions, "recordSize" | "pad" | "delimiter">;
+  };
+}
+
+/** The handler of one framing, with what the options do not give left at the codec's default. */
+function framingBehaviour(kind: FramingKind): (setup: FramingSetup) => { handler: ConnHandler } {
+  return ({ options }) => ({
+    handler: framingHandler(kind, { ...options.framing, maxMessage: options.frameMaxMessage }),
+  });
+}
+
+/** The fixed-length framing endpoint. */
+export const frameFixed = defineTcpEndpoint({
+  name: "frame-fixed",
+  transport: "tcp",
+  defaultPort: 65441,
+  description: "Framing lab: fixed 30-byte records padded with #, as seed 002; echoed whole",
+  tryIt: [
+    "printf 'Hello, world!#################' | nc {host} {port}",
+    'deno task client frame --kind fixed --port {port} --bytewise "hello" "world"',
+  ],
+  lab: {
+    group: "framing",
+    seed: "seeds 001, 002 · fixed-length messages",
+    lesson: "Every message is exactly 30 bytes, padded with # as in the seed: the reader always " +
+      "knows how much to wait for, at the cost of padding, a hard size limit, and losing any # " +
+      "that really ended the message.",
+  },
+  behaviour: framingBehaviour("fixed"),
+});
+
+/** The delimited framing endpoint. */
+export const frameDelimited = defineTcpEndpoint({
+  name: "frame-delimited",
+  transport: "tcp",
+  defaultPort: 65442,
+  description: "Framing lab: messages ended by #*#, as seed 002; echoed whole",
+  tryIt: [
+    "printf 'Hello, world!#*#one#*#two#*#' | nc {host} {port}",
+    'deno task client frame --kind delimited --port {port} "a" "b"',
+  ],
+  lab: {
+    group: "framing",
+    seed: "seeds 001, 002 · delimited messages",
+    lesson: "#*# ends each message, as in the seed. The reader scans for it, even when it is " +
+      "split across two reads, and must keep whatever follows: the next message may already sit " +
+      "in the same read. A message may never contain the delimiter.",
+  },
+  behaviour: framingBehaviour("delimited"),
+});
+
+/** The length-prefixed framing endpoint. */
+export const framePrefixed = defineTcpEndpoint({
+  name: "frame-prefixed",
+  transport: "tcp",
+  defaultPort: 65443,
+  description: "Framing lab: a 5-digit ASCII length prefix, then the message, echoed whole",
+  tryIt: [
+    "printf '00005hello00005world' | nc {host} {port}",
+    'deno task client frame --kind prefixed --port {port} "hello" "world"',
+  ],
+  lab: {
+    group: "framing",
+    seed: "seeds 001, 002 · length-prefixed messages",
+    lesson: "Five ASCII digits give the length, then the message follows; the reader waits for " +
+      "the prefix, then for exactly that many bytes.",
+  },
+  behaviour: framingBehaviour("prefixed"),
+});
+
+/** The framing endpoint whose message ends at the client's half-close. */
+export const frameClose = defineTcpEndpoint({
+  name: "frame-close",
+  transport: "tcp",
+  defaultPort: 65444,
+  description: "Framing lab: the message ends when the client half-closes; echoed, then closed",
+  tryIt: [
+    "printf 'hello' | nc -N {host} {port}",
+    'deno task client frame --kind close --port {port} "hello"',
+  ],
+  lab: {
+    group: "framing",
+    seed: "seeds 001, 002 · the message ends at the close",
+    lesson: "The sender half-closes to say the message is complete: one message per " +
+      "connection, and the only framing that needs no parsing at all.",
+  },
+  behaviour: framingBehaviour("close"),
+});

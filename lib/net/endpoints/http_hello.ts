@@ -4,6 +4,7 @@
  * HTTP/1.1 response (an HTML page echoing the request), then closes.
  * There is no HTTP library here: the bytes are the lesson.
  */
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import type { ConnHandler, ObservedConn } from "../observed_conn.ts";
 
 /** Limits of the HTTP hello endpoint. */
@@ -199,3 +200,24 @@ export function httpHelloHandler(options: HttpHelloOptions = {}): ConnHandler {
     },
   };
 }
+
+/** The HTTP hello endpoint. */
+export const httpHello = defineTcpEndpoint({
+  name: "http-hello",
+  transport: "tcp",
+  defaultPort: 65440,
+  description: "A raw socket answering a browser with a hand-written HTTP response",
+  tryIt: [
+    "curl -v http://{host}:{port}/",
+    "printf 'GET / HTTP/1.1\\r\\n\\r\\n' | nc {host} {port}",
+  ],
+  lab: {
+    group: "protocols",
+    seed: "seed 002 · a raw socket answering a browser",
+    lesson: "HTTP is text on a TCP socket: the server reads the request up to the blank line " +
+      "and writes a status line, headers and a page by hand. Open it in a browser, then find " +
+      "the browser's request bytes in the packet log.",
+    browser: true,
+  },
+  behaviour: () => ({ handler: httpHelloHandler() }),
+});

@@ -7,6 +7,7 @@
  * reversed one by one, as the seed's `bytes(reversed(data))` does, so
  * multi-byte UTF-8 characters come back scrambled.
  */
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import type { ConnHandler } from "../observed_conn.ts";
 import type { TcpBehaviour } from "../tcp_endpoint.ts";
 
@@ -51,3 +52,24 @@ export function reverseHandler(options: ReverseOptions = {}): ConnHandler {
 export function reverseBehaviour(options: ReverseOptions = {}): TcpBehaviour {
   return { handler: reverseHandler(options), readSlot: options.readSize ?? 1024 };
 }
+
+/** The reverse endpoint. */
+export const reverse = defineTcpEndpoint({
+  name: "reverse",
+  transport: "tcp",
+  defaultPort: 65439,
+  description: "Answers its first read (up to 1,024 bytes) reversed, then closes",
+  tryIt: [
+    "printf 'Hello, world!' | nc -N {host} {port}",
+    'deno task client reverse --port {port} "Hello, world!"',
+  ],
+  lab: {
+    group: "protocols",
+    seed: "seed 002 · the reverse-echo server",
+    lesson: "One read is not one message. Like the seed's server, it calls recv(1024) once, " +
+      "sends those bytes back reversed and closes: a message that arrives in two reads (typed " +
+      "into nc, or written in two parts) comes back cut to the first. It reverses bytes, not " +
+      "characters, so multi-byte UTF-8 comes back scrambled.",
+  },
+  behaviour: () => reverseBehaviour(),
+});

@@ -3,6 +3,7 @@
  * kernel's receive queue fills on this side and the writer's send queue on
  * the other (the buffer demonstration in seed 003's troubleshooting section).
  */
+import { defineTcpEndpoint } from "../endpoint_spec.ts";
 import type { ConnHandler } from "../observed_conn.ts";
 import type { TcpBehaviour, TcpEndpoint } from "../tcp_endpoint.ts";
 
@@ -41,3 +42,16 @@ export class Sink implements TcpBehaviour {
     return n;
   }
 }
+
+/** The sink endpoint: it serves the service's drain switch, which the API flips. */
+export const sink = defineTcpEndpoint({
+  name: "sink",
+  transport: "tcp",
+  defaultPort: 65436,
+  description: "Accepts and never reads until drained, so Recv-Q and the writer's Send-Q fill",
+  tryIt: [
+    "deno task client sink --port {port}",
+    "curl --json '{\"drain\":true}' http://{dashboard}/api/sink/drain",
+  ],
+  behaviour: ({ sink }: { sink: Sink }) => sink,
+});

@@ -4,11 +4,21 @@
  * connection would, and expire after a quiet period.
  */
 import type { PacketSource } from "../../capture/packet_log.ts";
+import { defineUdpEndpoint } from "../endpoint_spec.ts";
 import { clockMs, errorKind, nowMs } from "../observed_conn.ts";
 import { decodeSockaddr, type MmsgSocket, openMmsgSocket } from "../udp_mmsg.ts";
 import type { EndpointStats, Observed } from "../registry.ts";
 import type { ServiceContext } from "../service_context.ts";
 import type { Address, SocketRecord } from "../types.ts";
+
+/** The UDP echo endpoint; the service runs it as a {@linkcode UdpEndpoint}. */
+export const udp = defineUdpEndpoint({
+  name: "udp",
+  transport: "udp",
+  defaultPort: 65435,
+  description: "Echoes each datagram to its sender; per-peer flows",
+  tryIt: ["nc -u {host} {port}", "deno task client udp --port {port} hello"],
+});
 
 /** Where the UDP endpoint binds and how many peers it tracks. */
 export interface UdpEndpointOptions {

@@ -1,3 +1,4 @@
+import { ECHOING } from "../../../lib/net/endpoint_table.ts";
 import { define, json, jsonError } from "../../../lib/web/define.ts";
 import { jsonBody, ParamError } from "../../../lib/web/params.ts";
 
@@ -17,9 +18,6 @@ function intField(
   }
   return v;
 }
-
-/** Endpoints that echo every byte, which is what the load generator verifies. */
-const ECHOING = ["echo", "multiconn"];
 
 export const handler = define.handlers({
   async POST({ req, state }) {

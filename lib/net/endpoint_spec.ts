@@ -1,0 +1,60 @@
+/**
+ * What an endpoint module declares: who it is (name, transport, default port,
+ * description, the lines to try it, its lab), and for a TCP endpoint how the
+ * service builds its behaviour. lib/net/endpoint_table.ts lists the modules.
+ */
+import type { TcpBehaviour } from "./tcp_endpoint.ts";
+
+/** Which part of the labs page a lab sits in. */
+export type LabGroup = "protocols" | "framing" | "throughput";
+
+/** What the labs page says about an endpoint built from a tutorial. */
+export interface LabInfo {
+  group: LabGroup;
+  /** Where the system comes from: a seed tutorial or an RFC. */
+  seed: string;
+  /** The lesson, in one or two sentences. */
+  lesson: string;
+  /** Whether the page links to the endpoint's address for a browser to open. @default false */
+  browser?: boolean;
+}
+
+/** One endpoint's identity and how to try it. */
+export interface EndpointSpec {
+  name: string;
+  transport: "tcp" | "udp";
+  defaultPort: number;
+  /** One sentence for the banner and the overview. */
+  description: string;
+  /** Shell lines to try it; `{host}` and `{port}` are filled in with the real address. */
+  tryIt: readonly string[];
+  /** Its section on the labs page; an endpoint without one is not shown there. */
+  lab?: LabInfo;
+  /** Whether it writes back every byte it reads, which the multiconn load verifies. @default false */
+  echoes?: boolean;
+}
+
+/**
+ * A TCP endpoint: its spec and how to build its behaviour from `setup`, the
+ * part of what the service holds that this endpoint reads (its options, the
+ * chat room, the app latency histogram, …).
+ */
+export interface TcpEndpointSpec<Setup = unknown> extends EndpointSpec {
+  transport: "tcp";
+  behaviour(setup: Setup): TcpBehaviour;
+}
+
+/** A UDP endpoint: the service runs it as a `UdpEndpoint` (lib/net/endpoints/udp.ts). */
+export interface UdpEndpointSpec extends EndpointSpec {
+  transport: "udp";
+}
+
+/** Declares a TCP endpoint (an identity function, for type inference of `Setup`). */
+export function defineTcpEndpoint<Setup>(spec: TcpEndpointSpec<Setup>): TcpEndpointSpec<Setup> {
+  return spec;
+}
+
+/** Declares a UDP endpoint (an identity function, for symmetry and checking). */
+export function defineUdpEndpoint(spec: UdpEndpointSpec): UdpEndpointSpec {
+  return spec;
+}
