@@ -286,7 +286,6 @@ function Labs(props: LabsProps) {
     },
   });
 
-  const byName = new Map(labs.map((l) => [l.name, l]));
   return (
     <div class="labs">
       <nav class="toolbar lab-index" aria-label="Labs on this page">

@@ -1,6 +1,5 @@
 import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
-import type { EndpointView } from "../lib/view/wire.ts";
 import Labs, { type LabView, READS } from "../islands/labs.tsx";
 
 export const handler = definePage.handlers({
