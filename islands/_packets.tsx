@@ -3,7 +3,7 @@
  * direction mark, decoded notes, and the bytes pane. Payload bytes are
  * attacker-controlled, so they only ever reach the page as text nodes.
  */
-import type { PacketEntry, PacketNote } from "../lib/view/wire.ts";
+import type { PacketEntry, PacketNote } from "../lib/view/api_types.ts";
 import {
   fmtInt,
   fmtTime,

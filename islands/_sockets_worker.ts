@@ -6,7 +6,7 @@
  * thread never touches the full list, so scrolling stays smooth.
  */
 import type { SocketsEvent } from "../lib/view/live_events.ts";
-import type { SocketRecord } from "../lib/view/wire.ts";
+import type { SocketRecord } from "../lib/view/api_types.ts";
 import type { StreamStatus } from "./_hooks.ts";
 import {
   foldedCount,

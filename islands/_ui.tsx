@@ -1,5 +1,5 @@
 /** Small pieces several islands render: the live dot, state badges, a copyable shell line. */
-import type { KernelStatus } from "../lib/view/wire.ts";
+import type { KernelStatus } from "../lib/view/api_types.ts";
 import { useState } from "preact/hooks";
 import { stateClass } from "../lib/view/format.ts";
 import { copyText, type StreamStatus } from "./_hooks.ts";

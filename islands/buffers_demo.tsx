@@ -5,7 +5,7 @@
  * and the process's own numbers side by side.
  */
 import { useRef, useState } from "preact/hooks";
-import type { Address, KernelStatus, SocketRecord } from "../lib/view/wire.ts";
+import type { Address, KernelStatus, SocketRecord } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import { fmtAddr, fmtBytes, fmtInt } from "../lib/view/format.ts";

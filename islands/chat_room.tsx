@@ -6,7 +6,7 @@
  * inside `<bdi>` so right-to-left overrides cannot reorder what surrounds them.
  */
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { Address, ChatMessage, ChatParticipant } from "../lib/view/wire.ts";
+import type { Address, ChatMessage, ChatParticipant } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAddr, fmtAge, fmtInt, fmtTime, visibleControls } from "../lib/view/format.ts";
 import { postJson, type StreamStatus, useInterval, useNow } from "./_hooks.ts";

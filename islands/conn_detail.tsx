@@ -8,7 +8,7 @@
  */
 import { Fragment } from "preact";
 import { useMemo, useRef, useState } from "preact/hooks";
-import type { ConnStream, KernelStatus, PacketEntry, SocketRecord } from "../lib/view/wire.ts";
+import type { ConnStream, KernelStatus, PacketEntry, SocketRecord } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import {

@@ -5,7 +5,7 @@
  * with a control to switch it.
  */
 import { useRef, useState } from "preact/hooks";
-import type { EndpointView, Fault, KernelStatus } from "../lib/view/wire.ts";
+import type { EndpointView, Fault, KernelStatus } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import { FaultBadge, FaultControl } from "./_fault_control.tsx";

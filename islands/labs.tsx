@@ -8,7 +8,7 @@
 import { useState } from "preact/hooks";
 import type { LabGroup, LabInfo } from "../lib/net/endpoint_spec.ts";
 import { island } from "../lib/web/island.tsx";
-import type { EndpointView, PacketEntry } from "../lib/view/wire.ts";
+import type { EndpointView, PacketEntry } from "../lib/view/api_types.ts";
 import { FaultBadge } from "./_fault_control.tsx";
 import { fmtAddr, fmtBytes, fmtInt, fmtTime, fromBase64 } from "../lib/view/format.ts";
 import { useEventStream } from "./_hooks.ts";

@@ -4,7 +4,7 @@
  * and lists the runs with their status and result.
  */
 import { useState } from "preact/hooks";
-import type { ClientRun } from "../lib/view/wire.ts";
+import type { ClientRun } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAge, fmtBytes, fmtInt } from "../lib/view/format.ts";
 import { postJson, useInterval } from "./_hooks.ts";

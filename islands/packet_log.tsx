@@ -5,7 +5,7 @@
  * frames and framing errors, and a bytes pane for the selected packet.
  */
 import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { PacketEntry } from "../lib/view/wire.ts";
+import type { PacketEntry } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { asciiLine, fmtInt, fmtTime, fromBase64, hexLine } from "../lib/view/format.ts";
 import { useEventStream, useRowWindow } from "./_hooks.ts";

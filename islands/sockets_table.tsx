@@ -11,7 +11,7 @@
  */
 import { Component } from "preact";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { KernelStatus, SocketRecord } from "../lib/view/wire.ts";
+import type { KernelStatus, SocketRecord } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAddr, fmtAge, fmtBytes, fmtInt } from "../lib/view/format.ts";
 import { postJson, type StreamStatus, useInterval, useRowWindow } from "./_hooks.ts";

@@ -15,7 +15,7 @@ export const handler = definePage.handlers({
       draining: service.sink.draining,
       kernel: service.kernelStatus,
       sockets,
-      runs: service.clients.list().filter((r) => r.kind === "sink"),
+      runs: service.launcher.list().filter((r) => r.kind === "sink"),
       now: Date.now(),
     }, { title: "Buffers" });
   },

@@ -1,7 +1,7 @@
 import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import EndpointCards from "../islands/endpoint_cards.tsx";
-import type { EndpointView } from "../lib/view/wire.ts";
+import type { EndpointView } from "../lib/view/api_types.ts";
 
 export const handler = definePage.handlers({
   GET({ state }) {

@@ -1,6 +1,6 @@
 import { define } from "../lib/web/define.ts";
-import { readProcessStats } from "../lib/web/process_stats.ts";
-import { renderMetrics } from "../lib/web/prometheus.ts";
+import { readProcessStats } from "../lib/telemetry/process_stats.ts";
+import { renderMetrics } from "../lib/telemetry/prometheus.ts";
 
 export const handler = define.handlers({
   async GET({ state }) {

@@ -14,7 +14,7 @@ export const handler = definePage.handlers({
     const sockets = await service.sockets();
     const now = Date.now();
     const rows = viewRows(sockets, view, now);
-    const runs = service.clients.list().filter((r) => r.kind === "multiconn");
+    const runs = service.launcher.list().filter((r) => r.kind === "multiconn");
     return page({
       view,
       now,

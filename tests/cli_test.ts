@@ -11,7 +11,7 @@ import {
   startPythonEchoServer,
   startSilentServer,
   startUdpEcho,
-} from "../lib/client/test_servers.ts";
+} from "./_test_servers.ts";
 
 /** Runs the CLI in process and collects what it printed. */
 async function run(args: (string | number)[], options: { progress?: boolean } = {}) {

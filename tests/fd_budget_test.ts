@@ -4,7 +4,7 @@
  * dashboard answers, and an accept that meets real EMFILE backs off and recovers.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import type { ClientRun } from "../lib/net/client_runs.ts";
+import type { ClientRun } from "../lib/net/launcher.ts";
 import type { FdBudgetSnapshot } from "../lib/net/fd_budget.ts";
 import type { EndpointRecord } from "../lib/net/registry.ts";
 import {
@@ -184,7 +184,7 @@ Deno.test("the budget is shared by the endpoints and the service's client runs, 
       /^Connection 1: Cannot connect to "127\.0\.0\.1:\d+": Descriptor budget spent \(4 of 4 connections open\)$/,
     );
     // The launcher's own counters (in /metrics as endpoint="launcher").
-    const launcher = svc.service.clients.stats;
+    const launcher = svc.service.launcher.stats;
     deepStrictEqual([launcher.refused, launcher.limitHits], [2, { "fd-budget": 2 }]);
     const body = (await svc.api<EndpointsBody>("/api/endpoints")).body;
     deepStrictEqual(body.fdBudget, {

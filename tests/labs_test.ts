@@ -234,7 +234,7 @@ Deno.test("the labs' limits come from the service's options (the start flags)", 
   await using svc = startService({
     frameMaxMessage: 8,
     chat: { maxMessage: 16, history: 2 },
-    clients: { maxNames: 2 },
+    clientList: { maxNames: 2 },
   });
   // A delimited message with no #*# within 8 bytes: the error line, then the close.
   const frame = await connect(svc.port("frame-delimited"));

@@ -160,7 +160,7 @@ Deno.test("parseFlags() reads the labs' limits and the UDP flow timeout, with th
     const parsed = parseFlags(args);
     if (typeof parsed === "string") throw new Error(parsed);
     const s = parsed.service;
-    return [s.flowIdleMs, s.chat, s.clients, s.frameMaxMessage];
+    return [s.flowIdleMs, s.chat, s.clientList, s.frameMaxMessage];
   };
   deepStrictEqual(service([]), [
     60_000,

@@ -7,7 +7,7 @@
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { CaptureRing } from "../lib/capture/capture_ring.ts";
-import { type EventLine, EventLog } from "../lib/capture/event_log.ts";
+import { type EventLine, EventLog } from "../lib/telemetry/event_log.ts";
 import { composeTaps, PacketLog } from "../lib/capture/packet_log.ts";
 import { BufferPool } from "../lib/net/buffer_pool.ts";
 import { UdpEndpoint } from "../lib/net/endpoints/udp.ts";

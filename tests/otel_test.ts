@@ -5,7 +5,7 @@
  * in process with a fake tracer.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import type { SpanAttributes, SpanLike, TracerLike } from "../lib/capture/tracing.ts";
+import type { SpanAttributes, SpanLike, TracerLike } from "../lib/telemetry/tracing.ts";
 import {
   AppReader,
   appRequest,

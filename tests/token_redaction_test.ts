@@ -7,7 +7,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
-import type { SpanAttributes, SpanLike, TracerLike } from "../lib/capture/tracing.ts";
+import type { SpanAttributes, SpanLike, TracerLike } from "../lib/telemetry/tracing.ts";
 import {
   AppReader,
   appRequest,

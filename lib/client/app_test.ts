@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeErrorFrame, encodeJsonMessage } from "../protocol/app_codec.ts";
 import { app } from "./app.ts";
-import { closedPort, startAppServer, startSilentServer } from "./test_servers.ts";
+import { closedPort, startAppServer, startSilentServer } from "../../tests/_test_servers.ts";
 import type { StreamConn } from "./types.ts";
 
 Deno.test("app() searches and gets the tutorial's answer", async () => {

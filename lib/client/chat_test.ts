@@ -3,7 +3,7 @@ import { ENDPOINTS } from "../net/endpoint_table.ts";
 import { Service } from "../net/service.ts";
 import type { ChatEvent } from "../protocol/chat.ts";
 import { chat } from "./chat.ts";
-import { closedPort, startSilentServer } from "./test_servers.ts";
+import { closedPort, startSilentServer } from "../../tests/_test_servers.ts";
 
 /** A service with every endpoint on port 0; the chat endpoint is the one under test. */
 function startChat(): { service: Service; port: number } & AsyncDisposable {

@@ -7,7 +7,7 @@ import { causeOf, deadline, dialBound, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
 import { halfClose, readToEnd } from "./_stream.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
-import { clients as clientsEndpoint } from "../net/endpoints/clients.ts";
+import { clients as clientsEndpoint } from "../net/endpoints/client_list.ts";
 
 /** Default port of the client list endpoint, as lib/net/endpoints/clients.ts declares it. */
 export const CLIENTS_PORT = clientsEndpoint.defaultPort;

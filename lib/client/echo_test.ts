@@ -5,7 +5,7 @@ import {
   startEchoServer,
   startPythonEchoServer,
   startSilentServer,
-} from "./test_servers.ts";
+} from "../../tests/_test_servers.ts";
 import type { StreamConn } from "./types.ts";
 
 Deno.test("echo() sends a message and reads the same bytes back", async () => {

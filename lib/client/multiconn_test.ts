@@ -5,7 +5,7 @@ import {
   startEchoServer,
   startPythonEchoServer,
   startSilentServer,
-} from "./test_servers.ts";
+} from "../../tests/_test_servers.ts";
 
 Deno.test("multiconn() sends the tutorial's two messages on each connection by default", async () => {
   await using server = startEchoServer();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { probe, type ProbeAttempt } from "./probe.ts";
-import { closedPort, startEchoServer } from "./test_servers.ts";
+import { closedPort, startEchoServer } from "../../tests/_test_servers.ts";
 import type { StreamConn } from "./types.ts";
 
 Deno.test("probe() times repeated connects to an open port", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { sink, type SinkProgress } from "./sink.ts";
-import { closedPort, startEchoServer, startSilentServer } from "./test_servers.ts";
+import { closedPort, startEchoServer, startSilentServer } from "../../tests/_test_servers.ts";
 
 Deno.test("sink() stops when a peer that never reads stops accepting and reports the bytes", async () => {
   await using server = startSilentServer();

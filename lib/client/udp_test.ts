@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { udp, type UdpReply } from "./udp.ts";
-import { startUdpEcho } from "./test_servers.ts";
+import { startUdpEcho } from "../../tests/_test_servers.ts";
 
 Deno.test("udp() sends a datagram and gets the echo back", async () => {
   await using server = startUdpEcho();

@@ -15,7 +15,7 @@
  */
 import type { PacketEntry, PacketQuery } from "../capture/packet_log.ts";
 import type { LiveEventName, LiveEvents, PacketsEvent, RecentEvent } from "../view/live_events.ts";
-import type { EndpointView, KernelStatus, SocketRecord } from "../view/wire.ts";
+import type { EndpointView, KernelStatus, SocketRecord } from "../view/api_types.ts";
 
 /** Share of one core a stream's socket snapshots may take. */
 export const SOCKETS_BUDGET = 0.05;

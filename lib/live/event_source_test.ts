@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PacketLog } from "../capture/packet_log.ts";
 import type { LiveEventName, LiveEvents, PacketsEvent } from "../view/live_events.ts";
-import type { EndpointView, KernelStatus, SocketRecord } from "../view/wire.ts";
+import type { EndpointView, KernelStatus, SocketRecord } from "../view/api_types.ts";
 import {
   liveEvents,
   type LiveService,

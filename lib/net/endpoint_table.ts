@@ -6,7 +6,7 @@
 import { app } from "./endpoints/app.ts";
 import { chargen } from "./endpoints/chargen.ts";
 import { chat } from "./endpoints/chat.ts";
-import { clients } from "./endpoints/clients.ts";
+import { clients } from "./endpoints/client_list.ts";
 import { discard } from "./endpoints/discard.ts";
 import { echo } from "./endpoints/echo.ts";
 import { frameClose, frameDelimited, frameFixed, framePrefixed } from "./endpoints/framing.ts";

@@ -10,7 +10,7 @@
  * capture files, and some slack. A connection past the budget is closed at once and counted,
  * like one past `--max-conns`; the dashboard and everything else keep their descriptors.
  */
-import { parseMaxOpenFiles } from "../web/process_stats.ts";
+import { parseMaxOpenFiles } from "../telemetry/process_stats.ts";
 
 /** What the reserve is made of, in descriptors. */
 export interface FdReserve {

@@ -5,17 +5,17 @@
  */
 import { CaptureFiles } from "../capture/capture_files.ts";
 import { CaptureRing } from "../capture/capture_ring.ts";
-import { EventLog, LineWriter } from "../capture/event_log.ts";
-import { Histogram } from "../capture/histogram.ts";
+import { EventLog, LineWriter } from "../telemetry/event_log.ts";
+import { Histogram } from "../telemetry/histogram.ts";
 import { composeTaps, PacketLog } from "../capture/packet_log.ts";
 import { Redactor } from "../capture/redact.ts";
-import { ConnTracing, otelRequested, otelTracer, type TracerLike } from "../capture/tracing.ts";
+import { ConnTracing, otelRequested, otelTracer, type TracerLike } from "../telemetry/tracing.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import { ClientRuns } from "./client_runs.ts";
+import { Launcher } from "./launcher.ts";
 import { ENDPOINTS } from "./endpoint_table.ts";
 import { countOpenFds, FdBudget, planFdBudget, readFdLimit } from "./fd_budget.ts";
 import { ChatRoom, type ChatRoomOptions } from "./endpoints/chat.ts";
-import type { ClientListOptions } from "./endpoints/clients.ts";
+import type { ClientListOptions } from "./endpoints/client_list.ts";
 import type { FramingOptions } from "../protocol/framing.ts";
 import { Sink } from "./endpoints/sink.ts";
 import { UdpEndpoint } from "./endpoints/udp.ts";
@@ -25,7 +25,7 @@ import type { ServiceContext } from "./service_context.ts";
 import { type EndpointAddress, joinKernel } from "./socket_view.ts";
 import { TcpEndpoint } from "./tcp_endpoint.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
-import type { KernelStatus } from "../view/wire.ts";
+import type { KernelStatus } from "../view/api_types.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -72,7 +72,7 @@ export interface ServiceOptions {
   /** The chat room's limits (message size, history, unsent bytes per participant). */
   chat?: ChatRoomOptions;
   /** The client list's limits (names kept, bytes per name). */
-  clients?: ClientListOptions;
+  clientList?: ClientListOptions;
   /** Largest message of the delimited, prefixed and close framings. @default 65536 */
   frameMaxMessage?: number;
   /** Record size and pad of frame-fixed, delimiter of frame-delimited. @default seed 002's 30, "#", "#*#" */
@@ -131,8 +131,8 @@ export class Service {
   readonly sink = new Sink();
   /** The chat endpoint's room, which the dashboard reads and posts into. */
   readonly chat: ChatRoom;
-  /** Clients the service runs itself (multiconn load, the sink writer). */
-  readonly clients: ClientRuns;
+  /** The launcher: clients the service runs itself (multiconn load, the sink writer). */
+  readonly launcher: Launcher;
   /** The descriptor budget every TCP endpoint and client run counts against. */
   readonly fds = new FdBudget();
   /** Full-payload capture, or null with `captureBytes: 0`. */
@@ -209,7 +209,7 @@ export class Service {
       pool: this.pool,
       fds: this.fds,
     };
-    this.clients = new ClientRuns(ctx);
+    this.launcher = new Launcher(ctx);
     this.chat = new ChatRoom(options.chat);
     // What an endpoint module may read as it builds its behaviour; each takes its part.
     const setup: EndpointSetup = {
@@ -333,7 +333,7 @@ export class Service {
 
   /** Closes one live connection (as TCPView can); false if there is no such connection. */
   closeSocket(id: string): boolean {
-    for (const conns of [...[...this.tcp.values()].map((e) => e.conns), this.clients.conns]) {
+    for (const conns of [...[...this.tcp.values()].map((e) => e.conns), this.launcher.conns]) {
       for (const conn of conns) {
         if (conn.id === id) {
           conn.close("closed through the API");
@@ -349,7 +349,7 @@ export class Service {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
-    this.clients.close();
+    this.launcher.close();
     await Promise.all([
       ...[...this.tcp.values()].map((e) => e.close()),
       ...[...this.udp.values()].map((e) => e.close()),

@@ -252,7 +252,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     type: "int",
     name: "clients-max-names",
     arg: "N",
-    to: "service.clients.maxNames",
+    to: "service.clientList.maxNames",
     min: 1,
     max: 1_000_000,
     default: 1000,

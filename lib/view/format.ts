@@ -3,7 +3,7 @@
  * input gives the same text in both, so hydration finds what it expects.
  * Pure: no DOM, no Deno.
  */
-import type { Address } from "./wire.ts";
+import type { Address } from "./api_types.ts";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 

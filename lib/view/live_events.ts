@@ -3,7 +3,7 @@
  * one map the server's event source sends by and the islands subscribe by,
  * so both sides are checked against the same shapes. Types only, no Deno.
  */
-import type { EndpointView, KernelStatus, PacketEntry, SocketRecord } from "./wire.ts";
+import type { EndpointView, KernelStatus, PacketEntry, SocketRecord } from "./api_types.ts";
 
 /** A batch of new packet-log entries, oldest first. */
 export interface PacketsEvent {

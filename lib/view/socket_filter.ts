@@ -4,7 +4,7 @@
  * filter means the same rows wherever it is applied. Pure: no DOM, no Deno.
  */
 import { fmtAddr } from "./format.ts";
-import type { SocketRecord } from "./wire.ts";
+import type { SocketRecord } from "./api_types.ts";
 
 /** What a list of sockets is narrowed to; every field left out matches all. */
 export interface SocketFilter {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { filterSockets, socketMatcher } from "./socket_filter.ts";
 import { parseView, viewFilter, viewRows } from "./sockets_table.ts";
-import type { SocketRecord } from "./wire.ts";
+import type { SocketRecord } from "./api_types.ts";
 
 function socket(id: string, fields: Partial<SocketRecord> = {}): SocketRecord {
   return {

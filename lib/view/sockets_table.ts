@@ -4,7 +4,7 @@
  * highlights new and changed rows. No DOM, no Deno.
  */
 import { type SocketFilter, socketMatcher } from "./socket_filter.ts";
-import type { KernelStatus, SocketRecord } from "./wire.ts";
+import type { KernelStatus, SocketRecord } from "./api_types.ts";
 import type { SocketState } from "../net/types.ts";
 
 /** Columns the table sorts by. */

@@ -3,9 +3,9 @@
  * incremental decoder that finishes every complete frame on each read and
  * answers requests on one connection in order.
  */
-import type { Histogram } from "../../capture/histogram.ts";
+import type { Histogram } from "../../telemetry/histogram.ts";
 import type { PacketNote } from "../../capture/packet_log.ts";
-import { ConnTracing, type SpanLike } from "../../capture/tracing.ts";
+import { ConnTracing, type SpanLike } from "../../telemetry/tracing.ts";
 import {
   answerRequest,
   type AppAnswer,

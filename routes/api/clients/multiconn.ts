@@ -37,7 +37,7 @@ export const handler = define.handlers({
     const messages = intField(body, "messages", 1, 100_000, 2)!;
     const size = intField(body, "size", 1, 1 << 20);
     try {
-      const run = service.clients.startMulticonn({
+      const run = service.launcher.startMulticonn({
         target: endpoint.stats.address!,
         conns,
         messages,

@@ -8,17 +8,17 @@ export const handler = define.handlers({
     const { service } = state;
     if (body.action === "start") {
       try {
-        return json(service.clients.startSink(service.tcp.get("sink")!.stats.address!), 202);
+        return json(service.launcher.startSink(service.tcp.get("sink")!.stats.address!), 202);
       } catch (err) {
         if (err instanceof RangeError) return jsonError(429, err.message);
         throw err;
       }
     }
     if (body.action === "stop") {
-      const stopped = service.clients.list()
+      const stopped = service.launcher.list()
         .filter((r) => r.kind === "sink" && r.status === "running")
         .map((r) => r.id)
-        .filter((id) => service.clients.stop(id));
+        .filter((id) => service.launcher.stop(id));
       return json({ stopped });
     }
     return jsonError(

@@ -1,10 +1,10 @@
 /** Prometheus text exposition (version 0.0.4) from the registry's numbers. Pure. */
 import type { CaptureStats } from "../capture/capture_ring.ts";
-import type { Histogram } from "../capture/histogram.ts";
+import type { Histogram } from "./histogram.ts";
 import type { FdBudgetSnapshot } from "../net/fd_budget.ts";
 import type { EndpointStats } from "../net/registry.ts";
 import type { SocketRecord } from "../net/types.ts";
-import type { HttpStats } from "./http_stats.ts";
+import type { HttpStats } from "../web/http_stats.ts";
 import type { ProcessStats } from "./process_stats.ts";
 
 /** What the exposition is made from. */

@@ -7,7 +7,7 @@
  * below are never installed, so tracing costs nothing when it is off.
  */
 import { context, trace } from "@opentelemetry/api";
-import type { PacketSource, PacketTap } from "./packet_log.ts";
+import type { PacketSource, PacketTap } from "../capture/packet_log.ts";
 
 /** Attribute values spans carry. */
 export type SpanAttributes = Record<string, string | number | boolean>;

@@ -19,7 +19,7 @@ export type {
 } from "../net/types.ts";
 export type { PacketDir, PacketEntry, PacketNote } from "../capture/packet_log.ts";
 export type { ConnStream, StreamRecord } from "../capture/conn_stream.ts";
-export type { ClientRun } from "../net/client_runs.ts";
+export type { ClientRun } from "../net/launcher.ts";
 export type { EndpointRecord } from "../net/registry.ts";
 export type { ChatMessage, ChatParticipant } from "../net/endpoints/chat.ts";
 export type { Fault, FaultMode } from "./fault.ts";

@@ -154,6 +154,6 @@ export const clients = defineTcpEndpoint({
       "outgrows one 1,024-byte recv(), so a client that reads once gets half a document: read " +
       "until the server closes.",
   },
-  behaviour: ({ options }: { options: { clients?: ClientListOptions } }) =>
-    new ClientList(options.clients),
+  behaviour: ({ options }: { options: { clientList?: ClientListOptions } }) =>
+    new ClientList(options.clientList),
 });

@@ -8,7 +8,7 @@
  * stdout never stalls a connection, and it drops (and counts) lines beyond a
  * bound rather than growing without limit.
  */
-import type { PacketSource, PacketTap } from "./packet_log.ts";
+import type { PacketSource, PacketTap } from "../capture/packet_log.ts";
 import { isErrorReason } from "./tracing.ts";
 
 /** One event line, as written. */

@@ -48,7 +48,7 @@ export interface ClientRunsOptions {
 let nextRunId = 1;
 
 /** Starts, tracks and stops the service's own client runs. */
-export class ClientRuns {
+export class Launcher {
   readonly stats = new EndpointStats("launcher", "tcp", "Connections the service opened itself");
   readonly conns = new Set<ObservedConn>();
   #runs = new Map<string, ClientRun & { abort: AbortController }>();

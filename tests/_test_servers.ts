@@ -3,7 +3,7 @@
  * sockscope's own endpoints. Each is an AsyncDisposable that closes every
  * socket it opened.
  */
-import { answerRequest, AppFrameDecoder, errorAnswer } from "../protocol/app_codec.ts";
+import { answerRequest, AppFrameDecoder, errorAnswer } from "../lib/protocol/app_codec.ts";
 
 /** A listening test socket; dispose to close it and everything it accepted. */
 export interface TestPort extends AsyncDisposable {
