@@ -86,7 +86,7 @@ async function main(args: string[]): Promise<number> {
       dashboard: dash,
       token,
       client: state.client!,
-      udpFast: flags.service.udpFast,
+      udpPlain: flags.service.udpPlain,
       maxConns: flags.service.maxConns!,
       guarded: server.guarded,
     }),

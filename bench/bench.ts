@@ -598,7 +598,7 @@ export function targetsTable(rows: readonly Comparison[], extra: ExtraResults): 
     );
     if (udp.flight["observed-fast"] !== undefined) {
       add(
-        "UDP, batched FFI path (--udp-fast)",
+        "UDP, batched FFI path (default)",
         `${n(udp.flight["observed-fast"])}/s`,
         `Node dgram ${n(node)}/s`,
         ratio(udp.flight["observed-fast"], node),

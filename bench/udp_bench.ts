@@ -5,8 +5,8 @@
  * (udp_load.ts, batched through FFI) on CPU 1. Two workloads: 64 datagrams in
  * flight (echoes per second, after 1 s of warm-up) and 50k/s paced (loss, after
  * 2 s at that rate: the first JIT compilations pause a server long enough to
- * overflow a socket buffer). Unless `--no-fast`, the service also runs with
- * its batched FFI path (`--udp-fast`).
+ * overflow a socket buffer). The service runs with `--udp-plain` (Deno's
+ * socket) and, unless `--no-fast`, also with its default batched FFI path.
  *
  *     deno run -A bench/udp_bench.ts [--rounds 3] [--seconds 3] [--rate 50000]
  *                                   [--no-fast] [--json FILE]
@@ -91,7 +91,7 @@ async function start(server: UdpServer, pin: string[]): Promise<{ s: Spawned; po
     return { s, port: s.info.udpPort as number };
   }
   const s = await spawnService(pin, {
-    flags: server === "observed-fast" ? ["--udp-fast", "--no-kernel"] : ["--no-kernel"],
+    flags: server === "observed-fast" ? ["--no-kernel"] : ["--udp-plain", "--no-kernel"],
   });
   return { s, port: s.info.udp as number };
 }

@@ -23,6 +23,8 @@ export interface MainProcess extends AsyncDisposable {
 export interface StartMainOptions {
   /** RLIMIT_NOFILE (soft and hard) of the process: prlimit where it exists, else bash's ulimit. */
   nofile?: number;
+  /** Deno's permission flags for the process. @default ["-A"] */
+  permissions?: string[];
 }
 
 function onPath(name: string): string | null {
@@ -53,7 +55,16 @@ export function startMain(
   const ports = ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]);
   let argv = [
     Deno.execPath(),
-    ...["run", "-A", MAIN, "--port", "0", "--no-kernel", ...ports, ...args],
+    ...[
+      "run",
+      ...(options.permissions ?? ["-A"]),
+      MAIN,
+      "--port",
+      "0",
+      "--no-kernel",
+      ...ports,
+      ...args,
+    ],
   ];
   if (options.nofile !== undefined) argv = withNofile(argv, options.nofile);
   const child = new Deno.Command(argv[0], {

@@ -77,8 +77,11 @@ export interface ServiceOptions {
   frameMaxMessage?: number;
   /** Record size and pad of frame-fixed, delimiter of frame-delimited. @default seed 002's 30, "#", "#*#" */
   framing?: Pick<FramingOptions, "recordSize" | "pad" | "delimiter">;
-  /** UDP through batched libc calls (FFI, needs --allow-ffi), Deno's socket as the fallback. @default false */
-  udpFast?: boolean;
+  /**
+   * UDP through Deno's socket a datagram at a time even where the batched libc path (FFI) could
+   * run. @default false
+   */
+  udpPlain?: boolean;
   /** The kernel's socket table; without one, kernel columns are null with a reason. */
   kernel?: KernelSource;
   /** Bytes of full-payload capture kept (the pcapng ring), 0 to disable. @default 67108864 */
@@ -245,7 +248,7 @@ export class Service {
               port,
               maxFlows: options.maxFlows,
               flowIdleMs: options.flowIdleMs,
-              fast: options.udpFast,
+              fast: !options.udpPlain,
             }),
           );
           continue;

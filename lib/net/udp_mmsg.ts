@@ -1,13 +1,13 @@
 /**
  * A UDP socket driven through libc by FFI, a batch of datagrams per system
- * call (`recvmmsg`/`sendmmsg`): the opt-in fast path of the UDP endpoint and
- * the benchmark's load generator.
+ * call (`recvmmsg`/`sendmmsg`): the UDP endpoint's default path wherever FFI
+ * is allowed, and the benchmark's load generator.
  *
  * Deno's `DatagramConn` costs one async op per datagram each way; this costs
  * one synchronous FFI call per batch while datagrams keep coming, and a
  * non-blocking (threaded) `poll` only when the socket is idle. FFI bypasses
- * Deno's permission checks, so it is used only with `--allow-ffi` and when
- * asked for; {@linkcode openMmsgSocket} throws an Error starting "UDP fast
+ * Deno's permission checks, so it is used only with `--allow-ffi` (checked
+ * first, so Deno never prompts for it); {@linkcode openMmsgSocket} throws an Error starting "UDP fast
  * path unavailable" whenever it cannot be used, and callers fall back.
  * Linux on 64-bit only (the struct layouts below).
  */

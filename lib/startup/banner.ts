@@ -7,6 +7,7 @@
  * @module
  */
 import { ENDPOINTS, tryItLine } from "../net/endpoint_table.ts";
+import type { UdpEndpoint } from "../net/endpoints/udp.ts";
 import type { Service } from "../net/service.ts";
 
 /** What the banner says besides what the service reports itself. */
@@ -17,8 +18,8 @@ export interface BannerOptions {
   token?: string;
   /** How to spell the CLI, from `clientCommand()`. */
   client: string;
-  /** `--udp-fast` was asked for. @default false */
-  udpFast?: boolean;
+  /** `--udp-plain` was given: the plain loop is the user's choice, not a fallback. @default false */
+  udpPlain?: boolean;
   /** `--max-conns`, compared with the descriptor budget. */
   maxConns: number;
   /** The dashboard runs behind its own accept loop (header timeout, connection cap). */
@@ -45,14 +46,8 @@ export function banner(service: Service, options: BannerOptions): string {
     );
   }
   lines.push(`  clients: ${options.client} --help   (in this folder; the try-it lines use it too)`);
-  if (options.udpFast) {
-    const udp = service.udp.get("udp");
-    lines.push(
-      udp?.fast
-        ? "  udp fast path: on (recvmmsg/sendmmsg through libc)"
-        : `  udp fast path: off, Deno's socket instead: ${udp?.fastUnavailable ?? "not started"}`,
-    );
-  }
+  const udp = service.udp.get("udp");
+  if (udp !== undefined) lines.push(udpLine(udp, options.udpPlain === true));
   lines.push(fdBudgetLine(service, options.maxConns));
   if (!options.guarded) {
     lines.push(
@@ -80,6 +75,16 @@ export function startLine(service: Service, dashboard: string): string {
     endpoints,
     fdBudget: service.fds.toJSON(),
   });
+}
+
+/** Which UDP loop runs, and why when it is the fallback. */
+function udpLine(udp: UdpEndpoint, plain: boolean): string {
+  if (udp.fast) {
+    return "  udp: batched, recvmmsg/sendmmsg through libc (--udp-plain for Deno's socket)";
+  }
+  return plain
+    ? "  udp: Deno's socket, a datagram per call (--udp-plain)"
+    : `  udp: Deno's socket, a datagram per call (fallback: ${udp.fastUnavailable})`;
 }
 
 /** The banner's descriptor-budget line: what floods can take, and what is kept from them. */

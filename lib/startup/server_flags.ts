@@ -32,6 +32,8 @@ export interface ServerFlags {
   kernel: boolean;
   /** The dashboard's own HTTP server. */
   http: { maxConns: number; headerTimeoutMs: number; sseMaxBehindMs: number };
+  /** `--udp-fast`: accepted and ignored, the batched UDP path being the default now. */
+  udpFast: boolean;
   /** `-h`/`--help`: print {@linkcode usage} instead of starting. */
   help: boolean;
 }
@@ -298,10 +300,16 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
   },
   {
     type: "boolean",
+    name: "udp-plain",
+    to: "service.udpPlain",
+    help: "UDP through Deno's socket, a datagram per call, instead of the default batches " +
+      "through libc (recvmmsg/sendmmsg by FFI, used wherever --allow-ffi is given)",
+  },
+  {
+    type: "boolean",
     name: "udp-fast",
-    to: "service.udpFast",
-    help: "UDP in batches through libc (recvmmsg/sendmmsg by FFI; needs --allow-ffi, falls " +
-      "back to Deno's socket without it)",
+    to: "udpFast",
+    help: "accepted and ignored, so old command lines work: the batched UDP path is the default",
   },
   {
     type: "int",

@@ -30,7 +30,7 @@ export interface UdpEndpointOptions {
   flowIdleMs?: number;
   /**
    * Receive and send in batches through libc (`recvmmsg`/`sendmmsg` by FFI)
-   * when FFI is allowed; Deno's socket otherwise. @default false
+   * when FFI is allowed; Deno's socket otherwise, or when false. @default true
    */
   fast?: boolean;
 }
@@ -38,6 +38,8 @@ export interface UdpEndpointOptions {
 let nextFlowId = 1;
 /** Receive buffers of the plain (non-FFI) loop, each 64 KiB: sends in flight at most. */
 const RECEIVE_SLOTS = 8;
+/** The largest UDP payload (IPv6 jumbograms aside), rounded up: both loops receive it whole. */
+const MAX_DATAGRAM = 65_536;
 
 /** One peer's datagrams on the UDP endpoint. */
 class UdpFlow implements Observed, PacketSource {
@@ -104,7 +106,7 @@ export class UdpEndpoint implements Observed, PacketSource {
   readonly endpoint: string;
   readonly stats: EndpointStats;
   readonly flows = new Map<string, UdpFlow>();
-  /** Why the batched path is not in use although asked for; null when it is, or not asked for. */
+  /** Why the batched path is not in use; null when it is. */
   readonly fastUnavailable: string | null = null;
   #ctx: ServiceContext;
   #socket: Deno.DatagramConn | null = null;
@@ -123,9 +125,14 @@ export class UdpEndpoint implements Observed, PacketSource {
     this.#ctx = ctx;
     this.#maxFlows = options.maxFlows ?? 10_000;
     this.#flowIdleMs = options.flowIdleMs ?? 60_000;
-    if (options.fast) {
+    if (options.fast === false) {
+      this.fastUnavailable = "Deno's socket asked for (plain loop)";
+    } else {
       try {
-        this.#fast = openMmsgSocket(options.hostname, options.port);
+        // Slots as large as a datagram can be: the plain loop echoes 64 KiB whole, so must this.
+        this.#fast = openMmsgSocket(options.hostname, options.port, {
+          maxDatagram: MAX_DATAGRAM,
+        });
       } catch (err) {
         // No FFI (or not Linux): Deno's socket does the same work a datagram at a time.
         if (!(err instanceof Error) || !err.message.startsWith("UDP fast path unavailable")) {
@@ -263,7 +270,7 @@ export class UdpEndpoint implements Observed, PacketSource {
     // buffer meanwhile and both ops complete in the same turns of the event loop (≈ 15% more
     // datagrams per second than receive, send, receive). A buffer is reused only once the
     // send from it finished, so at most RECEIVE_SLOTS sends are in flight.
-    const bufs = Array.from({ length: RECEIVE_SLOTS }, () => new Uint8Array(65_536));
+    const bufs = Array.from({ length: RECEIVE_SLOTS }, () => new Uint8Array(MAX_DATAGRAM));
     const sending: (Promise<void> | null)[] = new Array(RECEIVE_SLOTS).fill(null);
     const log = this.#ctx.log;
     const s = this.stats;
