@@ -1,28 +1,37 @@
-/** Timing statistics for the clients: ping-style min/avg/max/mdev plus percentiles. Pure. */
+/**
+ * Timing statistics for the clients: ping-style min/avg/max/mdev (exact) plus
+ * percentiles from an HDR histogram, whose relative error is bounded over the
+ * whole range however many timings a run records (a sample of them was not:
+ * a rare slow round trip could miss the sample and so the p99).
+ */
+import { build, type Histogram } from "hdr-histogram-js";
 import type { LatencySummary } from "./types.ts";
 
 /** Options for {@linkcode LatencyRecorder}. */
 export interface LatencyRecorderOptions {
   /**
-   * Samples kept for percentiles; past this, a uniform random sample of them
-   * is kept (min, avg, max and mdev stay exact).
+   * Longest timing the histogram tells apart, in milliseconds; longer ones
+   * count as this long in the percentiles (min, avg, max and mdev stay exact).
    *
-   * @default {100000}
+   * @default {3600000}
    */
-  capacity?: number;
+  highestMs?: number;
   /**
-   * Source of randomness in [0, 1) for the reservoir.
+   * Significant decimal digits the percentiles keep: 3 means a relative
+   * error of at most 0.1%, at a resolution of one microsecond.
    *
-   * @default {Math.random}
+   * @default {3}
    */
-  random?: () => number;
+  significantDigits?: number;
 }
+
+/** The histogram's unit: timings are recorded in whole microseconds. */
+const UNITS_PER_MS = 1000;
 
 /** Records timings in bounded memory and summarizes them. */
 export class LatencyRecorder {
-  #samples: Float64Array;
-  #capacity: number;
-  #random: () => number;
+  #histogram: Histogram;
+  #highest: number;
   #count = 0;
   #sum = 0;
   #sumSquares = 0;
@@ -31,14 +40,23 @@ export class LatencyRecorder {
 
   /** Creates an empty recorder. */
   constructor(options: LatencyRecorderOptions = {}) {
-    const capacity = options.capacity ?? 100_000;
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`Invalid capacity: "${capacity}" is not a positive integer`);
+    const highestMs = options.highestMs ?? 3_600_000;
+    if (!(highestMs >= 1 && highestMs <= 86_400_000)) {
+      throw new RangeError(`Invalid highestMs: "${highestMs}" is not between 1 and 86400000`);
     }
-    // Grows on demand so a short run does not pay for the whole capacity.
-    this.#samples = new Float64Array(Math.min(capacity, 1024));
-    this.#capacity = capacity;
-    this.#random = options.random ?? Math.random;
+    const digits = options.significantDigits ?? 3;
+    if (!Number.isInteger(digits) || digits < 1 || digits > 5) {
+      throw new RangeError(`Invalid significantDigits: "${digits}" is not an integer 1 to 5`);
+    }
+    this.#highest = Math.ceil(highestMs * UNITS_PER_MS);
+    // 32-bit counts: 2^31 timings per bucket is more than any run here records.
+    this.#histogram = build({
+      bitBucketSize: 32,
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: this.#highest,
+      numberOfSignificantValueDigits: digits as 1 | 2 | 3 | 4 | 5,
+      useWebAssembly: false,
+    });
   }
 
   /** How many samples were recorded. */
@@ -48,25 +66,28 @@ export class LatencyRecorder {
 
   /** Records one timing in milliseconds. */
   add(ms: number): void {
-    const index = this.#count++;
+    this.#count++;
     this.#sum += ms;
     this.#sumSquares += ms * ms;
     if (ms < this.#min) this.#min = ms;
     if (ms > this.#max) this.#max = ms;
-    if (index < this.#capacity) {
-      if (index === this.#samples.length) this.#grow();
-      this.#samples[index] = ms;
-      return;
-    }
-    // Algorithm R: every sample so far stays in the reservoir with equal chance.
-    const slot = Math.floor(this.#random() * (index + 1));
-    if (slot < this.#capacity) this.#samples[slot] = ms;
+    const units = Math.round(ms * UNITS_PER_MS);
+    this.#histogram.recordValue(units < 1 ? 1 : units > this.#highest ? this.#highest : units);
+  }
+
+  /** Forgets every timing: the next summary covers only what is recorded after. */
+  reset(): void {
+    this.#histogram.reset();
+    this.#count = 0;
+    this.#sum = 0;
+    this.#sumSquares = 0;
+    this.#min = Infinity;
+    this.#max = -Infinity;
   }
 
   /** The summary so far, or null when nothing was recorded. */
   summary(): LatencySummary | null {
     if (this.#count === 0) return null;
-    const kept = this.#samples.slice(0, Math.min(this.#count, this.#capacity)).sort();
     const avg = this.#sum / this.#count;
     const variance = Math.max(0, this.#sumSquares / this.#count - avg * avg);
     return {
@@ -75,22 +96,23 @@ export class LatencyRecorder {
       avg,
       max: this.#max,
       mdev: Math.sqrt(variance),
-      p50: percentile(kept, 50),
-      p90: percentile(kept, 90),
-      p99: percentile(kept, 99),
+      p50: this.#at(50),
+      p90: this.#at(90),
+      p99: this.#at(99),
+      p999: this.#at(99.9),
     };
   }
 
-  #grow(): void {
-    const bigger = new Float64Array(Math.min(this.#capacity, this.#samples.length * 2));
-    bigger.set(this.#samples);
-    this.#samples = bigger;
+  /** The percentile from the histogram, kept within the exact min and max. */
+  #at(p: number): number {
+    const ms = this.#histogram.getValueAtPercentile(p) / UNITS_PER_MS;
+    return Math.min(this.#max, Math.max(this.#min, ms));
   }
 }
 
 /** Summarizes a list of timings in milliseconds; null when the list is empty. */
 export function summarize(samples: Iterable<number>): LatencySummary | null {
-  const recorder = new LatencyRecorder({ capacity: Number.MAX_SAFE_INTEGER });
+  const recorder = new LatencyRecorder();
   for (const ms of samples) recorder.add(ms);
   return recorder.summary();
 }

@@ -76,4 +76,6 @@ export interface LatencySummary {
   p50: number;
   p90: number;
   p99: number;
+  /** The 99.9th percentile. */
+  p999: number;
 }
