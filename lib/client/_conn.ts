@@ -32,7 +32,10 @@ export function deadline(ms: number, message: string, parent?: AbortSignal): Dea
 }
 
 /** A connection that closes itself (once) when its signal aborts, and on dispose. */
-export interface BoundConn extends StreamConn, Disposable {}
+export interface BoundConn extends StreamConn, Disposable {
+  /** The connection's own address (the kernel's 4-tuple needs it); null when the dial hides it. */
+  readonly local: DialAddress | null;
+}
 
 /** Formats an address as `host:port`, bracketing IPv6 literals. */
 export function formatAddress(address: DialAddress): string {
@@ -88,6 +91,7 @@ function bind(conn: StreamConn, signal: AbortSignal): BoundConn {
   };
   signal.addEventListener("abort", close, { once: true });
   return {
+    local: localOf(conn),
     read: (p) => conn.read(p),
     write: (p) => conn.write(p),
     close,
@@ -95,6 +99,21 @@ function bind(conn: StreamConn, signal: AbortSignal): BoundConn {
     setNoDelay: conn.setNoDelay ? (noDelay) => conn.setNoDelay!(noDelay) : undefined,
     [Symbol.dispose]: close,
   };
+}
+
+/** A `Deno.TcpConn`'s `localAddr`, or an observed connection's `local`. */
+function localOf(conn: StreamConn): DialAddress | null {
+  const c = conn as { localAddr?: Deno.Addr; local?: DialAddress };
+  try {
+    if (c.local !== undefined) return { hostname: c.local.hostname, port: c.local.port };
+    const addr = c.localAddr;
+    if (addr !== undefined && (addr.transport === "tcp" || addr.transport === "udp")) {
+      return { hostname: addr.hostname, port: addr.port };
+    }
+  } catch {
+    // Closed already: no address to tell.
+  }
+  return null;
 }
 
 /** Closes `conn`, ignoring "already closed". */

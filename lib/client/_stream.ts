@@ -71,3 +71,29 @@ export async function halfClose(conn: StreamConn): Promise<void> {
   }
   await conn.closeWrite();
 }
+
+/**
+ * Sends FIN and reads what is still in flight until the server closes, within
+ * `ms`: closing with a generator's bytes unread would reset the connection.
+ */
+export async function drainAndClose(
+  conn: {
+    read(p: Uint8Array): Promise<number | null>;
+    closeWrite?(): Promise<void>;
+    close(): void;
+  },
+  ms: number,
+): Promise<void> {
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    await conn.closeWrite?.();
+    const sink = new Uint8Array(256 * 1024);
+    while (await conn.read(sink) !== null) {
+      // Discarding what the generator wrote before it saw our FIN.
+    }
+  } catch {
+    // Reset or closed by the timer: either way the run is over.
+  } finally {
+    clearTimeout(timer);
+  }
+}

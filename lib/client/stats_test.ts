@@ -61,7 +61,10 @@ Deno.test("LatencyRecorder.reset() forgets what it recorded", () => {
 });
 
 Deno.test("LatencyRecorder() rejects a range it cannot hold", () => {
-  assert.throws(() => new LatencyRecorder({ highestMs: 0 }), { name: "RangeError", message: /"0"/ });
+  assert.throws(() => new LatencyRecorder({ highestMs: 0 }), {
+    name: "RangeError",
+    message: /"0"/,
+  });
   assert.throws(() => new LatencyRecorder({ significantDigits: 6 }), {
     name: "RangeError",
     message: /"6"/,

@@ -6,7 +6,7 @@
 import { chargenCycle, chargenMismatch } from "../protocol/chargen.ts";
 import { dialBound, reasonOf, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
-import { within } from "./_stream.ts";
+import { drainAndClose, within } from "./_stream.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
 import { chargen as chargenEndpoint } from "../net/endpoints/chargen.ts";
 import { discard as discardEndpoint } from "../net/endpoints/discard.ts";
@@ -195,29 +195,6 @@ function result(
     seconds,
     megabytesPerSecond: seconds > 0 ? bytes / seconds / 1e6 : 0,
   };
-}
-
-/** Sends FIN and reads what is still in flight until the server closes, within `ms`. */
-async function drainAndClose(
-  conn: {
-    read(p: Uint8Array): Promise<number | null>;
-    closeWrite?(): Promise<void>;
-    close(): void;
-  },
-  ms: number,
-): Promise<void> {
-  const timer = setTimeout(() => conn.close(), ms);
-  try {
-    await conn.closeWrite?.();
-    const sink = new Uint8Array(256 * 1024);
-    while (await conn.read(sink) !== null) {
-      // Discarding what the generator wrote before it saw our FIN.
-    }
-  } catch {
-    // Reset or closed by the timer: either way the run is over.
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function progressTicker(o: Resolved, bytes: () => number, started: number): Disposable {
