@@ -83,6 +83,14 @@ Deno.test("udp endpoint with udpPlain runs Deno's socket and echoes the same", a
   ok(got[1] === big, "the big datagram came back unchanged");
 });
 
+Deno.test("udp endpoint bound to a host name falls back to Deno's socket, which resolves it", async () => {
+  await using svc = startService({ host: "localhost" });
+  const udp = svc.service.udp.get("udp")!;
+  strictEqual(udp.fast, false);
+  ok(/not an IP literal/.test(udp.fastUnavailable ?? ""), udp.fastUnavailable ?? "");
+  deepStrictEqual(await echo(svc.port("udp"), ["named"]), ["named"]);
+});
+
 /** The banner's UDP line of a main.ts started with `args` and `permissions`. */
 async function bannerUdpLine(args: string[], permissions?: string[]): Promise<string> {
   await using main = startMain(args, {}, { permissions });

@@ -365,9 +365,15 @@ export function openMmsgSocket(
   port: number,
   options: MmsgOptions = {},
 ): MmsgSocket {
-  const c = openLibc();
   const addr = new Uint8Array(SOCKADDR);
-  const addrLen = encodeSockaddr(hostname, port, addr);
+  let addrLen: number;
+  try {
+    addrLen = encodeSockaddr(hostname, port, addr);
+  } catch (error) {
+    // A host name (--host localhost): Deno's socket resolves it as the TCP endpoints do.
+    throw new Error(`UDP fast path unavailable: ${(error as Error).message}`, { cause: error });
+  }
+  const c = openLibc();
   const family = addrLen === 16 ? AF_INET : AF_INET6;
   const fd = c.socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw new Error(`UDP fast path unavailable: socket() failed with errno ${errno(c)}`);
