@@ -14,6 +14,7 @@ import { echoCommand } from "./lib/cli/commands/echo.ts";
 import { frameCommand } from "./lib/cli/commands/frame.ts";
 import { multiconnCommand } from "./lib/cli/commands/multiconn.ts";
 import { probeCommand } from "./lib/cli/commands/probe.ts";
+import { rawFrameCommand } from "./lib/cli/commands/raw_frame.ts";
 import { reverseCommand } from "./lib/cli/commands/reverse.ts";
 import { sinkCommand } from "./lib/cli/commands/sink.ts";
 import { chargenCommand, discardCommand } from "./lib/cli/commands/throughput.ts";
@@ -36,6 +37,7 @@ const COMMANDS: readonly AnyCommand[] = [
   frameCommand,
   discardCommand,
   chargenCommand,
+  rawFrameCommand,
 ];
 
 /**

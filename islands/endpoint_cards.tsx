@@ -59,7 +59,7 @@ function Card(
     onFault: (name: string, fault: Fault) => void;
   },
 ) {
-  const unit = ep.transport === "udp" ? "flows" : "conns";
+  const unit = ep.transport === "udp" ? "flows" : ep.transport === "link" ? "frames" : "conns";
   const faulted = ep.fault != null && ep.fault.mode !== "none";
   return (
     <article class={faulted ? "card endpoint faulted" : "card endpoint"} data-endpoint={ep.name}>
@@ -69,15 +69,29 @@ function Card(
         </h2>
         <span class="badge st-other">{ep.transport.toUpperCase()}</span>
         {ep.address && <span class="mono addr">{fmtAddr(ep.address)}</span>}
-        {ep.tryIt === undefined && ep.address === null
+        {ep.link && (
+          <span class="mono addr" data-link="">
+            {ep.link.interface || "any interface"} · type {ep.link.etherType}
+          </span>
+        )}
+        {ep.tryIt === undefined && ep.address === null && ep.link === null
           ? (
             <span class="pill" title="Not an endpoint: connections this service opens itself">
               outgoing
             </span>
           )
           : (
-            <span class={`pill ${ep.listening ? "ok" : "bad"}`}>
-              {ep.listening ? (ep.transport === "udp" ? "bound" : "listening") : "not listening"}
+            <span
+              class={`pill ${ep.listening ? "ok" : "bad"}`}
+              title={ep.reason ?? undefined}
+            >
+              {ep.listening
+                ? (ep.transport === "udp"
+                  ? "bound"
+                  : ep.transport === "link"
+                  ? "receiving"
+                  : "listening")
+                : "not listening"}
             </span>
           )}
         {ep.name === "sink" && (
@@ -88,6 +102,9 @@ function Card(
         <FaultBadge fault={ep.fault} />
       </header>
       <p class="desc">{ep.description}</p>
+      {!ep.listening && ep.reason !== null && (
+        <p class="desc small c-bad" data-reason="">Not receiving: {ep.reason}</p>
+      )}
       {ep.tryIt === undefined && (
         <p class="desc small" data-outgoing-note>
           Not an endpoint to connect to: these are the service's own client runs, started from{" "}
@@ -98,8 +115,10 @@ function Card(
       )}
       <dl class="stats">
         <div>
-          <dt>live {unit}</dt>
-          <dd class="big">{fmtInt(ep.connections)}</dd>
+          <dt>{ep.transport === "link" ? unit : `live ${unit}`}</dt>
+          <dd class="big">
+            {fmtInt(ep.transport === "link" ? ep.messagesIn : ep.connections)}
+          </dd>
         </div>
         <div>
           <dt>in</dt>

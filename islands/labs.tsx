@@ -35,6 +35,13 @@ const GROUPS: { group: LabGroup; title: string; intro: string }[] = [
     title: "Throughput",
     intro: "The classic test services, for moving many bytes and watching the queues.",
   },
+  {
+    group: "link",
+    title: "Below IP: raw frames",
+    intro: "No port and no connection: whole Ethernet frames, sent and received through " +
+      "AF_PACKET sockets. This needs root or CAP_NET_RAW; without it the lab says why and " +
+      "everything else works.",
+  },
 ];
 
 /** Reads shown per framing endpoint. */
@@ -140,6 +147,9 @@ function Read({ p, connStart }: { p: PacketEntry; connStart: boolean }) {
           {notes.map((n, i) => (
             <span key={i} class={n.error ? "note note-err" : "note"} data-note={n.kind}>
               {n.summary}
+              {"payload" in n && typeof n.payload === "string" && (
+                <code class="read-bytes" data-payload="">{n.payload}</code>
+              )}
             </span>
           ))}
         </div>
@@ -191,6 +201,11 @@ function Lab({ lab }: { lab: LabView }) {
         </h2>
         <span class="badge st-other">{lab.transport.toUpperCase()}</span>
         {lab.address && <span class="mono addr">{fmtAddr(lab.address)}</span>}
+        {lab.link && (
+          <span class="mono addr" data-link="">
+            {lab.link.interface || "any interface"} · type {lab.link.etherType}
+          </span>
+        )}
         <span class={`pill ${lab.listening ? "ok" : "bad"}`}>
           {lab.listening ? "listening" : "not listening"}
         </span>
@@ -199,36 +214,23 @@ function Lab({ lab }: { lab: LabView }) {
         <span class="muted small lab-seed">{info.seed}</span>
       </header>
       <p class="lesson">{info.lesson}</p>
-      <dl class="lab-stats">
-        <div>
-          <dt>live</dt>
-          <dd>{fmtInt(lab.connections)}</dd>
-        </div>
-        <div>
-          <dt>accepted</dt>
-          <dd>{fmtInt(lab.accepted)}</dd>
-        </div>
-        <div>
-          <dt>in</dt>
-          <dd class="c-in">{fmtBytes(lab.bytesIn)}</dd>
-        </div>
-        <div>
-          <dt>out</dt>
-          <dd class="c-out">{fmtBytes(lab.bytesOut)}</dd>
-        </div>
-        <div>
-          <dt>msgs in / out</dt>
-          <dd>
-            {fmtInt(lab.messagesIn)} / {fmtInt(lab.messagesOut)}
-          </dd>
-        </div>
-        <div>
-          <dt>errors · limits</dt>
-          <dd class={errors + limits > 0 ? "c-bad" : undefined}>
-            {fmtInt(errors)} · {fmtInt(limits)}
-          </dd>
-        </div>
-      </dl>
+      {!lab.listening && lab.reason !== null && (
+        <p class="lab-reason c-bad small" data-reason="">Not receiving: {lab.reason}</p>
+      )}
+      {lab.transport === "link"
+        ? (
+          <dl class="lab-stats">
+            <div>
+              <dt>frames</dt>
+              <dd data-frames="">{fmtInt(lab.messagesIn)}</dd>
+            </div>
+            <div>
+              <dt>bytes</dt>
+              <dd class="c-in">{fmtBytes(lab.bytesIn)}</dd>
+            </div>
+          </dl>
+        )
+        : <LabStats lab={lab} errors={errors} limits={limits} />}
       <div class="tryit">
         {(lab.tryIt ?? []).map((line) => <CopyLine key={line} text={line} />)}
       </div>
@@ -242,10 +244,47 @@ function Lab({ lab }: { lab: LabView }) {
           </a>
         )}
         {lab.name === "chat" && <a href="/chat">the room: participants and messages →</a>}
-        <a href={`/sockets?endpoint=${encodeURIComponent(lab.name)}`}>sockets →</a>
+        {lab.transport !== "link" && (
+          <a href={`/sockets?endpoint=${encodeURIComponent(lab.name)}`}>sockets →</a>
+        )}
         <a href={`/packets?endpoint=${encodeURIComponent(lab.name)}`}>packets →</a>
       </footer>
     </section>
+  );
+}
+
+function LabStats({ lab, errors, limits }: { lab: LabView; errors: number; limits: number }) {
+  return (
+    <dl class="lab-stats">
+      <div>
+        <dt>live</dt>
+        <dd>{fmtInt(lab.connections)}</dd>
+      </div>
+      <div>
+        <dt>accepted</dt>
+        <dd>{fmtInt(lab.accepted)}</dd>
+      </div>
+      <div>
+        <dt>in</dt>
+        <dd class="c-in">{fmtBytes(lab.bytesIn)}</dd>
+      </div>
+      <div>
+        <dt>out</dt>
+        <dd class="c-out">{fmtBytes(lab.bytesOut)}</dd>
+      </div>
+      <div>
+        <dt>msgs in / out</dt>
+        <dd>
+          {fmtInt(lab.messagesIn)} / {fmtInt(lab.messagesOut)}
+        </dd>
+      </div>
+      <div>
+        <dt>errors · limits</dt>
+        <dd class={errors + limits > 0 ? "c-bad" : undefined}>
+          {fmtInt(errors)} · {fmtInt(limits)}
+        </dd>
+      </div>
+    </dl>
   );
 }
 

@@ -1,4 +1,4 @@
-import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
+import { ENDPOINTS, tryItLines } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import EndpointCards from "../islands/endpoint_cards.tsx";
 import type { EndpointView } from "../lib/view/api_types.ts";
@@ -8,15 +8,10 @@ export const handler = definePage.handlers({
     const { service, dashboard } = state;
     const tryIt = new Map(ENDPOINTS.map((e) => [e.name, e.tryIt]));
     const endpoints = [...service.registry.endpoints.values()].map((stats): EndpointView => {
-      const addr = stats.address;
       const lines = tryIt.get(stats.name);
       return {
         ...stats.toJSON(),
-        tryIt: lines === undefined
-          ? undefined
-          : addr === null
-          ? []
-          : lines.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard, state.client)),
+        tryIt: lines === undefined ? undefined : tryItLines(lines, stats, dashboard, state.client),
       };
     });
     return page({

@@ -1,4 +1,4 @@
-import { ENDPOINTS, tryItLine } from "../lib/net/endpoint_table.ts";
+import { ENDPOINTS, tryItLines } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import Labs, { type LabView, READS } from "../islands/labs.tsx";
 
@@ -18,15 +18,14 @@ export const handler = definePage.handlers({
       labs.push({
         ...stats.toJSON(),
         info,
-        tryIt: addr === null
-          ? []
-          : spec.tryIt.map((line) =>
-            tryItLine(line, addr.hostname, addr.port, dashboard, state.client)
-          ),
-        packets: info.group === "framing"
+        tryIt: tryItLines(spec.tryIt, stats, dashboard, state.client),
+        // Framing labs show their newest reads, the raw lab its newest frames.
+        packets: info.group === "framing" || info.group === "link"
           ? service.log.query({ endpoint: spec.name, limit: READS })
           : null,
-        evicted: info.group === "framing" ? service.log.evicted({ endpoint: spec.name }) : 0,
+        evicted: info.group === "framing" || info.group === "link"
+          ? service.log.evicted({ endpoint: spec.name })
+          : 0,
         open: info.browser && addr !== null
           ? `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}/`
           : null,

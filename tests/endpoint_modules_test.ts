@@ -6,7 +6,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { PacketLog } from "../lib/capture/packet_log.ts";
 import { BufferPool } from "../lib/net/buffer_pool.ts";
-import { ECHOING, ENDPOINTS } from "../lib/net/endpoint_table.ts";
+import { ECHOING, ENDPOINTS, LINK_ENDPOINTS, PORT_ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import { EndpointStats, Registry } from "../lib/net/registry.ts";
 import { type TcpBehaviour, TcpEndpoint } from "../lib/net/tcp_endpoint.ts";
 import {
@@ -22,10 +22,13 @@ import {
 
 Deno.test("ENDPOINTS: names and default ports are unique, every endpoint can be tried", () => {
   strictEqual(new Set(ENDPOINTS.map((e) => e.name)).size, ENDPOINTS.length);
-  strictEqual(new Set(ENDPOINTS.map((e) => e.defaultPort)).size, ENDPOINTS.length);
+  strictEqual(new Set(PORT_ENDPOINTS.map((e) => e.defaultPort)).size, PORT_ENDPOINTS.length);
+  deepStrictEqual(LINK_ENDPOINTS.map((e) => e.name), ["raw"]);
   for (const e of ENDPOINTS) {
     ok(e.tryIt.length > 0, `${e.name} has no try-it line`);
-    ok(e.tryIt.some((line) => line.includes("{port}")), `${e.name}: no line names its port`);
+    // A link endpoint has no port: its lines name the interface instead.
+    const where = e.transport === "link" ? "{iface}" : "{port}";
+    ok(e.tryIt.some((line) => line.includes(where)), `${e.name}: no line names its ${where}`);
     if (e.lab !== undefined) ok(e.lab.seed !== "" && e.lab.lesson !== "", `${e.name}: lab`);
   }
 });

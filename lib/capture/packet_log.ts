@@ -21,6 +21,8 @@ export interface PacketSource {
   readonly id: string;
   readonly endpoint: string;
   readonly transport?: "tcp" | "udp";
+  /** Its packets are whole link-layer frames (the raw lab's), which the tap skips. */
+  readonly linkLayer?: boolean;
   readonly local?: { hostname: string; port: number };
   readonly remote?: { hostname: string; port: number } | null;
   /** Who connected (TCP): the peer (`server`) or the process (`client`). */
@@ -308,7 +310,9 @@ export class PacketLog {
     this.#notes[slot] = undefined;
     this.#held[idx]++;
     this.#refs[idx]++;
-    this.kept = this.tap !== null && this.tap.packet(src, dir, bytes, ts, echo, lend) === true;
+    // A link-layer frame is a frame already: the tap's synthesized TCP/UDP would misstate it.
+    this.kept = this.tap !== null && src.linkLayer !== true &&
+      this.tap.packet(src, dir, bytes, ts, echo, lend) === true;
     return seq;
   }
 

@@ -2,11 +2,17 @@
  * What an endpoint module declares: who it is (name, transport, default port,
  * description, the lines to try it, its lab), and for a TCP endpoint how the
  * service builds its behaviour. lib/net/endpoint_table.ts lists the modules.
+ *
+ * Three transports: TCP and UDP endpoints listen on a port; a link-layer endpoint (the raw
+ * lab) has no port: it receives the frames of one EtherType on the capture interface.
  */
 import type { TcpBehaviour } from "./tcp_endpoint.ts";
 
 /** Which part of the labs page a lab sits in. */
-export type LabGroup = "protocols" | "framing" | "throughput";
+export type LabGroup = "protocols" | "framing" | "throughput" | "link";
+
+/** How an endpoint is reached: a TCP or UDP port, or frames of an EtherType on an interface. */
+export type Transport = "tcp" | "udp" | "link";
 
 /** What the labs page says about an endpoint built from a tutorial. */
 export interface LabInfo {
@@ -19,19 +25,38 @@ export interface LabInfo {
   browser?: boolean;
 }
 
-/** One endpoint's identity and how to try it. */
-export interface EndpointSpec {
+/** One endpoint's identity and how to try it, whatever its transport. */
+export interface BaseEndpointSpec {
   name: string;
-  transport: "tcp" | "udp";
-  defaultPort: number;
+  transport: Transport;
   /** One sentence for the banner and the overview. */
   description: string;
-  /** Shell lines to try it; `{host}` and `{port}` are filled in with the real address. */
+  /**
+   * Shell lines to try it; `{host}` and `{port}` are filled in with the real address (a link
+   * endpoint's `{iface}` with its interface).
+   */
   tryIt: readonly string[];
   /** Its section on the labs page; an endpoint without one is not shown there. */
   lab?: LabInfo;
   /** Whether it writes back every byte it reads, which the multiconn load verifies. @default false */
   echoes?: boolean;
+}
+
+/** An endpoint with a port (TCP or UDP): each gets a `--<name>-port` flag. */
+export interface EndpointSpec extends BaseEndpointSpec {
+  transport: "tcp" | "udp";
+  defaultPort: number;
+}
+
+/**
+ * A link-layer endpoint: no port; the service opens an `AF_PACKET` socket bound to `etherType`
+ * on the interface its endpoints are reached on (`lo` for 127.0.0.1) and hands each frame to
+ * the module. Without root or CAP_NET_RAW it is not listening and says why.
+ */
+export interface LinkEndpointSpec extends BaseEndpointSpec {
+  transport: "link";
+  /** The EtherType received (0x0801 for seed 004's frames). */
+  etherType: number;
 }
 
 /**
@@ -51,6 +76,11 @@ export interface UdpEndpointSpec extends EndpointSpec {
 
 /** Declares a TCP endpoint (an identity function, for type inference of `Setup`). */
 export function defineTcpEndpoint<Setup>(spec: TcpEndpointSpec<Setup>): TcpEndpointSpec<Setup> {
+  return spec;
+}
+
+/** Declares a link-layer endpoint (an identity function, for symmetry and checking). */
+export function defineLinkEndpoint(spec: LinkEndpointSpec): LinkEndpointSpec {
   return spec;
 }
 

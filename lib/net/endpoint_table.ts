@@ -12,11 +12,17 @@ import { echo } from "./endpoints/echo.ts";
 import { frameClose, frameDelimited, frameFixed, framePrefixed } from "./endpoints/framing.ts";
 import { httpHello } from "./endpoints/http_hello.ts";
 import { multiconn } from "./endpoints/multiconn.ts";
+import { raw } from "./endpoints/raw.ts";
 import { reverse } from "./endpoints/reverse.ts";
 import { sink } from "./endpoints/sink.ts";
 import { udp } from "./endpoints/udp.ts";
+import type { EndpointSpec, LinkEndpointSpec } from "./endpoint_spec.ts";
+import type { EndpointRecord } from "./registry.ts";
 
-/** The endpoints in port order; later issues append theirs from 65447 up. */
+/**
+ * The endpoints in port order; later issues append theirs from 65447 up. The link-layer ones
+ * (no port) come last.
+ */
 export const ENDPOINTS = [
   echo,
   multiconn,
@@ -33,7 +39,18 @@ export const ENDPOINTS = [
   frameClose,
   discard,
   chargen,
+  raw,
 ] as const;
+
+/** The endpoints with a port (TCP and UDP): each has a `--<name>-port` flag. */
+export const PORT_ENDPOINTS: readonly EndpointSpec[] = ENDPOINTS.filter(
+  (e): e is typeof e & EndpointSpec => e.transport !== "link",
+);
+
+/** The link-layer endpoints (the raw lab): frames of an EtherType on an interface, no port. */
+export const LINK_ENDPOINTS: readonly LinkEndpointSpec[] = ENDPOINTS.filter(
+  (e): e is typeof e & LinkEndpointSpec => e.transport === "link",
+);
 
 /** The endpoints that write back every byte they read: the multiconn load's targets. */
 export const ECHOING: readonly string[] = ENDPOINTS.filter((e) => e.echoes).map((e) => e.name);
@@ -60,6 +77,28 @@ export function tryItLine(
   return client !== CLIENT_COMMAND && filled.startsWith(`${CLIENT_COMMAND} `)
     ? client + filled.slice(CLIENT_COMMAND.length)
     : filled;
+}
+
+/**
+ * An endpoint's try-it lines filled in from its record (see {@linkcode tryItLine}): a port
+ * endpoint's with its address, a link endpoint's `{iface}` with its interface (`lo` when it
+ * receives on every one); [] for a port endpoint not bound.
+ */
+export function tryItLines(
+  lines: readonly string[],
+  record: Pick<EndpointRecord, "address" | "link">,
+  dashboard: string,
+  client: string = CLIENT_COMMAND,
+): string[] {
+  if (record.link !== null) {
+    const iface = record.link.interface || "lo";
+    return lines.map((line) =>
+      tryItLine(line.replaceAll("{iface}", iface), "", 0, dashboard, client)
+    );
+  }
+  const addr = record.address;
+  if (addr === null) return [];
+  return lines.map((line) => tryItLine(line, addr.hostname, addr.port, dashboard, client));
 }
 
 /** How the running service was launched, for {@linkcode clientCommand}. */

@@ -4,7 +4,8 @@
  */
 import type { Fault } from "../view/fault.ts";
 import type { ConnCounters } from "./observed_conn.ts";
-import type { Address, SocketRecord } from "./types.ts";
+import type { Address, LinkAddress, SocketRecord } from "./types.ts";
+import type { Transport } from "./endpoint_spec.ts";
 
 /** Anything the registry can list: a connection, a listener, a UDP socket or flow. */
 export interface Observed {
@@ -16,10 +17,15 @@ export interface Observed {
 /** One endpoint as `GET /api/endpoints`, the overview and the labs show it. */
 export interface EndpointRecord extends ConnCounters {
   name: string;
-  transport: "tcp" | "udp";
+  transport: Transport;
   description: string;
+  /** The bound address (TCP, UDP); null for a link endpoint and before binding. */
   address: Address | null;
+  /** A link endpoint's interface and EtherType, instead of a port; null for TCP and UDP. */
+  link: LinkAddress | null;
   listening: boolean;
+  /** Why it is not listening, in plain words (the raw lab without CAP_NET_RAW); else null. */
+  reason: string | null;
   /** Live connections (TCP) or flows (UDP). */
   connections: number;
   accepted: number;
@@ -34,10 +40,14 @@ export interface EndpointRecord extends ConnCounters {
 /** One endpoint's identity and running totals. */
 export class EndpointStats implements ConnCounters {
   readonly name: string;
-  readonly transport: "tcp" | "udp";
+  readonly transport: Transport;
   readonly description: string;
   address: Address | null = null;
+  /** A link endpoint's interface and EtherType. */
+  link: LinkAddress | null = null;
   listening = false;
+  /** Why it is not listening, when it can say. */
+  reason: string | null = null;
   /** Connections accepted (TCP) or flows seen (UDP). */
   accepted = 0;
   closed = 0;
@@ -56,7 +66,7 @@ export class EndpointStats implements ConnCounters {
   /** Times each fault mode acted: writes held, connections stalled, reset or half-closed, pauses. */
   faults: Record<string, number> = {};
 
-  constructor(name: string, transport: "tcp" | "udp", description: string) {
+  constructor(name: string, transport: Transport, description: string) {
     this.name = name;
     this.transport = transport;
     this.description = description;
@@ -74,7 +84,9 @@ export class EndpointStats implements ConnCounters {
       transport: this.transport,
       description: this.description,
       address: this.address,
+      link: this.link,
       listening: this.listening,
+      reason: this.reason,
       connections: this.live,
       accepted: this.accepted,
       closed: this.closed,

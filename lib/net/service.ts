@@ -19,6 +19,8 @@ import type { ClientListOptions } from "./endpoints/client_list.ts";
 import type { FramingOptions } from "../protocol/framing.ts";
 import { Sink } from "./endpoints/sink.ts";
 import { UdpEndpoint } from "./endpoints/udp.ts";
+import { RawLab } from "./endpoints/raw.ts";
+import { interfaceFor } from "../wire/capture.ts";
 import { nowMs } from "./observed_conn.ts";
 import { EndpointStats, Registry } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
@@ -101,6 +103,12 @@ export interface ServiceOptions {
   /** Spans for connections and app requests; null for none. @default Deno's tracer when OTEL_DENO is set */
   tracer?: TracerLike | null;
   /**
+   * The link-layer labs (the raw lab: an `AF_PACKET` socket for EtherType 0x0801 on the
+   * interface `host` is reached on). Off, or without root / CAP_NET_RAW, they are not
+   * listening and say why. @default true
+   */
+  rawLab?: boolean;
+  /**
    * The dashboard's `--token`: a secret masked (as `*`) in every copy the
    * service records (packet log, capture, capture files, notes, spans). @default none
    */
@@ -114,6 +122,19 @@ interface EndpointSetup {
   sink: Sink;
   appLatency: Histogram;
   tracing: ConnTracing | null;
+}
+
+/** The interface a link-layer lab receives on: the one `host` is reached on, else `lo`. */
+function linkInterface(host: string): string {
+  let interfaces: { name: string; address: string }[] = [];
+  // Asked first so Deno does not prompt on a terminal; without --allow-sys only loopback and
+  // wildcards are told apart, which is enough for the default 127.0.0.1.
+  if (
+    Deno.permissions.querySync?.({ name: "sys", kind: "networkInterfaces" }).state === "granted"
+  ) {
+    interfaces = Deno.networkInterfaces();
+  }
+  return interfaceFor(host, interfaces) ?? "lo";
 }
 
 /** Filters for {@linkcode Service.sockets}. */
@@ -131,6 +152,8 @@ export class Service {
   readonly host: string;
   readonly tcp = new Map<string, TcpEndpoint>();
   readonly udp = new Map<string, UdpEndpoint>();
+  /** The link-layer labs by name (the raw lab), listening or saying why not. */
+  readonly link = new Map<string, RawLab>();
   readonly sink = new Sink();
   /** The chat endpoint's room, which the dashboard reads and posts into. */
   readonly chat: ChatRoom;
@@ -236,6 +259,16 @@ export class Service {
         const stats = this.registry.addEndpoint(
           new EndpointStats(spec.name, spec.transport, spec.description),
         );
+        if (spec.transport === "link") {
+          const lab = new RawLab(stats, this.log, {
+            interface: linkInterface(this.host),
+            etherType: spec.etherType,
+          });
+          this.link.set(spec.name, lab);
+          if (options.rawLab === false) stats.reason = "off (rawLab: false)";
+          else lab.start();
+          continue;
+        }
         const port = options.ports?.[spec.name] ?? spec.defaultPort;
         binding = `"${spec.name}" on ${
           this.host.includes(":") ? `[${this.host}]` : this.host
@@ -274,7 +307,7 @@ export class Service {
     this.fds.set(planFdBudget({
       limit: reading.limit,
       // Without /proc: the runtime's own (about 24 measured) plus every listener and UDP socket.
-      open: countOpenFds() ?? 24 + listeners + this.udp.size,
+      open: countOpenFds() ?? 24 + listeners + this.udp.size + this.link.size,
       listeners,
       httpMaxConns: options.httpMaxConns,
       kernel: options.kernel !== undefined,
@@ -289,7 +322,7 @@ export class Service {
   addresses(): EndpointAddress[] {
     const out: EndpointAddress[] = [];
     for (const e of this.registry.endpoints.values()) {
-      if (e.address !== null) {
+      if (e.address !== null && e.transport !== "link") {
         out.push({ name: e.name, transport: e.transport, address: e.address });
       }
     }
@@ -356,6 +389,7 @@ export class Service {
     await Promise.all([
       ...[...this.tcp.values()].map((e) => e.close()),
       ...[...this.udp.values()].map((e) => e.close()),
+      ...[...this.link.values()].map((e) => e.close()),
     ]);
     await this.captureFiles?.close();
     await this.#lines?.flush();

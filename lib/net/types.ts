@@ -6,6 +6,14 @@ export interface Address {
   port: number;
 }
 
+/** Where a link-layer endpoint receives: frames of one EtherType on one interface. */
+export interface LinkAddress {
+  /** Interface name; "" for every interface. */
+  interface: string;
+  /** `0x0801`. */
+  etherType: string;
+}
+
 /**
  * The kernel's TCP states by number (include/net/tcp_states.h: ESTABLISHED is
  * 1), as `ss` and `netstat` print them.

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ENDPOINTS, tryItLine } from "../net/endpoint_table.ts";
+import { ENDPOINTS, tryItLines } from "../net/endpoint_table.ts";
 import type { UdpEndpoint } from "../net/endpoints/udp.ts";
 import type { Service } from "../net/service.ts";
 
@@ -33,16 +33,20 @@ export function banner(service: Service, options: BannerOptions): string {
     `sockscope dashboard  http://${dash}/${options.token ? `?token=${options.token}` : ""}`,
   ];
   for (const spec of ENDPOINTS) {
-    const addr = service.registry.endpoints.get(spec.name)!.address!;
+    const record = service.registry.endpoints.get(spec.name)!;
+    const where = record.link !== null
+      ? `${record.link.interface || "any"} type ${record.link.etherType}`
+      : `${record.address!.hostname}:${record.address!.port}`;
     lines.push(
-      `  ${spec.name.padEnd(15)} ${spec.transport} ${
-        `${addr.hostname}:${addr.port}`.padEnd(22)
-      } ${spec.description}`,
+      `  ${spec.name.padEnd(15)} ${spec.transport} ${where.padEnd(22)} ${spec.description}`,
     );
+    if (record.transport === "link" && !record.listening) {
+      // The link labs need the permission the rest does not: say why, and go on.
+      lines.push(`  ${"".padEnd(15)}     off: ${record.reason ?? "not started"}`);
+      continue;
+    }
     lines.push(
-      `  ${"".padEnd(15)}     try: ${
-        tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash, options.client)
-      }`,
+      `  ${"".padEnd(15)}     try: ${tryItLines(spec.tryIt, record, dash, options.client)[0]}`,
     );
   }
   lines.push(`  clients: ${options.client} --help   (in this folder; the try-it lines use it too)`);

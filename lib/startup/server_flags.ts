@@ -7,7 +7,7 @@
  */
 import { CAPTURE_FILES_DEFAULTS } from "../capture/capture_files.ts";
 import { PACKET_LOG_DEFAULTS } from "../capture/packet_log.ts";
-import { ENDPOINTS } from "../net/endpoint_table.ts";
+import { PORT_ENDPOINTS } from "../net/endpoint_table.ts";
 import { DEFAULT_KEEP_CLOSED } from "../net/registry.ts";
 import type { ServiceOptions } from "../net/service.ts";
 import { TCP_ENDPOINT_DEFAULTS as TCP } from "../net/tcp_endpoint.ts";
@@ -95,7 +95,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     scale: 1000,
     help: "close an event stream whose client has not read for this long",
   },
-  ...ENDPOINTS.map((e) => ({
+  ...PORT_ENDPOINTS.map((e) => ({
     type: "int" as const,
     name: `${e.name}-port`,
     arg: "PORT",
@@ -366,6 +366,13 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     choices: ["text", "json"],
     default: "text",
     help: "json: one JSON line per connection open, close, error",
+  },
+  {
+    type: "boolean",
+    name: "no-raw-lab",
+    to: "service.rawLab",
+    negate: true,
+    help: "do not open the raw lab's AF_PACKET socket (EtherType 0x0801 frames)",
   },
   {
     type: "boolean",

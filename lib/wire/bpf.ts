@@ -99,6 +99,27 @@ export function wireFilter(ports: readonly number[], options: WireFilterOptions 
   return assemble(ops);
 }
 
+/**
+ * Builds the filter that keeps only frames of one EtherType (the raw lab's 0x0801), cut to a
+ * snap length. Throws RangeError on an EtherType outside 0-0xffff or a snap length out of
+ * 64..262144.
+ */
+export function etherTypeFilter(etherType: number, options: WireFilterOptions = {}): Uint8Array {
+  const snaplen = options.snaplen ?? 256;
+  if (!Number.isInteger(snaplen) || snaplen < 64 || snaplen > 262144) {
+    throw new RangeError(`Cannot build EtherType filter: snaplen "${snaplen}" is not in 64-262144`);
+  }
+  if (!Number.isInteger(etherType) || etherType < 0 || etherType > 0xffff) {
+    throw new RangeError(`Cannot build EtherType filter: "${etherType}" is not in 0-0xffff`);
+  }
+  return assemble([
+    { code: LD_H_ABS, k: 12 },
+    { code: JEQ_K, k: etherType, jt: "next", jf: "reject" },
+    { code: RET_K, k: snaplen, label: "accept" },
+    { code: RET_K, k: 0, label: "reject" },
+  ]);
+}
+
 function assemble(ops: Op[]): Uint8Array {
   const at = new Map<string, number>();
   ops.forEach((op, i) => {

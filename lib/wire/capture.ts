@@ -10,7 +10,7 @@
  * Linux on 64-bit only (the struct layouts below).
  */
 
-import { wireFilter } from "./bpf.ts";
+import { etherTypeFilter, wireFilter } from "./bpf.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -114,6 +114,12 @@ export interface WireCaptureOptions {
   blockBytes?: number;
   /** A block not yet full is handed over after this long. @default 8 */
   flushMs?: number;
+  /**
+   * Keep only frames of this EtherType instead of the TCP/UDP packets of `ports` (the raw lab's
+   * 0x0801): the socket is bound to that protocol, so the kernel hands it nothing else.
+   * @default undefined (TCP/UDP of `ports`)
+   */
+  etherType?: number;
   /** Injected libc, for tests. */
   libc?: WireLibc;
 }
@@ -191,7 +197,9 @@ export function openWireCapture(options: WireCaptureOptions = {}): WireAvailable
   if (snaplen > blockBytes / 2) {
     throw new RangeError(`Cannot open wire capture: snaplen "${snaplen}" is over half a block`);
   }
-  const filter = wireFilter(options.ports ?? [], { snaplen });
+  const filter = options.etherType === undefined
+    ? wireFilter(options.ports ?? [], { snaplen })
+    : etherTypeFilter(options.etherType, { snaplen });
   const c = options.libc ?? openLibc();
   if (typeof c === "string") return { available: false, reason: c };
   const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -255,7 +263,7 @@ export function openWireCapture(options: WireCaptureOptions = {}): WireAvailable
   const addr = new Uint8Array(20);
   const view = new DataView(addr.buffer);
   view.setUint16(0, AF_PACKET, true);
-  view.setUint16(2, ETH_P_ALL, false);
+  view.setUint16(2, options.etherType ?? ETH_P_ALL, false);
   view.setInt32(4, ifindex, true);
   if (c.bind(fd, addr, 20) !== 0) return fail("bind() to the interface");
   return {

@@ -1,4 +1,4 @@
-import { ENDPOINTS, tryItLine } from "../../lib/net/endpoint_table.ts";
+import { ENDPOINTS, tryItLines } from "../../lib/net/endpoint_table.ts";
 import { define, json } from "../../lib/web/define.ts";
 
 export const handler = define.handlers({
@@ -6,14 +6,9 @@ export const handler = define.handlers({
     const { service, dashboard } = state;
     const endpoints = ENDPOINTS.map((spec) => {
       const stats = service.registry.endpoints.get(spec.name)!;
-      const addr = stats.address;
       return {
         ...stats.toJSON(),
-        tryIt: addr === null
-          ? []
-          : spec.tryIt.map((line) =>
-            tryItLine(line, addr.hostname, addr.port, dashboard, state.client)
-          ),
+        tryIt: tryItLines(spec.tryIt, stats, dashboard, state.client),
       };
     });
     return json({
