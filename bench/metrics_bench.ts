@@ -13,6 +13,8 @@
  *
  * Prints one JSON line (`{"bench":"metrics",…}`).
  */
+// Bench-only: prom-client was measured and not adopted, so it stays out of deno.json's imports.
+// deno-lint-ignore no-import-prefix
 import client from "npm:prom-client@^15.1.3";
 import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
