@@ -4,6 +4,7 @@ import type { KernelSocket } from "../net/types.ts";
 import { portFilter, sortedPorts } from "./_row.ts";
 import { readSockDiag } from "./netlink.ts";
 import { parseProcNet, type ProcNetTable } from "./proc_net.ts";
+import { SocketOwners } from "./socket_owners.ts";
 
 /** One look at the kernel's socket table, or why there is none. */
 export type KernelSample =
@@ -55,6 +56,11 @@ export interface KernelTableOptions {
    * 20,000 sockets even when it finds nothing. @default true
    */
   ipv6?: boolean;
+  /**
+   * Finds the process holding each row's socket (as `ss -p`), on every fresh sample; `null`
+   * for none. @default a SocketOwners reading /proc
+   */
+  owners?: Pick<SocketOwners, "attach"> | null;
 }
 
 interface Entry {
@@ -78,6 +84,7 @@ export class KernelTable {
   #now: () => number;
   #clock: () => number;
   #entries = new Map<string, Entry>();
+  #owners: Pick<SocketOwners, "attach"> | null;
 
   /** Makes a table reading the real kernel unless readers are given. */
   constructor(options: KernelTableOptions = {}) {
@@ -96,6 +103,7 @@ export class KernelTable {
     this.#os = options.os ?? Deno.build.os;
     this.#now = options.now ?? Date.now;
     this.#clock = options.clock ?? (() => performance.now());
+    this.#owners = options.owners === undefined ? new SocketOwners() : options.owners;
   }
 
   /**
@@ -171,6 +179,7 @@ export class KernelTable {
     if (this.#readNetlink !== null) {
       try {
         const sockets = await this.#readNetlink(read);
+        await this.#owners?.attach(sockets);
         return { ok: true, source: "netlink", at, tookMs: this.#since(start), sockets };
       } catch {
         // Netlink needs FFI (--allow-ffi) and sock_diag; /proc holds the same table, slower.
@@ -178,6 +187,7 @@ export class KernelTable {
     }
     try {
       const sockets = await this.#readProc(ports);
+      await this.#owners?.attach(sockets);
       return { ok: true, source: "proc", at, tookMs: this.#since(start), sockets };
     } catch (error) {
       const reason = error instanceof ProcUnavailable

@@ -340,6 +340,8 @@ export class SockDiagDecoder {
       inode: view.getUint32(at + 68, true),
       uid: view.getUint32(at + 64, true),
       info,
+      // Filled in later by SocketOwners; declared here so every row keeps one shape.
+      process: undefined,
     };
     this.#sockets.push(row);
   }

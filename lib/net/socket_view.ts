@@ -85,6 +85,7 @@ function kernelRow(k: KernelSocket, endpoint: string, peer: boolean): SocketReco
     messagesOut: 0,
     app: null,
     kernel: { state: k.state, recvQ: k.recvQ, sendQ: k.sendQ, info: k.info },
+    process: k.process,
     openedAt: null,
     closedAt: null,
     closeReason: null,
@@ -200,6 +201,7 @@ export function joinKernel(
       }
     }
     r.kernel = { state: k.state, recvQ, sendQ, info: k.info };
+    if (k.process !== undefined) r.process = k.process;
   }
   const out = records;
   const index = indexEndpoints(endpoints);

@@ -61,6 +61,15 @@ export interface KernelSocket {
   uid?: number;
   /** What else the source tells: timers, retransmits, RTT, cwnd. */
   info?: KernelSocketInfo;
+  /** The process holding the socket, where a scan of /proc found it (see lib/kernel/socket_owners.ts). */
+  process?: ProcessOwner;
+}
+
+/** The process that holds a socket open, as `ss -p` names it. */
+export interface ProcessOwner {
+  pid: number;
+  /** The process's name (/proc/<pid>/comm: at most 15 bytes, as `ss -p` prints it). */
+  command: string;
 }
 
 /** Extra per-socket detail where the source has it (netlink tcp_info, /proc timers). */
@@ -111,6 +120,8 @@ export interface SocketRecord {
   messagesOut: number;
   app: { rxBuffered: number; txBuffered: number; paused?: boolean } | null;
   kernel: KernelView | null;
+  /** The process holding the socket open, where the kernel view can tell (peer rows too). */
+  process?: ProcessOwner;
   openedAt: number | null;
   closedAt: number | null;
   closeReason: string | null;

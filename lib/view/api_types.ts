@@ -14,6 +14,7 @@ export type {
   Address,
   KernelSocketInfo,
   KernelView,
+  ProcessOwner,
   SocketKind,
   SocketRecord,
 } from "../net/types.ts";
