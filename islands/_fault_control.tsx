@@ -281,6 +281,14 @@ export function FaultControl(
             acted {fmtInt(used)}×
           </span>
         )}
+        {(acted["reset-unavailable"] ?? 0) > 0 && (
+          <span
+            class="c-bad small"
+            title="Resets that closed normally (FIN): no FFI, not Linux, or the socket not found"
+          >
+            reset unavailable {fmtInt(acted["reset-unavailable"])}×
+          </span>
+        )}
       </form>
       <div class="fault-hint muted small" data-fault-hint={mode}>
         {MODE_LABELS[mode] ?? mode}: {HINTS[mode]}
