@@ -86,7 +86,7 @@ export function faultLabel(fault: Fault): string {
     case "pause-accept":
       return "accept paused";
     case "bandwidth":
-      return `${fmtInt(fault.bytesPerSecond)} B/s`;
+      return `bandwidth ${fmtInt(fault.bytesPerSecond)} B/s`;
     case "slice":
       return `slice ${fmtInt(fault.minBytes)}–${fmtInt(fault.maxBytes)} B`;
     case "reset":
