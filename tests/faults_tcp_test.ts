@@ -57,7 +57,7 @@ Deno.test("bandwidth fault caps the echo's rate near bytesPerSecond", async () =
     const seconds = (performance.now() - started) / 1000;
     const rate = size / seconds;
     ok(echoed.every((b) => b === 0x62));
-    // The bucket holds 20 ms of bytes, so the rate can't be much above the limit.
+    // The bucket holds 40 ms of bytes, so the rate cannot be much above the limit.
     ok(rate <= limit * 1.1, `${rate.toFixed(0)} B/s through a ${limit} B/s limit`);
     ok(rate >= limit * 0.25, `${rate.toFixed(0)} B/s: far below the limit`);
   } finally {

@@ -28,8 +28,10 @@ export interface FaultTarget {
   faults: Record<string, number>;
 }
 
-/** The share of a second a bandwidth fault's bucket holds: bursts stay this short. */
-const BUCKET_SECONDS = 0.02;
+/** A bandwidth fault writes pieces of this share of a second's bytes. */
+const PIECE_SECONDS = 0.02;
+/** Its bucket holds two pieces: a timer that fires late loses no bytes, bursts stay short. */
+const BUCKET_PIECES = 2;
 
 /** A token bucket of one connection and direction under a bandwidth fault. */
 interface Bucket {
@@ -50,16 +52,17 @@ function between(min: number, max: number): number {
 
 /**
  * Takes what the bucket holds for a piece of at most `want` bytes at `rate`
- * bytes/s: the piece's size, or 0 and how long to wait for one.
+ * bytes/s: the piece's size, or 0 and how long to wait for a piece.
  */
 function takeTokens(b: Bucket, rate: number, want: number, now: number): [number, number] {
-  const capacity = Math.max(1, Math.floor(rate * BUCKET_SECONDS));
-  b.tokens = Math.min(capacity, b.tokens + (now - b.at) * rate / 1000);
+  const piece = Math.max(1, Math.floor(rate * PIECE_SECONDS));
+  b.tokens = Math.min(piece * BUCKET_PIECES, b.tokens + (now - b.at) * rate / 1000);
   b.at = now;
-  const need = Math.min(want, capacity);
+  const need = Math.min(want, piece);
   if (b.tokens >= need) {
-    b.tokens -= need;
-    return [need, 0];
+    const n = Math.min(want, Math.floor(b.tokens));
+    b.tokens -= n;
+    return [n, 0];
   }
   return [0, Math.max(1, (need - b.tokens) * 1000 / rate)];
 }

@@ -31,7 +31,7 @@ export type TcpFault =
   | ({ mode: "stall" } & TcpFaultOptions)
   /** Stop calling accept(): the accept queue fills to the backlog and new clients hang. */
   | ({ mode: "pause-accept" } & TcpFaultOptions)
-  /** At most `bytesPerSecond` (a token bucket holding 20 ms of them). */
+  /** At most `bytesPerSecond`: a token bucket of 40 ms of them, written 20 ms at a time. */
   | ({ mode: "bandwidth"; bytesPerSecond: number } & TcpFaultOptions)
   /** Cut each write into pieces of `minBytes`..`maxBytes`, `interval` ms apart (default 0). */
   | ({ mode: "slice"; minBytes: number; maxBytes: number; interval?: number } & TcpFaultOptions)
