@@ -109,6 +109,51 @@ Deno.test({
 });
 
 Deno.test({
+  name: "the new fault modes render on the cards, UDP's included, and apply",
+  ...BROWSER_TEST,
+  async fn() {
+    await using h = await start({ timeoutMs: TIMEOUT_MS });
+    const { page } = h;
+    await open(h, "/", "endpoint_cards");
+    const echoCard = page.locator('[data-endpoint="echo"]');
+    await echoCard.getByLabel("Fault mode for echo").selectOption("bandwidth");
+    await echoCard.getByLabel(/^bytesPerSecond /).fill("5000");
+    await echoCard.getByLabel("Direction of the bandwidth fault").selectOption("both");
+    await echoCard.getByLabel("probability (0..1)").fill("0.5");
+    await echoCard.getByRole("button", { name: "apply" }).click();
+    await echoCard.locator('[data-fault-badge="bandwidth"]', {
+      hasText: "fault: bandwidth 5\u202f000 B/s",
+    }).waitFor();
+    assertEquals(
+      JSON.stringify(h.service.tcp.get("echo")!.faults.fault),
+      JSON.stringify({
+        mode: "bandwidth",
+        bytesPerSecond: 5000,
+        probability: 0.5,
+        direction: "both",
+      }),
+    );
+    await echoCard.getByLabel("Fault mode for echo").selectOption("slice");
+    assertEquals(await echoCard.getByLabel(/^maxBytes /).inputValue(), "8");
+    await echoCard.getByLabel("Fault mode for echo").selectOption("reset");
+    await echoCard.locator('[data-fault-hint="reset"]').waitFor();
+
+    const udpCard = page.locator('[data-endpoint="udp"]');
+    const modes = await udpCard.getByLabel("Fault mode for udp").locator("option").allInnerTexts();
+    assertEquals(modes.join(","), "no fault,loss,duplicate,reorder,delay");
+    await udpCard.getByLabel("Fault mode for udp").selectOption("reorder");
+    assertEquals(await udpCard.getByLabel("probability (0..1)").count(), 0);
+    await udpCard.getByLabel(/^window /).fill("3");
+    await udpCard.getByRole("button", { name: "apply" }).click();
+    await udpCard.locator('[data-fault-badge="reorder"]', { hasText: "reorder ×3" }).waitFor();
+    assertEquals(
+      JSON.stringify(h.service.udp.get("udp")!.faults.fault),
+      JSON.stringify({ mode: "reorder", window: 3 }),
+    );
+  },
+});
+
+Deno.test({
   name: "a fault set from an overview card shows its badge and acts on the endpoint",
   ...BROWSER_TEST,
   async fn() {

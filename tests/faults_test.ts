@@ -5,6 +5,7 @@
  * POST /api/endpoints/:name/fault, counted in /metrics, and reversible.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { faultsShown, metric, readPieces, setFault } from "./_faults.ts";
 import {
   closeQuietly,
   connect,
@@ -15,47 +16,9 @@ import {
   readToEnd,
   settlesWithin,
   startService,
-  type TestService,
   waitFor,
   writeAll,
 } from "./_helpers.ts";
-
-async function setFault(svc: TestService, endpoint: string, body: Record<string, unknown>) {
-  const res = await svc.api<{ fault: Record<string, unknown>; error?: string }>(
-    `/api/endpoints/${endpoint}/fault`,
-    { method: "POST", body: JSON.stringify(body) },
-  );
-  strictEqual(res.status, 200, res.body.error);
-  return res.body;
-}
-
-/** The `fault` field of each endpoint in `GET /api/endpoints`. */
-async function faultsShown(svc: TestService): Promise<Record<string, unknown>> {
-  const res = await svc.api<{ endpoints: { name: string; fault: unknown }[] }>("/api/endpoints");
-  return Object.fromEntries(res.body.endpoints.map((e) => [e.name, e.fault]));
-}
-
-async function metric(svc: TestService, line: string): Promise<number | null> {
-  const text = await (await svc.app.fetch(new Request("http://x/metrics"))).text();
-  const found = text.split("\n").find((l) => l.startsWith(`${line} `));
-  return found === undefined ? null : Number(found.slice(line.length + 1));
-}
-
-/** Reads exactly `n` bytes, recording the size of each read. */
-async function readPieces(conn: Deno.Conn, n: number, timeoutMs = 3000): Promise<number[]> {
-  const sizes: number[] = [];
-  const buf = new Uint8Array(n);
-  const deadline = performance.now() + timeoutMs;
-  let got = 0;
-  while (got < n) {
-    ok(performance.now() < deadline, `read ${got} of ${n} bytes in ${timeoutMs} ms`);
-    const m = await conn.read(buf.subarray(got));
-    if (m === null) throw new Error(`End of stream after ${got} of ${n} bytes`);
-    sizes.push(m);
-    got += m;
-  }
-  return sizes;
-}
 
 Deno.test("delay fault holds each reply for ms, until cleared", async () => {
   await using svc = startService();
@@ -281,7 +244,7 @@ Deno.test("a fault shows on the endpoint and in /metrics while it is in force", 
   const shown = await faultsShown(svc);
   deepStrictEqual(shown.chat, { mode: "drip", bytes: 1, interval: 10 });
   deepStrictEqual(shown.echo, { mode: "none" });
-  strictEqual(shown.udp, null);
+  deepStrictEqual(shown.udp, { mode: "none" });
   strictEqual(await metric(svc, 'sockscope_fault_active{endpoint="chat",mode="drip"}'), 1);
   const got = await svc.api<{ fault: unknown; description: string }>(
     "/api/endpoints/chat/fault",
@@ -322,7 +285,12 @@ Deno.test("POST /api/endpoints/:name/fault answers bad bodies with a specific 40
     ],
     ["echo", '{"mode":"stall","ms":1}', /"ms" does not apply to mode "stall"/, 400],
     ["echo", "not json", /^Cannot parse body: not valid JSON/, 400],
-    ["udp", '{"mode":"stall"}', /"udp" is a UDP endpoint; faults apply to TCP$/, 400],
+    [
+      "udp",
+      '{"mode":"stall"}',
+      /one of none, loss, duplicate, reorder, delay on a UDP endpoint/,
+      400,
+    ],
     ["nope", '{"mode":"stall"}', /^No endpoint "nope"$/, 404],
   ];
   for (const [endpoint, body, message, status] of cases) {

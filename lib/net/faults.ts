@@ -1,19 +1,23 @@
 /**
  * Fault modes: the things that make sockets hard, switched on per endpoint
  * and wrapped around the observed connection and its handler rather than
- * written into endpoints. Write-side faults (delay, drip, half-close) live in
- * {@linkcode FaultConn}, read-side ones (stall, close with unread data) in
- * {@linkcode FaultSwitch.wrap}, and pause-accept in the endpoint's accept
- * loop through {@linkcode FaultSwitch.acceptGate}. With no fault set, a read
- * costs one property check and a write two.
+ * written into endpoints. Write-side faults (delay, drip, half-close,
+ * bandwidth, slice, reset) live in {@linkcode FaultConn}, read-side ones
+ * (stall, close with unread data, and the directed modes with `direction`
+ * "in" or "both") in {@linkcode FaultSwitch.wrap}, and pause-accept in the
+ * endpoint's accept loop through {@linkcode FaultSwitch.acceptGate}. A fault
+ * with a `probability` applies to that share of connections, drawn once per
+ * connection (at accept, or at its first check after the fault was set).
+ * With no fault set, a read costs one property check and a write two.
  */
 import type { PacketNote } from "../capture/packet_log.ts";
-import type { Fault, FaultMode } from "../view/fault.ts";
+import { type Fault, faultDirection, type FaultMode, type TcpFault } from "../view/fault.ts";
 import { type ConnContext, type ConnHandler, errorKind, ObservedConn } from "./observed_conn.ts";
+import { resetSocket, resetUnavailable } from "./tcp_reset.ts";
 
 /** The fault in force on an endpoint, with a generation that changes on every switch. */
 export interface ActiveFault {
-  readonly fault: Exclude<Fault, { mode: "none" }>;
+  readonly fault: Exclude<TcpFault, { mode: "none" }>;
   readonly generation: number;
 }
 
@@ -22,6 +26,45 @@ export interface FaultTarget {
   fault: Fault | null;
   /** Times each fault acted (writes held, connections stalled, reset or half-closed, pauses). */
   faults: Record<string, number>;
+}
+
+/** A bandwidth fault writes pieces of this share of a second's bytes. */
+const PIECE_SECONDS = 0.02;
+/** Its bucket holds two pieces: a timer that fires late loses no bytes, bursts stay short. */
+const BUCKET_PIECES = 2;
+
+/** A token bucket of one connection and direction under a bandwidth fault. */
+interface Bucket {
+  generation: number;
+  tokens: number;
+  at: number;
+}
+
+/** A uniformly drawn offset in -jitter..+jitter (0 without jitter). */
+function jitterOf(jitter: number | undefined): number {
+  return jitter ? (Math.random() * 2 - 1) * jitter : 0;
+}
+
+/** A uniformly drawn integer in min..max. */
+function between(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min + 1));
+}
+
+/**
+ * Takes what the bucket holds for a piece of at most `want` bytes at `rate`
+ * bytes/s: the piece's size, or 0 and how long to wait for a piece.
+ */
+function takeTokens(b: Bucket, rate: number, want: number, now: number): [number, number] {
+  const piece = Math.max(1, Math.floor(rate * PIECE_SECONDS));
+  b.tokens = Math.min(piece * BUCKET_PIECES, b.tokens + (now - b.at) * rate / 1000);
+  b.at = now;
+  const need = Math.min(want, piece);
+  if (b.tokens >= need) {
+    const n = Math.min(want, Math.floor(b.tokens));
+    b.tokens -= n;
+    return [n, 0];
+  }
+  return [0, Math.max(1, (need - b.tokens) * 1000 / rate)];
 }
 
 const NONE: Fault = Object.freeze({ mode: "none" });
@@ -35,6 +78,11 @@ export class FaultSwitch {
   #sleepers = new Set<() => void>();
   #stalled = new WeakSet<ObservedConn>();
   #gate: PromiseWithResolvers<void> | null = null;
+  /** Per connection, the generation its probability draw belongs to, and the draw. */
+  #drawn = new WeakMap<ObservedConn, { generation: number; on: boolean }>();
+  #readBuckets = new WeakMap<ObservedConn, Bucket>();
+  /** Why the fault in force cannot act as asked (a reset without FFI); null when it can. */
+  note: string | null = null;
 
   /** Creates a switch with no fault, reporting into `target`. */
   constructor(target: FaultTarget) {
@@ -56,7 +104,12 @@ export class FaultSwitch {
   set(fault: Fault, conns: Iterable<ObservedConn>, canResume = true): void {
     const previous = this.fault.mode;
     this.#generation++;
+    if (fault.mode === "loss" || fault.mode === "duplicate" || fault.mode === "reorder") {
+      throw new TypeError(`Cannot set fault: "${fault.mode}" is a UDP mode`);
+    }
     this.active = fault.mode === "none" ? null : { fault, generation: this.#generation };
+    const why = fault.mode === "reset" ? resetUnavailable() : null;
+    this.note = why === null ? null : `reset unavailable: ${why}`;
     this.#target.fault = fault.mode === "none" ? NONE : fault;
     for (const wake of [...this.#sleepers]) wake();
     if (previous === "stall" && fault.mode !== "stall") {
@@ -66,7 +119,9 @@ export class FaultSwitch {
         if (canResume && !conn.closed) conn.resume();
       }
     }
-    if (fault.mode === "stall") { for (const conn of conns) this.#stall(conn); }
+    if (fault.mode === "stall") {
+      for (const conn of conns) if (this.appliesTo(conn)) this.#stall(conn);
+    }
     if (fault.mode === "pause-accept" && this.#gate === null) {
       this.#gate = Promise.withResolvers<void>();
       this.count("pause-accept");
@@ -76,9 +131,46 @@ export class FaultSwitch {
   }
 
   /** Counts one action of a fault. */
-  count(mode: FaultMode): void {
+  count(mode: FaultMode | "reset-unavailable"): void {
     const faults = this.#target.faults;
     faults[mode] = (faults[mode] ?? 0) + 1;
+  }
+
+  /**
+   * Whether the fault in force applies to `conn`: always without a
+   * `probability`, else drawn once per connection and fault.
+   */
+  appliesTo(conn: ObservedConn): boolean {
+    const active = this.active;
+    if (active === null) return false;
+    const p = active.fault.probability;
+    if (p === undefined || p >= 1) return true;
+    const drawn = this.#drawn.get(conn);
+    if (drawn !== undefined && drawn.generation === active.generation) return drawn.on;
+    const on = Math.random() < p;
+    this.#drawn.set(conn, { generation: active.generation, on });
+    return on;
+  }
+
+  /** Whether the fault in force acts on `conn`'s writes. */
+  actsOnWrites(conn: ObservedConn): boolean {
+    const active = this.active;
+    return active !== null && faultDirection(active.fault) !== "in" && this.appliesTo(conn);
+  }
+
+  /**
+   * Resets `conn` (RST without FIN), or closes it normally where a reset
+   * cannot be made, counting "reset" or "reset-unavailable".
+   */
+  async reset(conn: ObservedConn, at: "read" | "write"): Promise<void> {
+    if (conn.closed) return;
+    conn.annotate({
+      kind: "fault",
+      summary: `reset fault: RST without FIN at the next ${at}`,
+      error: true,
+    });
+    const why = await resetSocket(conn, "fault: reset (RST without FIN)");
+    this.count(why === null ? "reset" : "reset-unavailable");
   }
 
   /** While pause-accept is on, a promise that settles when accepting may go on; else null. */
@@ -96,7 +188,7 @@ export class FaultSwitch {
   wrap(inner: ConnHandler): ConnHandler {
     const data = (conn: ObservedConn, chunk: Uint8Array): void | Promise<unknown> => {
       const active = this.active;
-      if (active === null) return inner.data(conn, chunk);
+      if (active === null || !this.appliesTo(conn)) return inner.data(conn, chunk);
       switch (active.fault.mode) {
         case "stall": {
           const result = inner.data(conn, chunk);
@@ -109,7 +201,8 @@ export class FaultSwitch {
           return result === undefined ? next() : result.then(next);
         }
         default:
-          return inner.data(conn, chunk);
+          if (faultDirection(active.fault) === "out") return inner.data(conn, chunk);
+          return this.#faultedRead(conn, chunk, inner, active);
       }
     };
     if (inner.end === undefined) return { data };
@@ -121,7 +214,8 @@ export class FaultSwitch {
    * starts it held, close-unread reads one byte and closes on the rest.
    */
   start(conn: ObservedConn, handler: ConnHandler, paused: boolean): void {
-    const mode = this.active?.fault.mode;
+    // Drawn at accept: the connection's share of a probable fault is settled from the start.
+    const mode = this.active !== null && this.appliesTo(conn) ? this.active.fault.mode : undefined;
     if (mode === "stall") {
       conn.serve(handler, { paused: true });
       this.#stall(conn);
@@ -149,6 +243,62 @@ export class FaultSwitch {
       this.#sleepers.add(wake);
       wakeOn(wake);
     });
+  }
+
+  /** A read under a directed fault acting on reads: held, cut or spaced before the handler sees it. */
+  async #faultedRead(
+    conn: ObservedConn,
+    chunk: Uint8Array,
+    inner: ConnHandler,
+    active: ActiveFault,
+  ): Promise<unknown> {
+    const fault = active.fault;
+    const wake = (_: () => void) => {};
+    switch (fault.mode) {
+      case "delay":
+        await this.sleep(Math.max(0, fault.ms + jitterOf(fault.jitter)), wake);
+        this.count("delay");
+        return conn.closed ? undefined : inner.data(conn, chunk);
+      case "reset":
+        return this.reset(conn, "read");
+      case "drip":
+      case "slice":
+      case "bandwidth": {
+        this.count(fault.mode);
+        let view = chunk;
+        while (view.length > 0 && !conn.closed) {
+          if (this.active !== active) return inner.data(conn, view);
+          let size: number;
+          let wait = 0;
+          if (fault.mode === "drip") {
+            size = fault.bytes;
+            wait = fault.interval;
+          } else if (fault.mode === "slice") {
+            size = between(fault.minBytes, fault.maxBytes);
+            wait = fault.interval ?? 0;
+          } else {
+            let b = this.#readBuckets.get(conn);
+            if (b === undefined || b.generation !== active.generation) {
+              b = { generation: active.generation, tokens: 0, at: performance.now() };
+              this.#readBuckets.set(conn, b);
+            }
+            const [n, ms] = takeTokens(b, fault.bytesPerSecond, view.length, performance.now());
+            if (n === 0) {
+              await this.sleep(ms, wake);
+              continue;
+            }
+            size = n;
+          }
+          const piece = view.subarray(0, size);
+          view = view.subarray(piece.length);
+          await inner.data(conn, piece);
+          if (view.length > 0 && wait > 0) await this.sleep(wait, wake);
+        }
+        return;
+      }
+      default:
+        return inner.data(conn, chunk);
+    }
   }
 
   #stall(conn: ObservedConn): void {
@@ -218,10 +368,14 @@ export class FaultConn extends ObservedConn {
       halfCloseGeneration: -1,
       halfCloseSent: 0,
       halfClosed: false,
+      bucket: null,
     };
     const queuedAt = performance.now();
+    const jitter = this.#faults.active?.fault.mode === "delay"
+      ? jitterOf((this.#faults.active.fault as { jitter?: number }).jitter)
+      : 0;
     this.txBuffered += data.length;
-    const go = () => this.#faultedWrite(f, data, notes, queuedAt);
+    const go = () => this.#faultedWrite(f, data, notes, queuedAt + jitter);
     const run = f.tail === null ? go() : f.tail.then(go, go);
     f.tail = run;
     const clear = () => {
@@ -264,7 +418,8 @@ export class FaultConn extends ObservedConn {
         // Past a half-close the write side is shut for good: the rest is dropped.
         if (f.halfClosed) break;
         const active = this.#faults.active;
-        const fault = active?.fault;
+        // Not this connection's share of the fault, or one acting on reads only: written as is.
+        const fault = this.#faults.actsOnWrites(this) ? active?.fault : undefined;
         if (fault?.mode === "delay") {
           const wait = queuedAt + fault.ms - performance.now();
           if (wait >= 1) {
@@ -305,6 +460,44 @@ export class FaultConn extends ObservedConn {
             this.annotate(note);
           }
           if (closing) await this.#halfClose(f);
+        } else if (fault?.mode === "bandwidth") {
+          if (f.bucket === null || f.bucket.generation !== active!.generation) {
+            f.bucket = { generation: active!.generation, tokens: 0, at: performance.now() };
+          }
+          const [n, ms] = takeTokens(
+            f.bucket,
+            fault.bytesPerSecond,
+            view.length,
+            performance.now(),
+          );
+          if (n === 0) {
+            await this.#sleep(f, ms);
+            continue;
+          }
+          if (first) this.#faults.count("bandwidth");
+          await put(
+            view.subarray(0, n),
+            first
+              ? { kind: "fault", summary: `bandwidth fault: ${fault.bytesPerSecond} B/s` }
+              : undefined,
+          );
+        } else if (fault?.mode === "slice") {
+          if (first) this.#faults.count("slice");
+          const note: PacketNote | undefined = first
+            ? {
+              kind: "fault",
+              summary:
+                `slice fault: ${data.length} B in pieces of ${fault.minBytes}..${fault.maxBytes} B`,
+            }
+            : undefined;
+          await put(view.subarray(0, between(fault.minBytes, fault.maxBytes)), note);
+          if (view.length > 0 && fault.interval) await this.#sleep(f, fault.interval);
+        } else if (fault?.mode === "reset") {
+          // The write's bytes never go out: the peer's next read fails with ECONNRESET.
+          this.txBuffered -= view.length;
+          view = view.subarray(view.length);
+          await this.#faults.reset(this, "write");
+          break;
         } else {
           await put(view);
         }
@@ -346,6 +539,8 @@ interface FaultedWrites {
   halfCloseSent: number;
   /** The write side was shut by a half-close fault: later writes are dropped. */
   halfClosed: boolean;
+  /** The bandwidth fault's token bucket for the writes. */
+  bucket: Bucket | null;
 }
 
 function withNote(

@@ -132,8 +132,9 @@ export function renderMetrics(input: MetricsInput): string {
   family(
     "sockscope_faults_total",
     "counter",
-    "Times a fault acted, by mode (delay, drip: writes held; half-close, close-unread, stall: " +
-      "connections; pause-accept: pauses).",
+    "Times a fault acted, by mode (delay, drip, bandwidth, slice: writes held or cut; " +
+      "half-close, close-unread, stall, reset: connections; reset-unavailable: resets closed " +
+      "normally; pause-accept: pauses; UDP loss, duplicate, reorder, delay: replies).",
   );
   for (const e of endpoints) {
     for (const [mode, n] of Object.entries(e.faults)) {

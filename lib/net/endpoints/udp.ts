@@ -1,13 +1,15 @@
 /**
  * The UDP echo endpoint (seed 004): each datagram goes back to its sender.
  * Datagrams are grouped into per-peer flows, which carry the counters a TCP
- * connection would, and expire after a quiet period.
+ * connection would, and expire after a quiet period. While a fault is in
+ * force, each reply goes through the endpoint's {@linkcode UdpFaultSwitch}.
  */
 import type { PacketSource } from "../../capture/packet_log.ts";
 import { defineUdpEndpoint } from "../endpoint_spec.ts";
 import { clockMs, errorKind, nowMs } from "../observed_conn.ts";
 import { decodeSockaddr, type MmsgSocket, openMmsgSocket } from "../udp_mmsg.ts";
 import type { EndpointStats, Observed } from "../registry.ts";
+import { UdpFaultSwitch } from "../udp_faults.ts";
 import type { ServiceContext } from "../service_context.ts";
 import type { Address, SocketRecord } from "../types.ts";
 
@@ -108,6 +110,8 @@ export class UdpEndpoint implements Observed, PacketSource {
   readonly flows = new Map<string, UdpFlow>();
   /** Why the batched path is not in use; null when it is. */
   readonly fastUnavailable: string | null = null;
+  /** The fault in force on the replies (loss, duplicate, reorder, delay). */
+  readonly faults: UdpFaultSwitch;
   #ctx: ServiceContext;
   #socket: Deno.DatagramConn | null = null;
   #fast: MmsgSocket | null = null;
@@ -123,6 +127,7 @@ export class UdpEndpoint implements Observed, PacketSource {
     this.endpoint = stats.name;
     this.id = `s-${stats.name}`;
     this.#ctx = ctx;
+    this.faults = new UdpFaultSwitch(stats);
     this.#maxFlows = options.maxFlows ?? 10_000;
     this.#flowIdleMs = options.flowIdleMs ?? 60_000;
     if (options.fast === false) {
@@ -200,6 +205,7 @@ export class UdpEndpoint implements Observed, PacketSource {
       // Already closed.
     }
     await this.#loop;
+    this.faults.dispose();
     // Closed only once its loop stopped: a poll still waiting on the descriptor sees no other socket.
     this.#fast?.close();
     this.sweepIdle(nowMs(), true);
@@ -300,6 +306,17 @@ export class UdpEndpoint implements Observed, PacketSource {
         flow.messagesIn++;
       }
       log.record(src, "in", data, ts);
+      if (this.faults.active !== null) {
+        // A copy: the fault may hold it while this slot takes the next datagram.
+        this.faults.reply(data.slice(), (d) => {
+          socket.send(d, addr).then(() => {
+            if (!this.#closed) this.#sent(src, d, clockMs());
+          }, (err) => {
+            if (!this.#closed) this.#countError(err);
+          });
+        });
+        continue;
+      }
       const mine = slot;
       sending[mine] = socket.send(data, addr).then(() => {
         sending[mine] = null;
@@ -378,6 +395,11 @@ export class UdpEndpoint implements Observed, PacketSource {
         }
         log.record(src, "in", data, ts);
       }
+      if (this.faults.active !== null) {
+        for (let i = 0; i < n; i++) this.#faultedReply(sock, srcs[i], views[i], sock.rxAddr[i]);
+        if (++batches % 16 === 0) await sock.readable(0);
+        continue;
+      }
       const sent = sock.echo(n);
       if (sent < n) s.errors["send-dropped"] = (s.errors["send-dropped"] ?? 0) + n - sent;
       const out = clockMs();
@@ -396,6 +418,30 @@ export class UdpEndpoint implements Observed, PacketSource {
       // once goes through the event loop like any other op).
       if (++batches % 16 === 0) await sock.readable(0);
     }
+  }
+
+  /** Hands one reply of the batched path to the fault switch, with a sender of copies. */
+  #faultedReply(sock: MmsgSocket, src: PacketSource, data: Uint8Array, rawAddr: Uint8Array): void {
+    const { hostname, port } = decodeSockaddr(rawAddr);
+    this.faults.reply(data.slice(), (d) => {
+      if (this.#closed || sock.closed) return;
+      // Slot 0 of the send batch: the echo path sends from the receive slots, never from it.
+      sock.txData[0].set(d);
+      sock.sendTo(0, hostname, port);
+      if (sock.send(1, [d.length]) === 1) this.#sent(src, d, clockMs());
+      else this.stats.errors["send-dropped"] = (this.stats.errors["send-dropped"] ?? 0) + 1;
+    });
+  }
+
+  /** Counts a reply sent by the fault path. */
+  #sent(src: PacketSource, data: Uint8Array, ts: number): void {
+    this.stats.bytesOut += data.length;
+    this.stats.messagesOut++;
+    if (src !== this) {
+      (src as UdpFlow).bytesOut += data.length;
+      (src as UdpFlow).messagesOut++;
+    }
+    this.#ctx.log.record(src, "out", data, ts);
   }
 
   #countError(err: unknown): void {
