@@ -165,7 +165,7 @@ function Card(
       {ep.fault != null && ep.tryIt !== undefined && (
         <FaultControl
           endpoint={ep.name}
-          transport={ep.transport}
+          transport={ep.transport === "udp" ? "udp" : "tcp"}
           fault={ep.fault}
           acted={ep.faults ?? {}}
           onApplied={(fault) => onFault(ep.name, fault)}

@@ -44,7 +44,7 @@ for (const udpFast of [false, true]) {
   const path = udpFast ? "batched path" : "Deno's socket";
 
   Deno.test(`UDP loss 100% drops every reply, 0% none (${path})`, async () => {
-    await using svc = startService({ udpFast });
+    await using svc = startService({ udpPlain: !udpFast });
     strictEqual(svc.service.udp.get("udp")!.fast, udpFast);
     await using c = client(svc);
     await setFault(svc, "udp", { mode: "loss", percent: 100 });
@@ -61,7 +61,7 @@ for (const udpFast of [false, true]) {
   });
 
   Deno.test(`UDP duplicate 100% sends two copies of each reply (${path})`, async () => {
-    await using svc = startService({ udpFast });
+    await using svc = startService({ udpPlain: !udpFast });
     await using c = client(svc);
     await setFault(svc, "udp", { mode: "duplicate", percent: 100 });
     await c.send("twice");
@@ -75,7 +75,7 @@ for (const udpFast of [false, true]) {
   });
 
   Deno.test(`UDP reorder sends a window of replies shuffled (${path})`, async () => {
-    await using svc = startService({ udpFast });
+    await using svc = startService({ udpPlain: !udpFast });
     await using c = client(svc);
     await setFault(svc, "udp", { mode: "reorder", window: 6 });
     const sent = ["a", "b", "c", "d", "e", "f"];
@@ -90,7 +90,7 @@ for (const udpFast of [false, true]) {
   });
 
   Deno.test(`UDP delay shifts each reply by ms (${path})`, async () => {
-    await using svc = startService({ udpFast });
+    await using svc = startService({ udpPlain: !udpFast });
     await using c = client(svc);
     await setFault(svc, "udp", { mode: "delay", ms: 200, jitter: 20 });
     const started = performance.now();
