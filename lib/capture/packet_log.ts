@@ -20,7 +20,7 @@ import type { Redactor } from "./redact.ts";
 export interface PacketSource {
   readonly id: string;
   readonly endpoint: string;
-  readonly transport?: "tcp" | "udp";
+  readonly transport?: "tcp" | "udp" | "unix";
   readonly local?: { hostname: string; port: number };
   readonly remote?: { hostname: string; port: number } | null;
   /** Who connected (TCP): the peer (`server`) or the process (`client`). */

@@ -22,11 +22,16 @@ export interface LabInfo {
 /** One endpoint's identity and how to try it. */
 export interface EndpointSpec {
   name: string;
-  transport: "tcp" | "udp";
+  /** "unix": a Unix stream socket at a path (`--unix-path`), served like a TCP endpoint. */
+  transport: "tcp" | "udp" | "unix";
+  /** Its port; 0 for a Unix socket, which has a path instead. */
   defaultPort: number;
   /** One sentence for the banner and the overview. */
   description: string;
-  /** Shell lines to try it; `{host}` and `{port}` are filled in with the real address. */
+  /**
+   * Shell lines to try it; `{host}`, `{port}` and `{path}` (a Unix socket's) are filled in
+   * with the real address, `{host}:{port}` with an IPv6 host in brackets.
+   */
   tryIt: readonly string[];
   /** Its section on the labs page; an endpoint without one is not shown there. */
   lab?: LabInfo;
@@ -41,6 +46,21 @@ export interface EndpointSpec {
  */
 export interface TcpEndpointSpec<Setup = unknown> extends EndpointSpec {
   transport: "tcp";
+  /**
+   * Whether it speaks TLS: the service listens with `Deno.listenTls` and its certificate
+   * (lib/net/tls_cert.ts), and the handler sees the decrypted bytes. @default false
+   */
+  tls?: boolean;
+  behaviour(setup: Setup): TcpBehaviour;
+}
+
+/**
+ * A Unix stream endpoint: served by the same connection code as TCP (lib/net/tcp_endpoint.ts),
+ * listening at the service's `unixPath` instead of a port.
+ */
+export interface UnixEndpointSpec<Setup = unknown> extends EndpointSpec {
+  transport: "unix";
+  defaultPort: 0;
   behaviour(setup: Setup): TcpBehaviour;
 }
 
@@ -51,6 +71,13 @@ export interface UdpEndpointSpec extends EndpointSpec {
 
 /** Declares a TCP endpoint (an identity function, for type inference of `Setup`). */
 export function defineTcpEndpoint<Setup>(spec: TcpEndpointSpec<Setup>): TcpEndpointSpec<Setup> {
+  return spec;
+}
+
+/** Declares a Unix stream endpoint (an identity function, like {@linkcode defineTcpEndpoint}). */
+export function defineUnixEndpoint<Setup>(
+  spec: UnixEndpointSpec<Setup>,
+): UnixEndpointSpec<Setup> {
   return spec;
 }
 

@@ -14,6 +14,8 @@ import { httpHello } from "./endpoints/http_hello.ts";
 import { multiconn } from "./endpoints/multiconn.ts";
 import { reverse } from "./endpoints/reverse.ts";
 import { sink } from "./endpoints/sink.ts";
+import { tlsEcho } from "./endpoints/tls_echo.ts";
+import { unixEcho } from "./endpoints/unix_echo.ts";
 import { udp } from "./endpoints/udp.ts";
 
 /** The endpoints in port order; later issues append theirs from 65447 up. */
@@ -33,6 +35,8 @@ export const ENDPOINTS = [
   frameClose,
   discard,
   chargen,
+  tlsEcho,
+  unixEcho,
 ] as const;
 
 /** The endpoints that write back every byte they read: the multiconn load's targets. */
@@ -42,7 +46,8 @@ export const ECHOING: readonly string[] = ENDPOINTS.filter((e) => e.echoes).map(
 export const CLIENT_COMMAND = "deno task client";
 
 /**
- * Fills `{host}`, `{port}` and `{dashboard}` in a try-it line, and spells a leading
+ * Fills `{host}`, `{port}`, `{path}` (a Unix socket's, which its address holds as the host)
+ * and `{dashboard}` in a try-it line, and spells a leading
  * `deno task client` as `client` (see {@linkcode clientCommand}), so the line runs where the
  * service runs.
  */
@@ -53,10 +58,13 @@ export function tryItLine(
   dashboard: string,
   client: string = CLIENT_COMMAND,
 ): string {
-  const filled = line.replaceAll("{host}", host).replaceAll("{port}", String(port)).replaceAll(
-    "{dashboard}",
-    dashboard,
-  );
+  // A URL or host:port needs an IPv6 literal in brackets; nc, ncat and ss take it bare.
+  const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const filled = line.replaceAll("{host}:{port}", hostPort).replaceAll("{host}", host)
+    .replaceAll("{path}", host).replaceAll("{port}", String(port)).replaceAll(
+      "{dashboard}",
+      dashboard,
+    );
   return client !== CLIENT_COMMAND && filled.startsWith(`${CLIENT_COMMAND} `)
     ? client + filled.slice(CLIENT_COMMAND.length)
     : filled;

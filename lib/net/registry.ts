@@ -16,7 +16,7 @@ export interface Observed {
 /** One endpoint as `GET /api/endpoints`, the overview and the labs show it. */
 export interface EndpointRecord extends ConnCounters {
   name: string;
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "unix";
   description: string;
   address: Address | null;
   listening: boolean;
@@ -34,7 +34,7 @@ export interface EndpointRecord extends ConnCounters {
 /** One endpoint's identity and running totals. */
 export class EndpointStats implements ConnCounters {
   readonly name: string;
-  readonly transport: "tcp" | "udp";
+  readonly transport: "tcp" | "udp" | "unix";
   readonly description: string;
   address: Address | null = null;
   listening = false;
@@ -56,7 +56,7 @@ export class EndpointStats implements ConnCounters {
   /** Times each fault mode acted: writes held, connections stalled, reset or half-closed, pauses. */
   faults: Record<string, number> = {};
 
-  constructor(name: string, transport: "tcp" | "udp", description: string) {
+  constructor(name: string, transport: "tcp" | "udp" | "unix", description: string) {
     this.name = name;
     this.transport = transport;
     this.description = description;

@@ -8,7 +8,7 @@ import type { Address, KernelSocket, SocketRecord } from "./types.ts";
 /** An endpoint's bound address, so kernel rows on its port can be attributed to it. */
 export interface EndpointAddress {
   name: string;
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "unix";
   address: Address;
 }
 

@@ -8,6 +8,7 @@
  */
 import { ENDPOINTS, tryItLine } from "../net/endpoint_table.ts";
 import type { Service } from "../net/service.ts";
+import type { Address } from "../net/types.ts";
 
 /** What the banner says besides what the service reports itself. */
 export interface BannerOptions {
@@ -32,12 +33,23 @@ export function banner(service: Service, options: BannerOptions): string {
     `sockscope dashboard  http://${dash}/${options.token ? `?token=${options.token}` : ""}`,
   ];
   for (const spec of ENDPOINTS) {
-    const addr = service.registry.endpoints.get(spec.name)!.address!;
+    const addr = service.registry.endpoints.get(spec.name)!.address;
+    if (addr === null) {
+      lines.push(`  ${spec.name.padEnd(15)} not started: ${service.unavailable.get(spec.name)}`);
+      continue;
+    }
     lines.push(
-      `  ${spec.name.padEnd(15)} ${spec.transport} ${
-        `${addr.hostname}:${addr.port}`.padEnd(22)
+      `  ${spec.name.padEnd(15)} ${spec.transport.padEnd(4)} ${
+        formatAddress(addr).padEnd(22)
       } ${spec.description}`,
     );
+    if ("tls" in spec && spec.tls && service.tls !== null) {
+      lines.push(
+        `  ${
+          "".padEnd(15)
+        }     certificate: ${service.tls.source}, SHA-256 ${service.tls.fingerprint}`,
+      );
+    }
     lines.push(
       `  ${"".padEnd(15)}     try: ${
         tryItLine(spec.tryIt[0], addr.hostname, addr.port, dash, options.client)
@@ -71,7 +83,7 @@ export function banner(service: Service, options: BannerOptions): string {
 /** The banner as one JSON line, for log shippers reading stdout (`--log-format json`). */
 export function startLine(service: Service, dashboard: string): string {
   const endpoints = Object.fromEntries(
-    service.addresses().map((a) => [a.name, `${a.address.hostname}:${a.address.port}`]),
+    service.addresses().map((a) => [a.name, formatAddress(a.address)]),
   );
   return JSON.stringify({
     ts: new Date().toISOString(),
@@ -80,6 +92,14 @@ export function startLine(service: Service, dashboard: string): string {
     endpoints,
     fdBudget: service.fds.toJSON(),
   });
+}
+
+/** `host:port` with an IPv6 host in brackets; a Unix socket's path alone. */
+function formatAddress(addr: Address): string {
+  if (addr.port === 0 && addr.hostname.startsWith("/")) return addr.hostname;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
 }
 
 /** The banner's descriptor-budget line: what floods can take, and what is kept from them. */
