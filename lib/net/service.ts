@@ -22,7 +22,7 @@ import { UdpEndpoint } from "./endpoints/udp.ts";
 import { nowMs } from "./observed_conn.ts";
 import { EndpointStats, Registry } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
-import { type EndpointAddress, joinKernel } from "./socket_view.ts";
+import { type EndpointAddress, joinKernel, joinUnix } from "./socket_view.ts";
 import { TcpEndpoint } from "./tcp_endpoint.ts";
 import { readCertificate, selfSignedCertificate, type TlsCertificate } from "./tls_cert.ts";
 import { defaultUnixPath, listenUnix, removeUnixSocket } from "./unix_socket.ts";
@@ -34,6 +34,11 @@ export interface KernelSource {
   sample(options?: { ports?: number[]; maxAgeMs?: number }): Promise<
     | { ok: true; source: string; at: number; tookMs: number; sockets: KernelSocket[] }
     | { ok: false; reason: string; source: null; at: number }
+  >;
+  /** The AF_UNIX stream sockets at `paths` and their peers (the Unix endpoint's rows). */
+  sampleUnix?(paths: readonly string[], options?: { maxAgeMs?: number }): Promise<
+    | { ok: true; sockets: KernelSocket[] }
+    | { ok: false; reason: string }
   >;
 }
 
@@ -163,6 +168,8 @@ export class Service {
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
   #sweeper: ReturnType<typeof setInterval>;
+  /** Which accepted AF_UNIX socket (inode) each Unix connection is, learnt by joinUnix. */
+  #unixInodes = new Map<string, number>();
   #closed = false;
 
   constructor(options: ServiceOptions = {}) {
@@ -345,8 +352,12 @@ export class Service {
   ): Promise<SocketRecord[]> {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
     const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
+    const unix = await this.#sampleUnix(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
-    if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
+    if (kernel !== null) {
+      records = joinKernel(records, kernel, this.addresses().filter((a) => a.transport !== "unix"));
+    }
+    if (unix !== null) this.#joinUnix(records, unix);
     if (filter.endpoint === undefined && filter.states === undefined) return records;
     return records.filter((r) =>
       (filter.endpoint === undefined || r.endpoint === filter.endpoint) &&
@@ -440,6 +451,8 @@ export class Service {
         reason: sample.reason,
         sampledAt: sample.at,
         tookMs: null,
+        // The Unix rows' status is set by #sampleUnix, after this.
+        ...(this.#kernelStatus.unix === undefined ? {} : { unix: this.#kernelStatus.unix }),
       };
       return null;
     }
@@ -449,8 +462,47 @@ export class Service {
       reason: null,
       sampledAt: sample.at,
       tookMs: sample.tookMs,
+      // The Unix rows' status is set by #sampleUnix, after this.
+      ...(this.#kernelStatus.unix === undefined ? {} : { unix: this.#kernelStatus.unix }),
     };
     return sample.sockets;
+  }
+
+  /** The Unix endpoints' kernel rows, or null (the reason goes into the kernel status). */
+  async #sampleUnix(maxAgeMs?: number): Promise<KernelSocket[] | null> {
+    const names = ENDPOINTS.filter((e) => e.transport === "unix" && this.tcp.has(e.name));
+    if (this.#kernel === undefined || names.length === 0) return null;
+    if (this.#kernel.sampleUnix === undefined) {
+      this.#kernelStatus.unix = {
+        available: false,
+        reason: "Unix rows unavailable: the kernel source reads no AF_UNIX table",
+      };
+      return null;
+    }
+    const sample = await this.#kernel.sampleUnix([this.unixPath], { maxAgeMs });
+    if (!sample.ok) {
+      this.#kernelStatus.unix = { available: false, reason: sample.reason };
+      return null;
+    }
+    this.#kernelStatus.unix = { available: true, reason: null };
+    return sample.sockets;
+  }
+
+  #joinUnix(records: SocketRecord[], kernel: readonly KernelSocket[]): void {
+    for (const spec of ENDPOINTS) {
+      if (spec.transport !== "unix" || !this.tcp.has(spec.name)) continue;
+      const { unmatched } = joinUnix(
+        records,
+        kernel,
+        { name: spec.name, path: this.unixPath },
+        this.#unixInodes,
+      );
+      this.#kernelStatus.unix = {
+        available: true,
+        reason: unmatched === 0 ? null : `${unmatched} Unix connection(s) without kernel ` +
+          "columns: opened together between two samples, their inodes cannot be told apart",
+      };
+    }
   }
 
   #sweep(): void {

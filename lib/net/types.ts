@@ -52,6 +52,8 @@ export interface KernelSocket {
   /** Bytes queued for the peer (LISTEN: the backlog). */
   sendQ: number;
   inode?: number;
+  /** The inode of the socket at the other end (AF_UNIX, from UNIX_DIAG_PEER). */
+  peerInode?: number;
   uid?: number;
   /** What else the source tells: timers, retransmits, RTT, cwnd. */
   info?: KernelSocketInfo;
