@@ -17,6 +17,7 @@ import { probeCommand } from "./lib/cli/commands/probe.ts";
 import { reverseCommand } from "./lib/cli/commands/reverse.ts";
 import { sinkCommand } from "./lib/cli/commands/sink.ts";
 import { chargenCommand, discardCommand } from "./lib/cli/commands/throughput.ts";
+import { tlsEchoCommand, unixEchoCommand } from "./lib/cli/commands/tls_unix.ts";
 import { udpCommand } from "./lib/cli/commands/udp.ts";
 import { type CliIo, denoIo, statusLine } from "./lib/cli/io.ts";
 import { OptionError } from "./lib/options/option_error.ts";
@@ -36,6 +37,8 @@ const COMMANDS: readonly AnyCommand[] = [
   frameCommand,
   discardCommand,
   chargenCommand,
+  tlsEchoCommand,
+  unixEchoCommand,
 ];
 
 /**

@@ -182,7 +182,7 @@ Deno.test("unix-echo: a stale socket file is reclaimed; one something listens on
   ok(Deno.lstatSync(path).isSocket);
   strictEqual(listeningAt(path), false);
   {
-    await using svc = startService({ unixPath: path });
+    await using _svc = startService({ unixPath: path });
     strictEqual(listeningAt(path), true);
     const result = await echo("after stale", { dial: unixDial(path) });
     ok(result.ok, result.error);
@@ -293,4 +293,45 @@ Deno.test({
       for (const c of conns) c.close();
     }
   },
+});
+
+Deno.test("client tls-echo (--insecure, --ca) and unix-echo (--path) print the echo", async () => {
+  const { main } = await import("../cli.ts");
+  async function run(args: string[]) {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(args, {
+      stdout: (t) => stdout += t,
+      stderr: (t) => stderr += t,
+      progress: false,
+    });
+    return { code, stdout, stderr };
+  }
+  const path = unixPath();
+  await using svc = startService({ unixPath: path });
+  const port = String(svc.port("tls-echo"));
+  deepStrictEqual(await run(["tls-echo", "--port", port, "--insecure", "Hello, TLS"]), {
+    code: 0,
+    stdout: "Hello, TLS\n",
+    stderr: "",
+  });
+  const ca = await Deno.makeTempFile({ suffix: ".pem" });
+  try {
+    await Deno.writeTextFile(ca, svc.service.tls!.certPem);
+    strictEqual((await run(["tls-echo", "--port", port, "--ca", ca, "hi"])).stdout, "hi\n");
+  } finally {
+    await Deno.remove(ca);
+  }
+  // Without --ca or --insecure the self-signed certificate is refused: exit 1, one line.
+  const refused = await run(["tls-echo", "--port", port, "hi"]);
+  strictEqual(refused.code, 1);
+  match(refused.stderr, /certificate/);
+  deepStrictEqual(await run(["unix-echo", "--path", path, "Hello, Unix"]), {
+    code: 0,
+    stdout: "Hello, Unix\n",
+    stderr: "",
+  });
+  const missing = await run(["unix-echo", "--path", `${path}.none`, "x"]);
+  strictEqual(missing.code, 1);
+  match(missing.stderr, new RegExp(`Cannot connect to "${path}.none"`));
 });

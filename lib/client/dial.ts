@@ -38,7 +38,7 @@ export function tlsDial(options: TlsDialOptions = {}): Dial {
 
 /** Dials the Unix stream socket at `path`, whatever address the client passes. */
 export function unixDial(path: string): Dial {
-  return () => Deno.connect({ transport: "unix", path });
+  return Object.assign(() => Deno.connect({ transport: "unix", path }), { target: path });
 }
 
 function insecureConnect(
