@@ -3,7 +3,7 @@
  * line by line: for what only the real entry point does (the start banner,
  * --log-format, OpenTelemetry export at exit). Private to tests/.
  */
-import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
+import { PORTED } from "../lib/net/endpoint_table.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -50,7 +50,7 @@ export function startMain(
   env: Record<string, string> = {},
   options: StartMainOptions = {},
 ): MainProcess {
-  const ports = ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]);
+  const ports = PORTED.flatMap((e) => [`--${e.name}-port`, "0"]);
   let argv = [
     Deno.execPath(),
     ...["run", "-A", MAIN, "--port", "0", "--no-kernel", ...ports, ...args],

@@ -8,7 +8,7 @@
  * what a browser or an attacker would send.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
+import { PORTED } from "../lib/net/endpoint_table.ts";
 import { connect, decoder, encoder, readToEnd, writeAll } from "./_helpers.ts";
 import { type MainProcess, startMain } from "./_main_process.ts";
 
@@ -266,7 +266,7 @@ Deno.test({
     // DNS answers 127.0.0.1 for the name: the bind succeeds, but what the name
     // points at is the resolver's choice, not something its spelling promises.
     await Deno.writeTextFile(hosts, "127.0.0.1 localhost\n127.0.0.1 127.evil.example\n");
-    const ports = ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]);
+    const ports = PORTED.flatMap((e) => [`--${e.name}-port`, "0"]);
     const main = new URL("../main.ts", import.meta.url).pathname;
     const child = new Deno.Command("unshare", {
       args: [

@@ -96,8 +96,9 @@ export class KernelTable {
     this.#readNetlink = options.readNetlink === undefined
       ? (read) => readSockDiag({ ports: read.ports, families: ipv6 ? [4, 6] : [4] })
       : options.readNetlink;
+    // Without netlink there are no Unix rows either: /proc/net/unix has no queue lengths.
     this.#readUnix = options.readUnix === undefined
-      ? (paths) => readUnixDiag({ paths })
+      ? (this.#readNetlink === null ? null : (paths) => readUnixDiag({ paths }))
       : options.readUnix;
     this.#procTables = ipv6 ? PROC_TABLES : PROC_TABLES.filter((t) => !t.endsWith("6"));
     this.#readFile = options.readFile ?? ((path) => Deno.readFile(path));

@@ -39,6 +39,11 @@ export const ENDPOINTS = [
   unixEcho,
 ] as const;
 
+/** The endpoints that listen on a port (all but the Unix socket's): each has a `--<name>-port` flag. */
+export const PORTED: readonly (typeof ENDPOINTS)[number][] = ENDPOINTS.filter((e) =>
+  e.transport !== "unix"
+);
+
 /** The endpoints that write back every byte they read: the multiconn load's targets. */
 export const ECHOING: readonly string[] = ENDPOINTS.filter((e) => e.echoes).map((e) => e.name);
 

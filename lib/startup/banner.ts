@@ -39,7 +39,7 @@ export function banner(service: Service, options: BannerOptions): string {
       continue;
     }
     lines.push(
-      `  ${spec.name.padEnd(15)} ${spec.transport.padEnd(4)} ${
+      `  ${spec.name.padEnd(15)} ${spec.transport} ${
         formatAddress(addr).padEnd(22)
       } ${spec.description}`,
     );

@@ -7,7 +7,7 @@
  */
 import { CAPTURE_FILES_DEFAULTS } from "../capture/capture_files.ts";
 import { PACKET_LOG_DEFAULTS } from "../capture/packet_log.ts";
-import { ENDPOINTS } from "../net/endpoint_table.ts";
+import { PORTED } from "../net/endpoint_table.ts";
 import { DEFAULT_KEEP_CLOSED } from "../net/registry.ts";
 import type { ServiceOptions } from "../net/service.ts";
 import { TCP_ENDPOINT_DEFAULTS as TCP } from "../net/tcp_endpoint.ts";
@@ -94,7 +94,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     help: "close an event stream whose client has not read for this long",
   },
   // A Unix endpoint has a path (--unix-path), not a port.
-  ...ENDPOINTS.filter((e) => e.transport !== "unix").map((e) => ({
+  ...PORTED.map((e) => ({
     type: "int" as const,
     name: `${e.name}-port`,
     arg: "PORT",
