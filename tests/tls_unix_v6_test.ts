@@ -13,6 +13,8 @@ import type { SocketRecord } from "../lib/net/types.ts";
 import type { KernelStatus } from "../lib/view/api_types.ts";
 import { decoder, encoder, readExactly, startService, waitFor, writeAll } from "./_helpers.ts";
 import { download, tshark } from "./_tshark.ts";
+import { tryItLine } from "../lib/net/endpoint_table.ts";
+import { banner } from "../lib/startup/banner.ts";
 
 Deno.test("tls-echo: a connectTls client trusting the generated certificate gets its bytes back", async () => {
   await using svc = startService();
@@ -244,6 +246,15 @@ Deno.test({
       strictEqual(listener.kernel?.state, "LISTEN");
       // The client's own socket shows as a peer row, found in the IPv6 table.
       ok(rows.some((r) => r.kind === "peer" && r.local.port === local), "no v6 peer row");
+      // The banner brackets every IPv6 address (the old one printed "::1:PORT").
+      const text = banner(svc.service, {
+        dashboard: "[::1]:8000",
+        client: "deno task client",
+        maxConns: 10_000,
+        guarded: true,
+      });
+      ok(text.includes(` [::1]:${svc.port("echo")} `), text);
+      ok(!/ ::1:\d/.test(text), text);
       // TLS over ::1 too: the certificate names ::1.
       const tls = await echo("v6 tls", {
         hostname: "::1",
@@ -334,4 +345,22 @@ Deno.test("client tls-echo (--insecure, --ca) and unix-echo (--path) print the e
   const missing = await run(["unix-echo", "--path", `${path}.none`, "x"]);
   strictEqual(missing.code, 1);
   match(missing.stderr, new RegExp(`Cannot connect to "${path}.none"`));
+});
+
+Deno.test("tryItLine brackets an IPv6 host in host:port and URLs, not where it stands alone", () => {
+  const dash = "[::1]:8000";
+  strictEqual(
+    tryItLine("curl -v http://{host}:{port}/", "::1", 65440, dash),
+    "curl -v http://[::1]:65440/",
+  );
+  strictEqual(
+    tryItLine("openssl s_client -connect {host}:{port}", "::1", 1, dash),
+    "openssl s_client -connect [::1]:1",
+  );
+  strictEqual(tryItLine("nc {host} {port}", "::1", 65432, dash), "nc ::1 65432");
+  strictEqual(
+    tryItLine("curl http://{host}:{port}/", "127.0.0.1", 80, dash),
+    "curl http://127.0.0.1:80/",
+  );
+  strictEqual(tryItLine("ncat -U {path}", "/tmp/s.sock", 0, dash), "ncat -U /tmp/s.sock");
 });
