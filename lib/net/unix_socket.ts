@@ -5,13 +5,14 @@
 
 /**
  * The default `--unix-path`: `sockscope-<dashboard port>.sock` in $XDG_RUNTIME_DIR, else /tmp;
- * with an ephemeral dashboard port (0), the process id and a counter instead, so services
- * started in one process (tests) or side by side never share a path.
+ * with an ephemeral dashboard port (0), the process id, a counter and a random part instead, so
+ * services started side by side never share a path (`deno test --parallel` runs modules in one
+ * process, each with its own counter).
  */
 export function defaultUnixPath(dashboardPort = 0, dir?: string): string {
   const base = dir ?? runtimeDir();
   return dashboardPort === 0
-    ? `${base}/sockscope-${Deno.pid}-${++unnamed}.sock`
+    ? `${base}/sockscope-${Deno.pid}-${++unnamed}-${crypto.randomUUID().slice(0, 8)}.sock`
     : `${base}/sockscope-${dashboardPort}.sock`;
 }
 
