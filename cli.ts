@@ -18,6 +18,7 @@ import { rawFrameCommand } from "./lib/cli/commands/raw_frame.ts";
 import { reverseCommand } from "./lib/cli/commands/reverse.ts";
 import { sinkCommand } from "./lib/cli/commands/sink.ts";
 import { chargenCommand, discardCommand } from "./lib/cli/commands/throughput.ts";
+import { tlsEchoCommand, unixEchoCommand } from "./lib/cli/commands/tls_unix.ts";
 import { udpCommand } from "./lib/cli/commands/udp.ts";
 import { type CliIo, denoIo, statusLine } from "./lib/cli/io.ts";
 import { OptionError } from "./lib/options/option_error.ts";
@@ -38,6 +39,8 @@ const COMMANDS: readonly AnyCommand[] = [
   discardCommand,
   chargenCommand,
   rawFrameCommand,
+  tlsEchoCommand,
+  unixEchoCommand,
 ];
 
 /**

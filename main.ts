@@ -7,6 +7,7 @@
 import { KernelTable } from "./lib/kernel/kernel_table.ts";
 import { clientCommand } from "./lib/net/endpoint_table.ts";
 import { Service } from "./lib/net/service.ts";
+import { defaultUnixPath } from "./lib/net/unix_socket.ts";
 import { OptionError } from "./lib/options/option_error.ts";
 import { banner, startLine } from "./lib/startup/banner.ts";
 import { parseServerFlags, type ServerFlags, usage } from "./lib/startup/server_flags.ts";
@@ -36,6 +37,7 @@ async function main(args: string[]): Promise<number> {
   try {
     service = new Service({
       ...flags.service,
+      unixPath: flags.service.unixPath ?? defaultUnixPath(flags.port),
       // The service masks it in every capture, packet log and span (cookies ignore ports).
       token,
       // The descriptor budget keeps the dashboard's share: its cap and the refusals in flight.

@@ -3,7 +3,7 @@
  * share: starting a server pinned to a core, reading the ports it prints,
  * stopping it, and reading a process's CPU time and memory from /proc.
  */
-import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
+import { ENDPOINTS, PORT_ENDPOINTS } from "../lib/net/endpoint_table.ts";
 
 /** A server started for one measurement. */
 export interface Spawned {
@@ -164,7 +164,7 @@ export const START_V8_FLAGS = ["--v8-flags=--max-semi-space-size=4"];
  * `dashboard`) to ports.
  */
 export function spawnService(pin: string[], options: ServiceSpawnOptions = {}): Promise<Spawned> {
-  const ports = ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]);
+  const ports = PORT_ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]);
   const argv = [
     Deno.execPath(),
     "run",

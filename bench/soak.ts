@@ -551,7 +551,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`soak: ${(err as Error).message}`);
     return 2;
   }
-  const { ENDPOINTS } = await import("../lib/net/endpoint_table.ts");
+  const { PORT_ENDPOINTS } = await import("../lib/net/endpoint_table.ts");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -559,7 +559,7 @@ async function main(args: string[]): Promise<number> {
       "main.ts",
       "--port",
       "0",
-      ...ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]),
+      ...PORT_ENDPOINTS.flatMap((e) => [`--${e.name}-port`, "0"]),
     ],
     cwd: ROOT.pathname,
     stdin: "null",

@@ -93,6 +93,12 @@ Deno.test("GET /api/endpoints lists every endpoint with its real address", async
       ok((e.tryIt as string[]).some((line) => line.includes("--iface lo")), String(e.tryIt));
       continue;
     }
+    if (e.transport === "unix") {
+      // A Unix socket's address is its path, which its try-it lines name.
+      deepStrictEqual(e.address, { hostname: svc.service.unixPath, port: 0 });
+      ok((e.tryIt as string[]).every((line) => line.includes(svc.service.unixPath)));
+      continue;
+    }
     const port = svc.port(e.name as string);
     deepStrictEqual(e.address, { hostname: "127.0.0.1", port });
     deepStrictEqual([e.listening, e.connections, e.bytesIn, e.bytesOut], [true, 0, 0, 0]);

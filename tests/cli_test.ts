@@ -272,7 +272,7 @@ Deno.test("client --help describes every command and each command's options", as
   assert.equal(top.code, 0);
   assert.match(
     top.stdout,
-    /^Usage: deno task client <echo\|multiconn\|app\|udp\|sink\|probe\|chat\|clients\|reverse\|frame\|discard\|chargen\|raw-frame> \[options\]/,
+    /^Usage: deno task client <echo\|multiconn\|app\|udp\|sink\|probe\|chat\|clients\|reverse\|frame\|discard\|chargen\|raw-frame\|tls-echo\|unix-echo> \[options\]/,
   );
   for (
     const [name, usage] of [
@@ -292,6 +292,14 @@ Deno.test("client --help describes every command and each command's options", as
     assert.match(help.stdout, /--port <port> +Port to connect to \(default 6543\d\)/);
     assert.match(help.stdout, /--json/);
   }
+  const tls = await run(["tls-echo", "-h"]);
+  assert.ok(tls.stdout.startsWith("Usage: deno task client tls-echo [options] <message>\n"));
+  assert.match(tls.stdout, /--port <port> +Port to connect to \(default 65447\)/);
+  assert.match(tls.stdout, /--insecure/);
+  assert.match(tls.stdout, /--ca <file>/);
+  const unix = await run(["unix-echo", "-h"]);
+  assert.ok(unix.stdout.startsWith("Usage: deno task client unix-echo --path <socket> "));
+  assert.match(unix.stdout, /--path <socket>/);
 });
 
 Deno.test("cli.ts run as a process prints the echo and exits 0, or 2 on a usage error", async () => {

@@ -26,8 +26,8 @@ Deno.test("ENDPOINTS: names and default ports are unique, every endpoint can be 
   deepStrictEqual(LINK_ENDPOINTS.map((e) => e.name), ["raw"]);
   for (const e of ENDPOINTS) {
     ok(e.tryIt.length > 0, `${e.name} has no try-it line`);
-    // A link endpoint has no port: its lines name the interface instead.
-    const where = e.transport === "link" ? "{iface}" : "{port}";
+    // A link endpoint has no port: its lines name the interface; a Unix one names its path.
+    const where = e.transport === "link" ? "{iface}" : e.transport === "unix" ? "{path}" : "{port}";
     ok(e.tryIt.some((line) => line.includes(where)), `${e.name}: no line names its ${where}`);
     if (e.lab !== undefined) ok(e.lab.seed !== "" && e.lab.lesson !== "", `${e.name}: lab`);
   }

@@ -117,12 +117,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const res = await fetch(`http://127.0.0.1:${main.dashboard}/api/endpoints`);
       const body = await res.json();
       deepStrictEqual(
-        body.endpoints.filter((e: { transport: string }) => e.transport !== "link").map((
+        body.endpoints.filter((e: { transport: string }) =>
+          e.transport === "tcp" || e.transport === "udp"
+        ).map((
           e: { name: string; address: { port: number } },
-        ) => [
-          e.name,
-          e.address.port,
-        ]),
+        ) => [e.name, e.address.port]),
         PORT_ENDPOINTS.map((e) => [e.name, main.ports[e.name]]),
       );
 

@@ -20,7 +20,7 @@ import type { Redactor } from "./redact.ts";
 export interface PacketSource {
   readonly id: string;
   readonly endpoint: string;
-  readonly transport?: "tcp" | "udp";
+  readonly transport?: "tcp" | "udp" | "unix";
   /** Its packets are whole link-layer frames (the raw lab's), which the tap skips. */
   readonly linkLayer?: boolean;
   readonly local?: { hostname: string; port: number };

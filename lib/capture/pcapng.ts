@@ -305,7 +305,8 @@ export function udpPacket(flow: Flow, payload: Uint8Array, ipId = 0): Uint8Array
 /** A connection or UDP flow as the encoder needs it. */
 export interface ConnInfo {
   id: string;
-  transport: "tcp" | "udp";
+  /** "unix" connections are left out: a raw-IP capture has no frame for a Unix socket. */
+  transport: "tcp" | "udp" | "unix";
   local?: Address;
   remote?: Address | null;
   /** Who connected: the peer (`server`, the default) or the process (`client`). */
@@ -363,6 +364,7 @@ export class PcapngEncoder {
     offOut: number,
     out: Uint8Array[],
   ): void {
+    if (conn.transport === "unix") return;
     const us = ts * 1000;
     if (conn.transport === "udp") {
       const local = flowOf(conn.local, conn.remote);

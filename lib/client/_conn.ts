@@ -56,7 +56,7 @@ export async function dialBound(
   connectTimeoutMs = Infinity,
 ): Promise<BoundConn> {
   signal.throwIfAborted();
-  const target = formatAddress(address);
+  const target = dial.target ?? formatAddress(address);
   using limit = deadline(
     connectTimeoutMs,
     `Cannot connect to "${target}": no answer within ${connectTimeoutMs} ms`,

@@ -27,7 +27,11 @@ export interface StreamConn {
 }
 
 /** Opens a stream connection; `Deno.connect` by default. */
-export type Dial = (address: DialAddress, options?: DialOptions) => Promise<StreamConn>;
+export interface Dial {
+  (address: DialAddress, options?: DialOptions): Promise<StreamConn>;
+  /** What it reaches whatever the address, for messages (a Unix socket's path). */
+  readonly target?: string;
+}
 
 /** Options every TCP client takes. */
 export interface TcpClientOptions {

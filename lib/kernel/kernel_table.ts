@@ -2,7 +2,7 @@
 
 import type { KernelSocket } from "../net/types.ts";
 import { portFilter, sortedPorts } from "./_row.ts";
-import { readSockDiag } from "./netlink.ts";
+import { readSockDiag, readUnixDiag } from "./netlink.ts";
 import { parseProcNet, type ProcNetTable } from "./proc_net.ts";
 import { SocketOwners } from "./socket_owners.ts";
 
@@ -38,6 +38,11 @@ export type KernelReader = (
 export interface KernelTableOptions {
   /** Reads the table through netlink sock_diag; `null` goes straight to /proc. @default readSockDiag, through FFI */
   readNetlink?: KernelReader | null;
+  /**
+   * Reads the AF_UNIX stream sockets at these paths and their peers; null: none (the Unix
+   * rows then say why). @default readUnixDiag, through FFI
+   */
+  readUnix?: ((paths: readonly string[]) => Promise<KernelSocket[]>) | null;
   /** Reads a whole file, for /proc/net/*. @default Deno.readFile */
   readFile?: (path: string) => Promise<Uint8Array>;
   /** The folder holding the tcp, tcp6, udp and udp6 tables. @default "/proc/net" */
@@ -85,6 +90,8 @@ export class KernelTable {
   #clock: () => number;
   #entries = new Map<string, Entry>();
   #owners: Pick<SocketOwners, "attach"> | null;
+  #readUnix: ((paths: readonly string[]) => Promise<KernelSocket[]>) | null;
+  #unix: Entry = { takenAt: -Infinity };
 
   /** Makes a table reading the real kernel unless readers are given. */
   constructor(options: KernelTableOptions = {}) {
@@ -96,6 +103,10 @@ export class KernelTable {
     this.#readNetlink = options.readNetlink === undefined
       ? (read) => readSockDiag({ ports: read.ports, families: ipv6 ? [4, 6] : [4] })
       : options.readNetlink;
+    // Without netlink there are no Unix rows either: /proc/net/unix has no queue lengths.
+    this.#readUnix = options.readUnix === undefined
+      ? (this.#readNetlink === null ? null : (paths) => readUnixDiag({ paths }))
+      : options.readUnix;
     this.#procTables = ipv6 ? PROC_TABLES : PROC_TABLES.filter((t) => !t.endsWith("6"));
     this.#readFile = options.readFile ?? ((path) => Deno.readFile(path));
     this.#procDir = options.procDir ?? "/proc/net";
@@ -162,6 +173,50 @@ export class KernelTable {
       }
     }
     return fresh.pending;
+  }
+
+  /**
+   * The AF_UNIX stream sockets named one of `paths`, and their peers, from sock_diag's UNIX
+   * family (/proc/net/unix has no queue lengths, so there is no fallback); at most once per
+   * `minIntervalMs` (or `maxAgeMs`), concurrent callers sharing one read. Never rejects.
+   */
+  sampleUnix(paths: readonly string[], options: { maxAgeMs?: number } = {}): Promise<KernelSample> {
+    const entry = this.#unix;
+    if (entry.pending) return entry.pending;
+    const maxAgeMs = Math.min(this.#minIntervalMs, options.maxAgeMs ?? Infinity);
+    const t = this.#clock();
+    if (entry.sample && t - entry.takenAt < maxAgeMs) return Promise.resolve(entry.sample);
+    entry.takenAt = t;
+    entry.pending = this.#takeUnix(paths).then((sample) => {
+      entry.sample = sample;
+      entry.pending = undefined;
+      return sample;
+    });
+    return entry.pending;
+  }
+
+  async #takeUnix(paths: readonly string[]): Promise<KernelSample> {
+    const at = this.#now();
+    const start = this.#clock();
+    if (this.#os !== "linux") {
+      return {
+        ok: false,
+        reason: `Unix rows unavailable: not Linux (${this.#os})`,
+        source: null,
+        at,
+      };
+    }
+    if (this.#readUnix === null) {
+      return { ok: false, reason: "Unix rows unavailable: no unix_diag reader", source: null, at };
+    }
+    try {
+      const sockets = await this.#readUnix(paths);
+      return { ok: true, source: "netlink", at, tookMs: this.#since(start), sockets };
+    } catch (error) {
+      // Needs --allow-ffi and a kernel with unix_diag (CONFIG_UNIX_DIAG).
+      const message = error instanceof Error ? error.message : String(error);
+      return { ok: false, reason: `Unix rows unavailable: ${message}`, source: null, at };
+    }
   }
 
   async #take(ports: number[] | undefined): Promise<KernelSample> {

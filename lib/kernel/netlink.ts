@@ -13,10 +13,12 @@ import type { KernelSocket } from "../net/types.ts";
 import { portFilter, sortedPorts } from "./_row.ts";
 import {
   encodeSockDiagRequest,
+  encodeUnixDiagRequest,
   endsDump,
   MAX_BYTECODE_RANGES,
   SockDiagDecoder,
   SockDiagError,
+  UnixDiagDecoder,
 } from "./sock_diag.ts";
 
 const AF_NETLINK = 16;
@@ -151,6 +153,52 @@ async function readOnce(options: ReadSockDiagOptions): Promise<KernelSocket[]> {
   }
 }
 
+/** Options for {@linkcode readUnixDiag}. */
+export interface ReadUnixDiagOptions {
+  /** Only the sockets named one of these paths and their peers; every stream socket when unset. */
+  paths?: readonly string[];
+  /** Gives up when the kernel sends nothing for this long. @default 2000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Dumps the AF_UNIX stream sockets (as `ss -xa`) with their names, peers and queue lengths
+ * through NETLINK_SOCK_DIAG; queued behind {@linkcode readSockDiag}, sharing its buffers.
+ * Rejects with an Error starting "Netlink unavailable" when FFI or netlink can't be used,
+ * and with a SockDiagError when the kernel has no unix_diag (CONFIG_UNIX_DIAG).
+ */
+export function readUnixDiag(options: ReadUnixDiagOptions = {}): Promise<KernelSocket[]> {
+  const read = queue.then(() => readUnixOnce(options));
+  queue = read.catch(() => undefined);
+  return read;
+}
+
+async function readUnixOnce(options: ReadUnixDiagOptions): Promise<KernelSocket[]> {
+  const { timeoutMs = 2000 } = options;
+  const libc = openLibc();
+  const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) {
+    throw new Error(
+      `Netlink unavailable: socket(AF_NETLINK, NETLINK_SOCK_DIAG) failed with errno ${errno(libc)}`,
+    );
+  }
+  try {
+    setReceiveTimeout(libc, fd, timeoutMs);
+    batches ??= [new ReplyBatch(), new ReplyBatch()];
+    const decoder = new UnixDiagDecoder({ paths: options.paths });
+    await dump(libc, fd, encodeUnixDiagRequest(1), decoder, timeoutMs, () => {});
+    return decoder.sockets;
+  } finally {
+    libc.close(fd);
+  }
+}
+
+/** What {@linkcode dump} feeds: a sock_diag or unix_diag decoder. */
+interface DumpDecoder {
+  push(chunk: Uint8Array): boolean;
+  readonly done: boolean;
+}
+
 const OLD_REQUEST_REFUSED: readonly number[] = [ENOENT, EINVAL, EOPNOTSUPP];
 
 /**
@@ -162,7 +210,7 @@ async function dump(
   libc: Libc,
   fd: number,
   request: Uint8Array,
-  decoder: SockDiagDecoder,
+  decoder: DumpDecoder,
   timeoutMs: number,
   tap: (chunk: Uint8Array) => void,
 ): Promise<void> {

@@ -412,3 +412,145 @@ function readTcpInfo(
 function uint64(view: DataView, at: number): number {
   return view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
 }
+
+// AF_UNIX dumps (linux/unix_diag.h): struct unix_diag_req is 24 bytes, unix_diag_msg 16.
+const AF_UNIX = 1;
+const UNIX_DIAG_REQ_LEN = 24;
+const UNIX_DIAG_MSG_LEN = 16;
+const UDIAG_SHOW_NAME = 0x01;
+const UDIAG_SHOW_PEER = 0x04;
+const UDIAG_SHOW_RQLEN = 0x10;
+const UNIX_DIAG_NAME = 0;
+const UNIX_DIAG_PEER = 2;
+const UNIX_DIAG_RQLEN = 4;
+const SOCK_STREAM = 1;
+// A Unix socket's states use TCP's numbers: ESTABLISHED (1), CLOSE (7, unconnected), LISTEN (10).
+const UNIX_STATES = (1 << 1) | (1 << 7) | (1 << 10);
+
+/**
+ * Encodes a dump request for every AF_UNIX socket with its name, peer inode and queue
+ * lengths (UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN), as `ss -x` asks.
+ */
+export function encodeUnixDiagRequest(seq = 1): Uint8Array {
+  const length = NLMSG_HDRLEN + UNIX_DIAG_REQ_LEN;
+  const out = new Uint8Array(length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, length, true);
+  view.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
+  view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
+  view.setUint32(8, seq, true);
+  out[16] = AF_UNIX;
+  view.setUint32(20, UNIX_STATES, true);
+  view.setUint32(28, UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, true);
+  return out;
+}
+
+/** Options for {@linkcode UnixDiagDecoder}. */
+export interface UnixDiagDecoderOptions {
+  /** Keeps only sockets named one of these paths, and sockets whose peer is one of those. */
+  paths?: readonly string[];
+}
+
+/**
+ * Decodes the replies to {@linkcode encodeUnixDiagRequest}: stream sockets only, as rows with
+ * `transport: "unix"`, the path as `local.hostname` (an abstract name as `@name`, none as
+ * ""), port 0, and the peer's inode in `peerInode`. For LISTEN, recvQ is the accept queue and
+ * sendQ the backlog; otherwise the bytes waiting to be read and the bytes sent not yet read.
+ */
+export class UnixDiagDecoder {
+  #paths: Set<string> | undefined;
+  #all: KernelSocket[] = [];
+  #done = false;
+  #decoder = new TextDecoder();
+
+  /** Makes a decoder for one dump. */
+  constructor(options: UnixDiagDecoderOptions = {}) {
+    this.#paths = options.paths === undefined ? undefined : new Set(options.paths);
+  }
+
+  /** Whether the dump's closing NLMSG_DONE has arrived. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * The rows decoded so far: with `paths`, the sockets named one of them and their peers
+   * (known once the dump is whole, as a peer may come before the socket it talks to).
+   */
+  get sockets(): KernelSocket[] {
+    const paths = this.#paths;
+    if (paths === undefined) return this.#all;
+    const named = new Set<number>();
+    for (const row of this.#all) if (paths.has(row.local.hostname)) named.add(row.inode!);
+    return this.#all.filter((row) =>
+      paths.has(row.local.hostname) || (row.peerInode !== undefined && named.has(row.peerInode))
+    );
+  }
+
+  /** Decodes every message in `chunk`; returns true once the dump is complete. */
+  push(chunk: Uint8Array): boolean {
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let at = 0;
+    while (at + NLMSG_HDRLEN <= chunk.length) {
+      const length = view.getUint32(at, true);
+      if (length < NLMSG_HDRLEN || at + length > chunk.length) {
+        throw new SyntaxError(
+          `Cannot decode unix_diag reply: message length "${length}" at byte ${at} overruns the chunk`,
+        );
+      }
+      const type = view.getUint16(at + 4, true);
+      if (type === SOCK_DIAG_BY_FAMILY) {
+        this.#message(chunk, view, at + NLMSG_HDRLEN, at + length);
+      } else if (type === NLMSG_DONE || type === NLMSG_ERROR) {
+        const error = length >= NLMSG_HDRLEN + 4 ? view.getInt32(at + NLMSG_HDRLEN, true) : 0;
+        if (error < 0) throw new SockDiagError(-error);
+        if (type === NLMSG_DONE) this.#done = true;
+      }
+      at += (length + 3) & ~3;
+    }
+    return this.#done;
+  }
+
+  #message(bytes: Uint8Array, view: DataView, at: number, end: number): void {
+    if (end - at < UNIX_DIAG_MSG_LEN) {
+      throw new SyntaxError(`Cannot decode unix_diag reply: unix_diag_msg of "${end - at}" bytes`);
+    }
+    if (bytes[at + 1] !== SOCK_STREAM) return;
+    const stateNumber = bytes[at + 2];
+    const state = stateNumber === 10 ? "LISTEN" : stateNumber === 1 ? "ESTABLISHED" : "CLOSE";
+    let hostname = "";
+    let peerInode: number | undefined = undefined;
+    let recvQ = 0;
+    let sendQ = 0;
+    for (let a = at + UNIX_DIAG_MSG_LEN; a + 4 <= end;) {
+      const len = view.getUint16(a, true);
+      if (len < 4 || a + len > end) break;
+      const kind = view.getUint16(a + 2, true) & 0x3fff;
+      if (kind === UNIX_DIAG_NAME) {
+        let name = bytes.subarray(a + 4, a + len);
+        // A path name ends in its NUL; an abstract one starts with one, which ss shows as @.
+        const abstract = name.length > 0 && name[0] === 0;
+        if (abstract) name = name.subarray(1);
+        else if (name.indexOf(0) >= 0) name = name.subarray(0, name.indexOf(0));
+        hostname = (abstract ? "@" : "") + this.#decoder.decode(name);
+      } else if (kind === UNIX_DIAG_PEER && len >= 8) {
+        peerInode = view.getUint32(a + 4, true);
+      } else if (kind === UNIX_DIAG_RQLEN && len >= 12) {
+        recvQ = view.getUint32(a + 4, true);
+        sendQ = view.getUint32(a + 8, true);
+      }
+      a += (len + 3) & ~3;
+    }
+    this.#all.push({
+      transport: "unix",
+      family: 0,
+      state,
+      local: { hostname, port: 0 },
+      remote: null,
+      recvQ,
+      sendQ,
+      inode: view.getUint32(at + 4, true),
+      peerInode,
+    });
+  }
+}

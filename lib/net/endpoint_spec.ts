@@ -3,16 +3,20 @@
  * description, the lines to try it, its lab), and for a TCP endpoint how the
  * service builds its behaviour. lib/net/endpoint_table.ts lists the modules.
  *
- * Three transports: TCP and UDP endpoints listen on a port; a link-layer endpoint (the raw
- * lab) has no port: it receives the frames of one EtherType on the capture interface.
+ * Four transports: TCP and UDP endpoints listen on a port, a Unix endpoint on a path; a
+ * link-layer endpoint (the raw lab) has no port: it receives the frames of one EtherType on
+ * the capture interface.
  */
 import type { TcpBehaviour } from "./tcp_endpoint.ts";
 
 /** Which part of the labs page a lab sits in. */
 export type LabGroup = "protocols" | "framing" | "throughput" | "link";
 
-/** How an endpoint is reached: a TCP or UDP port, or frames of an EtherType on an interface. */
-export type Transport = "tcp" | "udp" | "link";
+/**
+ * How an endpoint is reached: a TCP or UDP port, a Unix socket's path, or frames of an
+ * EtherType on an interface.
+ */
+export type Transport = "tcp" | "udp" | "unix" | "link";
 
 /** What the labs page says about an endpoint built from a tutorial. */
 export interface LabInfo {
@@ -32,8 +36,9 @@ export interface BaseEndpointSpec {
   /** One sentence for the banner and the overview. */
   description: string;
   /**
-   * Shell lines to try it; `{host}` and `{port}` are filled in with the real address (a link
-   * endpoint's `{iface}` with its interface).
+   * Shell lines to try it; `{host}`, `{port}` and `{path}` (a Unix socket's) are filled in with
+   * the real address, `{host}:{port}` with an IPv6 host in brackets, and a link endpoint's
+   * `{iface}` with its interface.
    */
   tryIt: readonly string[];
   /** Its section on the labs page; an endpoint without one is not shown there. */
@@ -42,9 +47,10 @@ export interface BaseEndpointSpec {
   echoes?: boolean;
 }
 
-/** An endpoint with a port (TCP or UDP): each gets a `--<name>-port` flag. */
+/** A socket endpoint: TCP and UDP listen on a port (a `--<name>-port` flag each), Unix on a path. */
 export interface EndpointSpec extends BaseEndpointSpec {
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "unix";
+  /** Its port; 0 for a Unix socket, which has a path instead. */
   defaultPort: number;
 }
 
@@ -66,6 +72,21 @@ export interface LinkEndpointSpec extends BaseEndpointSpec {
  */
 export interface TcpEndpointSpec<Setup = unknown> extends EndpointSpec {
   transport: "tcp";
+  /**
+   * Whether it speaks TLS: the service listens with `Deno.listenTls` and its certificate
+   * (lib/net/tls_cert.ts), and the handler sees the decrypted bytes. @default false
+   */
+  tls?: boolean;
+  behaviour(setup: Setup): TcpBehaviour;
+}
+
+/**
+ * A Unix stream endpoint: served by the same connection code as TCP (lib/net/tcp_endpoint.ts),
+ * listening at the service's `unixPath` instead of a port.
+ */
+export interface UnixEndpointSpec<Setup = unknown> extends EndpointSpec {
+  transport: "unix";
+  defaultPort: 0;
   behaviour(setup: Setup): TcpBehaviour;
 }
 
@@ -81,6 +102,13 @@ export function defineTcpEndpoint<Setup>(spec: TcpEndpointSpec<Setup>): TcpEndpo
 
 /** Declares a link-layer endpoint (an identity function, for symmetry and checking). */
 export function defineLinkEndpoint(spec: LinkEndpointSpec): LinkEndpointSpec {
+  return spec;
+}
+
+/** Declares a Unix stream endpoint (an identity function, like {@linkcode defineTcpEndpoint}). */
+export function defineUnixEndpoint<Setup>(
+  spec: UnixEndpointSpec<Setup>,
+): UnixEndpointSpec<Setup> {
   return spec;
 }
 

@@ -15,6 +15,8 @@ import { multiconn } from "./endpoints/multiconn.ts";
 import { raw } from "./endpoints/raw.ts";
 import { reverse } from "./endpoints/reverse.ts";
 import { sink } from "./endpoints/sink.ts";
+import { tlsEcho } from "./endpoints/tls_echo.ts";
+import { unixEcho } from "./endpoints/unix_echo.ts";
 import { udp } from "./endpoints/udp.ts";
 import type { EndpointSpec, LinkEndpointSpec } from "./endpoint_spec.ts";
 import type { EndpointRecord } from "./registry.ts";
@@ -39,12 +41,14 @@ export const ENDPOINTS = [
   frameClose,
   discard,
   chargen,
+  tlsEcho,
+  unixEcho,
   raw,
 ] as const;
 
 /** The endpoints with a port (TCP and UDP): each has a `--<name>-port` flag. */
 export const PORT_ENDPOINTS: readonly EndpointSpec[] = ENDPOINTS.filter(
-  (e): e is typeof e & EndpointSpec => e.transport !== "link",
+  (e): e is typeof e & EndpointSpec => e.transport === "tcp" || e.transport === "udp",
 );
 
 /** The link-layer endpoints (the raw lab): frames of an EtherType on an interface, no port. */
@@ -59,7 +63,8 @@ export const ECHOING: readonly string[] = ENDPOINTS.filter((e) => e.echoes).map(
 export const CLIENT_COMMAND = "deno task client";
 
 /**
- * Fills `{host}`, `{port}` and `{dashboard}` in a try-it line, and spells a leading
+ * Fills `{host}`, `{port}`, `{path}` (a Unix socket's, which its address holds as the host)
+ * and `{dashboard}` in a try-it line, and spells a leading
  * `deno task client` as `client` (see {@linkcode clientCommand}), so the line runs where the
  * service runs.
  */
@@ -70,10 +75,13 @@ export function tryItLine(
   dashboard: string,
   client: string = CLIENT_COMMAND,
 ): string {
-  const filled = line.replaceAll("{host}", host).replaceAll("{port}", String(port)).replaceAll(
-    "{dashboard}",
-    dashboard,
-  );
+  // A URL or host:port needs an IPv6 literal in brackets; nc, ncat and ss take it bare.
+  const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const filled = line.replaceAll("{host}:{port}", hostPort).replaceAll("{host}", host)
+    .replaceAll("{path}", host).replaceAll("{port}", String(port)).replaceAll(
+      "{dashboard}",
+      dashboard,
+    );
   return client !== CLIENT_COMMAND && filled.startsWith(`${CLIENT_COMMAND} `)
     ? client + filled.slice(CLIENT_COMMAND.length)
     : filled;

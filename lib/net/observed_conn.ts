@@ -41,6 +41,8 @@ export interface ConnHandler {
 /** Everything an observed connection reports into. */
 export interface ConnContext {
   endpoint: string;
+  /** "unix" for a Unix stream socket. @default "tcp" */
+  transport?: "tcp" | "unix";
   log: PacketLog;
   pool: BufferPool;
   /** Bytes an idle connection reads into (the pool's small size by default). */
@@ -103,6 +105,10 @@ export function errorKind(err: unknown): string | null {
 }
 
 function toAddress(addr: Deno.Addr): Address {
+  // A Unix socket's address is its path (empty for an unnamed client), held as the host.
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    return { hostname: addr.path ?? "", port: 0 };
+  }
   const net = addr as Deno.NetAddr;
   return { hostname: net.hostname, port: net.port };
 }
@@ -167,9 +173,9 @@ export class ObservedConn implements PacketSource {
     return this.#ctx.endpoint;
   }
 
-  /** Always "tcp". */
-  get transport(): "tcp" {
-    return "tcp";
+  /** "tcp" (TLS included), or "unix" for a Unix stream socket. */
+  get transport(): "tcp" | "unix" {
+    return this.#ctx.transport ?? "tcp";
   }
 
   /** The local address (made on first use: read for the API and exports, not per packet). */
@@ -334,7 +340,7 @@ export class ObservedConn implements PacketSource {
     return {
       id: this.id,
       endpoint: this.endpoint,
-      transport: "tcp",
+      transport: this.transport,
       kind: "conn",
       ours: true,
       kernelOnly: false,

@@ -24,8 +24,10 @@ import { interfaceFor } from "../wire/capture.ts";
 import { nowMs } from "./observed_conn.ts";
 import { EndpointStats, Registry } from "./registry.ts";
 import type { ServiceContext } from "./service_context.ts";
-import { type EndpointAddress, joinKernel } from "./socket_view.ts";
+import { type EndpointAddress, joinKernel, joinUnix } from "./socket_view.ts";
 import { TcpEndpoint } from "./tcp_endpoint.ts";
+import { readCertificate, selfSignedCertificate, type TlsCertificate } from "./tls_cert.ts";
+import { defaultUnixPath, listenUnix, removeUnixSocket } from "./unix_socket.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
 import type { KernelStatus } from "../view/api_types.ts";
 
@@ -34,6 +36,11 @@ export interface KernelSource {
   sample(options?: { ports?: number[]; maxAgeMs?: number }): Promise<
     | { ok: true; source: string; at: number; tookMs: number; sockets: KernelSocket[] }
     | { ok: false; reason: string; source: null; at: number }
+  >;
+  /** The AF_UNIX stream sockets at `paths` and their peers (the Unix endpoint's rows). */
+  sampleUnix?(paths: readonly string[], options?: { maxAgeMs?: number }): Promise<
+    | { ok: true; sockets: KernelSocket[] }
+    | { ok: false; reason: string }
   >;
 }
 
@@ -84,6 +91,12 @@ export interface ServiceOptions {
    * run. @default false
    */
   udpPlain?: boolean;
+  /** PEM certificate file of the TLS endpoint, with `tlsKey`. @default a self-signed one made at start */
+  tlsCert?: string;
+  /** PEM key file of the TLS endpoint, with `tlsCert`. */
+  tlsKey?: string;
+  /** Path of the Unix stream endpoint's socket. @default defaultUnixPath() in lib/net/unix_socket.ts */
+  unixPath?: string;
   /** The kernel's socket table; without one, kernel columns are null with a reason. */
   kernel?: KernelSource;
   /** Bytes of full-payload capture kept (the pcapng ring), 0 to disable. @default 67108864 */
@@ -169,16 +182,25 @@ export class Service {
   readonly appLatency = new Histogram();
   /** Connection and request spans, when OpenTelemetry is on. */
   readonly tracing: ConnTracing | null;
+  /** The TLS endpoint's certificate, or null when it could not be made (see `unavailable`). */
+  tls: TlsCertificate | null = null;
+  /** Endpoints that could not start, and why (tls-echo without openssl nor --tls-cert). */
+  readonly unavailable = new Map<string, string>();
+  /** The Unix endpoint's socket path. */
+  readonly unixPath: string;
   /** Masks the dashboard's token in everything recorded; null without a token. */
   readonly redactor: Redactor | null;
   #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
   #sweeper: ReturnType<typeof setInterval>;
+  /** Which accepted AF_UNIX socket (inode) each Unix connection is, learnt by joinUnix. */
+  #unixInodes = new Map<string, number>();
   #closed = false;
 
   constructor(options: ServiceOptions = {}) {
     this.host = options.host ?? "127.0.0.1";
+    this.unixPath = options.unixPath ?? defaultUnixPath();
     this.registry = new Registry({ keepClosed: options.keepClosed });
     this.log = new PacketLog({ entries: options.logEntries, previewBytes: options.logPreview });
     this.pool = new BufferPool();
@@ -270,9 +292,9 @@ export class Service {
           continue;
         }
         const port = options.ports?.[spec.name] ?? spec.defaultPort;
-        binding = `"${spec.name}" on ${
-          this.host.includes(":") ? `[${this.host}]` : this.host
-        }:${port}`;
+        binding = spec.transport === "unix"
+          ? `"${spec.name}" at "${this.unixPath}"`
+          : `"${spec.name}" on ${this.host.includes(":") ? `[${this.host}]` : this.host}:${port}`;
         if (spec.transport === "udp") {
           this.udp.set(
             spec.name,
@@ -286,9 +308,31 @@ export class Service {
           );
           continue;
         }
+        let bind: (() => Deno.Listener[]) | undefined = undefined;
+        let unbind: (() => void) | undefined = undefined;
+        if (spec.transport === "unix") {
+          const path = this.unixPath;
+          bind = () => [listenUnix(path)];
+          unbind = () => removeUnixSocket(path);
+        } else if ("tls" in spec && spec.tls) {
+          const cert = this.#certificate(options);
+          if (cert === null) continue;
+          // One listener: Deno.listenTls takes no SO_REUSEPORT; handshakes run per connection.
+          bind = () => [
+            Deno.listenTls({
+              hostname: this.host,
+              port,
+              cert: cert.certPem,
+              key: cert.keyPem,
+              transport: "tcp",
+            }),
+          ];
+        }
         const endpoint = new TcpEndpoint(stats, ctx, spec.behaviour(setup), {
           ...tcpOptions,
           port,
+          bind,
+          unbind,
         });
         this.tcp.set(spec.name, endpoint);
       }
@@ -344,8 +388,12 @@ export class Service {
   ): Promise<SocketRecord[]> {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
     const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
+    const unix = await this.#sampleUnix(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
-    if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
+    if (kernel !== null) {
+      records = joinKernel(records, kernel, this.addresses().filter((a) => a.transport !== "unix"));
+    }
+    if (unix !== null) this.#joinUnix(records, unix);
     if (filter.endpoint === undefined && filter.states === undefined) return records;
     return records.filter((r) =>
       (filter.endpoint === undefined || r.endpoint === filter.endpoint) &&
@@ -395,9 +443,43 @@ export class Service {
     await this.#lines?.flush();
   }
 
+  /**
+   * The TLS endpoint's certificate: the files given, else one made now with openssl. Files
+   * that cannot be read stop the service (the user asked for them); a missing openssl leaves
+   * only tls-echo unstarted, with the reason in `unavailable`.
+   */
+  #certificate(options: ServiceOptions): TlsCertificate | null {
+    if (this.tls !== null) return this.tls;
+    if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+      throw new TypeError("Cannot start TLS: --tls-cert and --tls-key go together");
+    }
+    if (options.tlsCert !== undefined) {
+      return this.tls = readCertificate(options.tlsCert, options.tlsKey!);
+    }
+    try {
+      return this.tls = selfSignedCertificate({
+        // The bound address too, when it is one a client can name (not a wildcard).
+        hosts: [
+          ...new Set(["localhost", "127.0.0.1", "::1", this.host]),
+        ].filter((h) => h !== "0.0.0.0" && h !== "::"),
+      });
+    } catch (err) {
+      const why = err instanceof Deno.errors.NotFound
+        ? "openssl not found to make a certificate; pass --tls-cert and --tls-key"
+        : err instanceof Error
+        ? err.message
+        : String(err);
+      for (const spec of ENDPOINTS) {
+        if ("tls" in spec && spec.tls) this.unavailable.set(spec.name, why);
+      }
+      return null;
+    }
+  }
+
   async #sampleKernel(maxAgeMs?: number): Promise<KernelSocket[] | null> {
     if (this.#kernel === undefined) return null;
-    const ports = this.addresses().map((a) => a.address.port);
+    // A Unix socket has no port; its rows come from the AF_UNIX dump, by path.
+    const ports = this.addresses().filter((a) => a.transport !== "unix").map((a) => a.address.port);
     const sample = await this.#kernel.sample({ ports, maxAgeMs });
     if (!sample.ok) {
       this.#kernelStatus = {
@@ -406,6 +488,8 @@ export class Service {
         reason: sample.reason,
         sampledAt: sample.at,
         tookMs: null,
+        // The Unix rows' status is set by #sampleUnix, after this.
+        ...(this.#kernelStatus.unix === undefined ? {} : { unix: this.#kernelStatus.unix }),
       };
       return null;
     }
@@ -415,8 +499,47 @@ export class Service {
       reason: null,
       sampledAt: sample.at,
       tookMs: sample.tookMs,
+      // The Unix rows' status is set by #sampleUnix, after this.
+      ...(this.#kernelStatus.unix === undefined ? {} : { unix: this.#kernelStatus.unix }),
     };
     return sample.sockets;
+  }
+
+  /** The Unix endpoints' kernel rows, or null (the reason goes into the kernel status). */
+  async #sampleUnix(maxAgeMs?: number): Promise<KernelSocket[] | null> {
+    const names = ENDPOINTS.filter((e) => e.transport === "unix" && this.tcp.has(e.name));
+    if (this.#kernel === undefined || names.length === 0) return null;
+    if (this.#kernel.sampleUnix === undefined) {
+      this.#kernelStatus.unix = {
+        available: false,
+        reason: "Unix rows unavailable: the kernel source reads no AF_UNIX table",
+      };
+      return null;
+    }
+    const sample = await this.#kernel.sampleUnix([this.unixPath], { maxAgeMs });
+    if (!sample.ok) {
+      this.#kernelStatus.unix = { available: false, reason: sample.reason };
+      return null;
+    }
+    this.#kernelStatus.unix = { available: true, reason: null };
+    return sample.sockets;
+  }
+
+  #joinUnix(records: SocketRecord[], kernel: readonly KernelSocket[]): void {
+    for (const spec of ENDPOINTS) {
+      if (spec.transport !== "unix" || !this.tcp.has(spec.name)) continue;
+      const { unmatched } = joinUnix(
+        records,
+        kernel,
+        { name: spec.name, path: this.unixPath },
+        this.#unixInodes,
+      );
+      this.#kernelStatus.unix = {
+        available: true,
+        reason: unmatched === 0 ? null : `${unmatched} Unix connection(s) without kernel ` +
+          "columns: opened together between two samples, their inodes cannot be told apart",
+      };
+    }
   }
 
   #sweep(): void {

@@ -8,7 +8,7 @@ import type { Address, KernelSocket, SocketRecord } from "./types.ts";
 /** An endpoint's bound address, so kernel rows on its port can be attributed to it. */
 export interface EndpointAddress {
   name: string;
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "unix";
   address: Address;
 }
 
@@ -217,4 +217,93 @@ export function joinKernel(
     if (theirs !== undefined) out.push(kernelRow(k, theirs.name, true));
   }
   return out;
+}
+
+/** What {@linkcode joinUnix} found: rows it could not join and why. */
+export interface UnixJoin {
+  /** Our Unix connections left without kernel columns. */
+  unmatched: number;
+}
+
+/**
+ * Joins a Unix endpoint's rows with the kernel's AF_UNIX sockets (from sock_diag), in place:
+ * the listener with the LISTEN socket at `path`, each connection with an accepted socket at
+ * `path` by inode, and appends the peers' sockets (the `ncat -U` on the other end) as peer
+ * rows. Accepted sockets all carry the listener's path, and a connection does not know its
+ * inode, so `inodes` (connection id -> inode, kept by the caller across calls) learns one
+ * when exactly one connection and one socket are new since the last join; connections opened
+ * together between two joins stay unmatched and are counted.
+ */
+export function joinUnix(
+  records: SocketRecord[],
+  kernel: readonly KernelSocket[],
+  endpoint: { name: string; path: string },
+  inodes: Map<string, number>,
+): UnixJoin {
+  const { name, path } = endpoint;
+  const accepted = new Map<number, KernelSocket>();
+  let listen: KernelSocket | undefined;
+  for (const k of kernel) {
+    if (k.transport !== "unix" || k.local.hostname !== path) continue;
+    if (k.state === "LISTEN") listen = k;
+    else if (k.inode !== undefined) accepted.set(k.inode, k);
+  }
+  const conns: SocketRecord[] = [];
+  const live = new Set<string>();
+  for (const r of records) {
+    if (r.endpoint !== name || r.transport !== "unix") continue;
+    if (r.kind === "listener") {
+      if (listen !== undefined) {
+        r.kernel = { state: "LISTEN", recvQ: listen.recvQ, sendQ: listen.sendQ };
+      }
+    } else if (r.kind === "conn" && r.state !== "CLOSED") {
+      conns.push(r);
+      live.add(r.id);
+    }
+  }
+  const taken = new Set<number>();
+  for (const [id, inode] of inodes) {
+    if (!live.has(id) || !accepted.has(inode)) inodes.delete(id);
+    else taken.add(inode);
+  }
+  const newConns = conns.filter((r) => !inodes.has(r.id));
+  const newSockets = [...accepted.keys()].filter((inode) => !taken.has(inode));
+  if (newConns.length === 1 && newSockets.length === 1) inodes.set(newConns[0].id, newSockets[0]);
+  let unmatched = 0;
+  for (const r of conns) {
+    const inode = inodes.get(r.id);
+    const k = inode === undefined ? undefined : accepted.get(inode);
+    if (k === undefined) {
+      unmatched++;
+      continue;
+    }
+    r.state = k.state;
+    r.kernel = { state: k.state, recvQ: k.recvQ, sendQ: k.sendQ };
+  }
+  for (const k of kernel) {
+    if (k.transport !== "unix" || k.local.hostname === path) continue;
+    if (k.peerInode === undefined || !accepted.has(k.peerInode)) continue;
+    records.push({
+      id: `p-unix-${k.inode}`,
+      endpoint: name,
+      transport: "unix",
+      kind: "peer",
+      ours: false,
+      kernelOnly: false,
+      state: k.state,
+      local: k.local,
+      remote: { hostname: path, port: 0 },
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      app: null,
+      kernel: { state: k.state, recvQ: k.recvQ, sendQ: k.sendQ },
+      openedAt: null,
+      closedAt: null,
+      closeReason: null,
+      lastActivity: null,
+    });
+  }
+  return { unmatched };
 }

@@ -1,6 +1,7 @@
 /**
  * A TCP endpoint: listeners whose accept loops never wait on per-connection
  * work, a per-endpoint connection limit, and the LISTEN row of the table.
+ * TLS and Unix stream endpoints run here too, on the listeners their `bind` makes.
  */
 import type { Fault } from "../view/fault.ts";
 import { FaultConn, FaultSwitch } from "./faults.ts";
@@ -46,6 +47,14 @@ export interface TcpEndpointOptions {
    * however slowly its bytes trickle in; 0 disables. @default 30000
    */
   readTimeoutMs?: number;
+  /**
+   * Makes the listening sockets instead of plain TCP on `hostname:port`: `Deno.listenTls`
+   * for TLS, a Unix socket at a path. Every accepted `Deno.Conn` is then observed the same.
+   * @default SO_REUSEPORT TCP listeners (see `listeners`)
+   */
+  bind?: () => Deno.Listener[];
+  /** Called once the listeners closed (a Unix endpoint removes its socket file). */
+  unbind?: () => void;
 }
 
 /** What the endpoint does with each accepted connection. */
@@ -78,8 +87,9 @@ export class TcpEndpoint implements Observed {
   #behaviour: TcpBehaviour;
   #handler: ConnHandler;
   /** Connections in-flight accepts took after pause-accept was set, held until it clears. */
-  #held = new Set<Deno.TcpConn>();
-  #listeners: Deno.TcpListener[];
+  #held = new Set<Deno.Conn>();
+  #listeners: Deno.Listener[];
+  #unbind: (() => void) | undefined;
   #maxConns: number;
   #noDelay: boolean;
   #idleTimeoutMs: number;
@@ -107,12 +117,18 @@ export class TcpEndpoint implements Observed {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? TCP_ENDPOINT_DEFAULTS.idleTimeoutMs;
     this.#readTimeoutMs = options.readTimeoutMs ?? TCP_ENDPOINT_DEFAULTS.readTimeoutMs;
     this.#backlog = options.backlog ?? TCP_ENDPOINT_DEFAULTS.backlog;
-    this.#listeners = listenAll(options.hostname, options.port, this.#backlog, options.listeners);
-    const addr = this.#listeners[0].addr as Deno.NetAddr;
-    stats.address = { hostname: addr.hostname, port: addr.port };
+    this.#listeners = options.bind?.() ??
+      listenAll(options.hostname, options.port, this.#backlog, options.listeners);
+    this.#unbind = options.unbind;
+    const addr = this.#listeners[0].addr;
+    // A Unix socket's address is its path, held as the host with port 0 (as `ss -x` shows it).
+    stats.address = addr.transport === "unix" || addr.transport === "unixpacket"
+      ? { hostname: addr.path, port: 0 }
+      : { hostname: (addr as Deno.NetAddr).hostname, port: (addr as Deno.NetAddr).port };
     stats.listening = true;
     this.#connCtx = {
       endpoint: stats.name,
+      transport: stats.transport === "unix" ? "unix" as const : "tcp" as const,
       log: ctx.log,
       pool: ctx.pool,
       readSlot: behaviour.readSlot,
@@ -198,6 +214,7 @@ export class TcpEndpoint implements Observed {
     this.#held.clear();
     for (const conn of [...this.conns]) conn.close("service stopping");
     await Promise.all(this.#loops);
+    this.#unbind?.();
     this.#ctx.registry.remove(this);
   }
 
@@ -206,7 +223,7 @@ export class TcpEndpoint implements Observed {
     return {
       id: this.id,
       endpoint: this.endpoint,
-      transport: "tcp",
+      transport: this.stats.transport === "unix" ? "unix" : "tcp",
       kind: "listener",
       ours: true,
       kernelOnly: false,
@@ -233,7 +250,7 @@ export class TcpEndpoint implements Observed {
     this.#ctx.registry.add(conn);
   }
 
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
       const paused = this.faults.acceptGate();
@@ -241,7 +258,7 @@ export class TcpEndpoint implements Observed {
         await paused;
         continue;
       }
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await listener.accept();
         failures = 0;
@@ -294,9 +311,10 @@ export class TcpEndpoint implements Observed {
         }
         continue;
       }
-      if (this.#noDelay) {
+      // TLS and Unix connections have no setNoDelay (Deno sets TCP_NODELAY under TLS itself).
+      if (this.#noDelay && "setNoDelay" in conn) {
         try {
-          conn.setNoDelay(true);
+          (conn as Deno.TcpConn).setNoDelay(true);
         } catch {
           // The peer may already be gone; the read will tell.
         }

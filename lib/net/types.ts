@@ -48,8 +48,10 @@ export type SocketState = typeof SOCKET_STATES[number];
 
 /** One row of the kernel's socket table. */
 export interface KernelSocket {
-  transport: "tcp" | "udp";
-  family: 4 | 6;
+  /** "unix": an AF_UNIX stream socket, its path as `local.hostname` (port 0). */
+  transport: "tcp" | "udp" | "unix";
+  /** The address family: 4, 6, or 0 for AF_UNIX. */
+  family: 4 | 6 | 0;
   state: KernelState;
   local: Address;
   remote: Address | null;
@@ -58,6 +60,8 @@ export interface KernelSocket {
   /** Bytes queued for the peer (LISTEN: the backlog). */
   sendQ: number;
   inode?: number;
+  /** The inode of the socket at the other end (AF_UNIX, from UNIX_DIAG_PEER). */
+  peerInode?: number;
   uid?: number;
   /** What else the source tells: timers, retransmits, RTT, cwnd. */
   info?: KernelSocketInfo;
@@ -104,7 +108,8 @@ export interface KernelView {
 export interface SocketRecord {
   id: string;
   endpoint: string;
-  transport: "tcp" | "udp";
+  /** "unix": a Unix stream socket, its path as `local.hostname` and port 0. */
+  transport: "tcp" | "udp" | "unix";
   kind: SocketKind;
   /** False for a peer's socket (the `nc` on the other end); true for ours and our leftovers. */
   ours: boolean;

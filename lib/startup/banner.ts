@@ -9,6 +9,7 @@
 import { ENDPOINTS, tryItLines } from "../net/endpoint_table.ts";
 import type { UdpEndpoint } from "../net/endpoints/udp.ts";
 import type { Service } from "../net/service.ts";
+import type { Address } from "../net/types.ts";
 
 /** What the banner says besides what the service reports itself. */
 export interface BannerOptions {
@@ -34,9 +35,13 @@ export function banner(service: Service, options: BannerOptions): string {
   ];
   for (const spec of ENDPOINTS) {
     const record = service.registry.endpoints.get(spec.name)!;
+    if (record.link === null && record.address === null) {
+      lines.push(`  ${spec.name.padEnd(15)} not started: ${service.unavailable.get(spec.name)}`);
+      continue;
+    }
     const where = record.link !== null
       ? `${record.link.interface || "any"} type ${record.link.etherType}`
-      : `${record.address!.hostname}:${record.address!.port}`;
+      : formatAddress(record.address!);
     lines.push(
       `  ${spec.name.padEnd(15)} ${spec.transport} ${where.padEnd(22)} ${spec.description}`,
     );
@@ -44,6 +49,13 @@ export function banner(service: Service, options: BannerOptions): string {
       // The link labs need the permission the rest does not: say why, and go on.
       lines.push(`  ${"".padEnd(15)}     off: ${record.reason ?? "not started"}`);
       continue;
+    }
+    if ("tls" in spec && spec.tls && service.tls !== null) {
+      lines.push(
+        `  ${
+          "".padEnd(15)
+        }     certificate: ${service.tls.source}, SHA-256 ${service.tls.fingerprint}`,
+      );
     }
     lines.push(
       `  ${"".padEnd(15)}     try: ${tryItLines(spec.tryIt, record, dash, options.client)[0]}`,
@@ -70,7 +82,7 @@ export function banner(service: Service, options: BannerOptions): string {
 /** The banner as one JSON line, for log shippers reading stdout (`--log-format json`). */
 export function startLine(service: Service, dashboard: string): string {
   const endpoints = Object.fromEntries(
-    service.addresses().map((a) => [a.name, `${a.address.hostname}:${a.address.port}`]),
+    service.addresses().map((a) => [a.name, formatAddress(a.address)]),
   );
   return JSON.stringify({
     ts: new Date().toISOString(),
@@ -89,6 +101,14 @@ function udpLine(udp: UdpEndpoint, plain: boolean): string {
   return plain
     ? "  udp: Deno's socket, a datagram per call (--udp-plain)"
     : `  udp: Deno's socket, a datagram per call (fallback: ${udp.fastUnavailable})`;
+}
+
+/** `host:port` with an IPv6 host in brackets; a Unix socket's path alone. */
+function formatAddress(addr: Address): string {
+  if (addr.port === 0 && addr.hostname.startsWith("/")) return addr.hostname;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
 }
 
 /** The banner's descriptor-budget line: what floods can take, and what is kept from them. */

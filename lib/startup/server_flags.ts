@@ -95,6 +95,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     scale: 1000,
     help: "close an event stream whose client has not read for this long",
   },
+  // A Unix endpoint has a path (--unix-path), a link endpoint an interface: no port.
   ...PORT_ENDPOINTS.map((e) => ({
     type: "int" as const,
     name: `${e.name}-port`,
@@ -380,6 +381,27 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "kernel",
     negate: true,
     help: "do not read the kernel's socket table",
+  },
+  {
+    type: "string",
+    name: "tls-cert",
+    arg: "FILE",
+    to: "service.tlsCert",
+    help: "PEM certificate for tls-echo, with --tls-key (default: a self-signed one made at start)",
+  },
+  {
+    type: "string",
+    name: "tls-key",
+    arg: "FILE",
+    to: "service.tlsKey",
+    help: "PEM private key for tls-echo, with --tls-cert",
+  },
+  {
+    type: "string",
+    name: "unix-path",
+    arg: "PATH",
+    to: "service.unixPath",
+    help: "unix-echo's socket (default $XDG_RUNTIME_DIR or /tmp, sockscope-<port>.sock)",
   },
   {
     type: "string",

@@ -18,7 +18,7 @@ export interface EventLine {
   event: "open" | "close" | "error";
   conn: string;
   endpoint: string;
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "unix";
   role?: "server" | "client";
   local?: { hostname: string; port: number };
   remote?: { hostname: string; port: number } | null;

@@ -32,6 +32,11 @@ export interface KernelStatus {
   reason: string | null;
   sampledAt: number | null;
   tookMs: number | null;
+  /**
+   * The Unix endpoint's rows (sock_diag's AF_UNIX family): whether they were read, and why
+   * not, or why some rows have no kernel columns. Absent before the first sample.
+   */
+  unix?: { available: boolean; reason: string | null };
 }
 
 /** One endpoint as `/api/endpoints` and the `endpoints` event list it: its record and try-it lines. */
