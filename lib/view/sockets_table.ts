@@ -119,14 +119,14 @@ export const COLUMNS: readonly Column[] = [
   },
   {
     key: "rx",
-    width: "w-n",
+    width: "w-app",
     label: "App rx",
     num: true,
     title: "Process: bytes read from the socket but not yet parsed or handled",
   },
   {
     key: "tx",
-    width: "w-n",
+    width: "w-app",
     label: "App tx",
     num: true,
     title: "Process: bytes it wants to write that the kernel has not taken yet",
