@@ -18,7 +18,11 @@ import { postJson, type StreamStatus, useInterval, useRowWindow } from "./_hooks
 import {
   COLUMNS,
   FIRST_ROWS,
-  ownerOf,
+  OPTIONAL_COLUMNS,
+  type OptionalColumn,
+  processOf,
+  retransOf,
+  roleOf,
   ROW_HEIGHT,
   shortId,
   type SortKey,
@@ -26,6 +30,8 @@ import {
   summarise,
   type TableState,
   type TableView,
+  toggleColumn,
+  viewColumns,
   viewQuery,
 } from "../lib/view/sockets_table.ts";
 import type { FromWorker, ToWorker } from "./_sockets_worker.ts";
@@ -62,8 +68,65 @@ function Num(
   );
 }
 
+/** What the column chooser calls each optional column. */
+const CHOOSER: Record<OptionalColumn, string> = { rtt: "RTT", retrans: "Retrans", cwnd: "cwnd" };
+
+// RTTs run from tens of microseconds on loopback to hundreds of ms: three significant digits.
+function fmtRtt(ms: number): string {
+  return ms < 1 ? ms.toFixed(3) : ms < 100 ? ms.toPrecision(3) : ms.toFixed(0);
+}
+
+/** The optional columns' cells, in the order {@linkcode viewColumns} puts their headings. */
+function extraCells(s: SocketRecord, cols: readonly OptionalColumn[]) {
+  const info = s.kernel?.info;
+  return cols.map((c) => {
+    switch (c) {
+      case "rtt":
+        return info?.rttMs === undefined ? <td key={c} data-col={c} class="num muted">—</td> : (
+          <td
+            key={c}
+            data-col={c}
+            class="num"
+            title={`rtt ${info.rttMs} ± ${info.rttVarMs ?? 0} ms`}
+          >
+            {fmtRtt(info.rttMs)}
+          </td>
+        );
+      case "retrans": {
+        const n = retransOf(s);
+        if (n === undefined) return <td key={c} data-col={c} class="num muted">—</td>;
+        const title = info?.totalRetrans === undefined
+          ? `${n} retransmission timeouts in a row`
+          : `${n} segments retransmitted in all, ${info.retransmits ?? 0} timeouts in a row now`;
+        return (
+          <td key={c} data-col={c} class={n > 0 ? "num warn" : "num zero"} title={title}>
+            {fmtInt(n)}
+          </td>
+        );
+      }
+      case "cwnd":
+        return info?.cwnd === undefined ? <td key={c} data-col={c} class="num muted">—</td> : (
+          <td
+            key={c}
+            data-col={c}
+            class="num"
+            title={`${info.cwnd} segments of ${info.mss ?? "?"} bytes`}
+          >
+            {fmtInt(info.cwnd)}
+          </td>
+        );
+      default: {
+        const never: never = c;
+        throw new TypeError(`Unknown column "${never}"`);
+      }
+    }
+  });
+}
+
 interface RowProps {
   s: SocketRecord;
+  /** The optional columns shown. */
+  cols: readonly OptionalColumn[];
   /** Changes whenever the row's data does (the row is memoised on it). */
   version: number;
   /** Extra classes: zebra, new, changed. */
@@ -80,6 +143,7 @@ interface RowProps {
 
 function sameRow(a: RowProps, b: RowProps): boolean {
   return a.s.id === b.s.id && a.version === b.version && a.flash === b.flash &&
+    a.cols === b.cols &&
     a.age === b.age && a.fade === b.fade && a.closing === b.closing &&
     a.kernelReason === b.kernelReason && a.acceptPaused === b.acceptPaused;
 }
@@ -96,7 +160,7 @@ class Row extends Component<RowProps> {
 }
 
 function rowCells(
-  { s, flash, age, fade, closing, onClose, kernelReason, acceptPaused }: RowProps,
+  { s, cols, flash, age, fade, closing, onClose, kernelReason, acceptPaused }: RowProps,
 ) {
   let cls = `row${flash}`;
   if (!s.ours) cls += " is-peer";
@@ -153,7 +217,21 @@ function rowCells(
       <Num n={s.bytesIn} bytes />
       <Num n={s.bytesOut} bytes />
       <td class="num">{age}</td>
-      <td class={s.ours ? "owner" : "owner peer"}>{ownerOf(s)}</td>
+      {extraCells(s, cols)}
+      <td
+        class={s.ours ? "owner" : "owner peer"}
+        title={s.process === undefined
+          ? undefined
+          : `Held open by ${processOf(s)}, as ss -p names it`}
+      >
+        {roleOf(s)}
+        {s.process !== undefined && (
+          <>
+            {" · "}
+            <span class="proc" data-pid={s.process.pid}>{processOf(s)}</span>
+          </>
+        )}
+      </td>
       <td class="act">
         {canClose && (
           <button
@@ -276,8 +354,9 @@ function SocketsTable(props: SocketsTableProps) {
     setRenderMs(end - t0);
   }, [table]);
 
-  const changeView = (patch: Partial<TableView>) => {
-    const next = { ...view, ...patch };
+  const changeView = (patch: Partial<TableView>) => showView({ ...view, ...patch });
+
+  const showView = (next: TableView) => {
     setView(next);
     send({ type: "view", view: next });
     history.replaceState(null, "", `${location.pathname}${viewQuery(next)}`);
@@ -300,6 +379,7 @@ function SocketsTable(props: SocketsTableProps) {
     }
   }, []);
 
+  const columns = viewColumns(view);
   const { kernel, updatedAt, byState, endpoints } = table;
   const counts = new Map(byState);
   const stateOptions = [...new Set([...STATES, ...counts.keys()])];
@@ -311,7 +391,7 @@ function SocketsTable(props: SocketsTableProps) {
       // Not sent yet (a fast scroll): an empty row of the same height holds its place.
       cells.push(
         <tr class="row pending" key={`pending-${i}`}>
-          <td colSpan={COLUMNS.length + 1} />
+          <td colSpan={columns.length + 1} />
         </tr>,
       );
       continue;
@@ -323,6 +403,7 @@ function SocketsTable(props: SocketsTableProps) {
       <Row
         key={s.id}
         s={s}
+        cols={view.cols}
         version={f.version}
         flash={(i % 2 === 1 ? " odd" : "") + f.flash}
         age={s.openedAt === null ? "—" : fmtAge(updatedAt - s.openedAt)}
@@ -378,11 +459,26 @@ function SocketsTable(props: SocketsTableProps) {
             name="q"
             type="search"
             value={view.q}
-            placeholder="e.g. :65432"
+            placeholder="e.g. :65432, nc"
             size={14}
             onInput={(e) => changeView({ q: e.currentTarget.value })}
           />
         </label>
+        <fieldset class="col-chooser" title="Optional columns: the kernel's tcp_info, as ss -ti">
+          <legend>Columns</legend>
+          {OPTIONAL_COLUMNS.map((c) => (
+            <label key={c}>
+              <input
+                type="checkbox"
+                name="cols"
+                value={c}
+                checked={view.cols.includes(c)}
+                onChange={(e) => showView(toggleColumn(view, c, e.currentTarget.checked))}
+              />{" "}
+              {CHOOSER[c]}
+            </label>
+          ))}
+        </fieldset>
         <input type="hidden" name="sort" value={view.sort} />
         {view.desc && <input type="hidden" name="dir" value="desc" />}
         {view.timeWait && <input type="hidden" name="tw" value="show" />}
@@ -429,29 +525,21 @@ function SocketsTable(props: SocketsTableProps) {
       <KernelNotice kernel={kernel} />
       {error && <p class="banner bad">{error}</p>}
       <div class="table-scroll" ref={win.ref} onScroll={win.onScroll}>
-        <table class="grid sock-table">
+        <table
+          class={view.cols.length > 0 ? "grid sock-table has-extra" : "grid sock-table"}
+          data-cols={view.cols.join(",")}
+        >
           <colgroup>
-            <col class="w-id" />
-            <col class="w-ep" />
-            <col class="w-state" />
-            <col class="w-addr" />
-            <col class="w-addr" />
-            <col class="w-q" />
-            <col class="w-q" />
-            <col class="w-n" />
-            <col class="w-n" />
-            <col class="w-n" />
-            <col class="w-n" />
-            <col class="w-age" />
-            <col class="w-owner" />
+            {columns.map((c) => <col key={c.key} class={c.width} />)}
             <col class="w-act" />
           </colgroup>
           <thead>
             <tr>
-              {COLUMNS.map((c) => (
+              {columns.map((c) => (
                 <th
                   key={c.key}
                   class={c.num ? "num" : undefined}
+                  data-col={c.key}
                   title={c.title}
                   aria-sort={view.sort === c.key
                     ? (view.desc ? "descending" : "ascending")
@@ -478,7 +566,7 @@ function SocketsTable(props: SocketsTableProps) {
             )}
             {table.matching === 0 && (
               <tr>
-                <td colSpan={COLUMNS.length + 1} class="empty">No sockets match.</td>
+                <td colSpan={columns.length + 1} class="empty">No sockets match.</td>
               </tr>
             )}
           </tbody>

@@ -221,9 +221,10 @@ Deno.test({
       await page.getByLabel("Size (bytes)").fill("1000");
       const launched = performance.now();
       await page.getByRole("button", { name: "Launch" }).click();
-      // Its connections show up as client rows while it runs (it runs for a few seconds).
+      // Its connections show up as client rows while it runs (it runs for a few seconds),
+      // named by their process once the owner scan found it.
       const clients = page.locator('tr[data-ours="true"]').filter({
-        has: page.locator("td.owner", { hasText: /^client$/ }),
+        has: page.locator("td.owner", { hasText: /^client( · |$)/ }),
       });
       await clients.nth(7).waitFor();
       await shot(h, "sockets_multiconn");

@@ -41,6 +41,7 @@ const TCPI_RTT = 68;
 const TCPI_RTTVAR = 72;
 const TCPI_SND_SSTHRESH = 76;
 const TCPI_SND_CWND = 80;
+const TCPI_TOTAL_RETRANS = 100;
 const TCPI_BYTES_ACKED = 120;
 const TCPI_BYTES_RECEIVED = 128;
 // The ssthresh of a connection that has not yet left slow start.
@@ -398,6 +399,9 @@ function readTcpInfo(
     timer: timer === 0 ? undefined : timerName(timer),
     timerMs: timer === 0 ? undefined : timerMs,
     retransmits: length > TCPI_RETRANSMITS ? view.getUint8(at + TCPI_RETRANSMITS) : retransmits,
+    totalRetrans: length >= TCPI_TOTAL_RETRANS + 4
+      ? view.getUint32(at + TCPI_TOTAL_RETRANS, true)
+      : undefined,
     rttMs: rtt === 0 ? undefined : rtt / 1000,
     rttVarMs: rtt === 0 ? undefined : view.getUint32(at + TCPI_RTTVAR, true) / 1000,
     cwnd: basic ? view.getUint32(at + TCPI_SND_CWND, true) : undefined,

@@ -54,7 +54,14 @@ Deno.test("decodeSockDiag() reports a listener's accept queue and backlog", asyn
     sendQ: 7, // listen(7)
     inode: 6544,
     uid: 0,
-    info: { retransmits: 0, cwnd: 10, lostPackets: 0, bytesAcked: 0, bytesReceived: 0 },
+    info: {
+      retransmits: 0,
+      totalRetrans: 0,
+      cwnd: 10,
+      lostPackets: 0,
+      bytesAcked: 0,
+      bytesReceived: 0,
+    },
   });
 });
 
@@ -73,6 +80,7 @@ Deno.test("decodeSockDiag() reads tcp_info as ss -i shows it", async () => {
     uid: 0,
     info: {
       retransmits: 0,
+      totalRetrans: 0,
       rttMs: 0.025,
       rttVarMs: 0.012,
       cwnd: 10,

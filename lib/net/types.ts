@@ -80,7 +80,10 @@ export interface ProcessOwner {
 export interface KernelSocketInfo {
   timer?: string;
   timerMs?: number;
+  /** The current run of retransmission timeouts (tcp_info retransmits, /proc's `retrnsmt`). */
   retransmits?: number;
+  /** Segments retransmitted over the connection's life (tcp_info total_retrans, ss -ti `retrans:N/M`'s M). */
+  totalRetrans?: number;
   rttMs?: number;
   rttVarMs?: number;
   cwnd?: number;

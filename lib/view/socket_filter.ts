@@ -13,8 +13,9 @@ export interface SocketFilter {
   /** Only sockets in one of these states, matched case-insensitively. @default all states */
   states?: readonly string[];
   /**
-   * Only sockets whose id (case-insensitively) or local or remote address (as `ss`
-   * prints it) contains this text, trimmed; empty matches all. @default ""
+   * Only sockets whose id (case-insensitively), local or remote address (as `ss`
+   * prints it) or owning process (`nc`, `pid 12345`, `nc 12345`, as the Owner column
+   * names it) contains this text, trimmed; empty matches all. @default ""
    */
   text?: string;
 }
@@ -28,8 +29,16 @@ export function socketMatcher(filter: SocketFilter): (s: SocketRecord) => boolea
     return (endpoint === undefined || s.endpoint === endpoint) &&
       (states === undefined || states.includes(s.state.toUpperCase())) &&
       (text === "" || s.id.toLowerCase().includes(text) || fmtAddr(s.local).includes(text) ||
-        fmtAddr(s.remote).includes(text));
+        fmtAddr(s.remote).includes(text) || ownedBy(s, text));
   };
+}
+
+// The owner as the table names it (`nc (pid 12345)`) and as `ss -p` lists it (`nc 12345`).
+function ownedBy(s: SocketRecord, text: string): boolean {
+  const p = s.process;
+  if (p === undefined) return false;
+  const command = p.command.toLowerCase();
+  return `${command} (pid ${p.pid})`.includes(text) || `${command} ${p.pid}`.includes(text);
 }
 
 /** The sockets a filter keeps, in their order (the list itself when the filter is empty). */

@@ -21,7 +21,17 @@ export type SortKey =
   | "bytesIn"
   | "bytesOut"
   | "age"
-  | "owner";
+  | "owner"
+  | OptionalColumn;
+
+/**
+ * The columns a view may add, off by default (`?cols=rtt,retrans,cwnd`): the kernel's
+ * tcp_info for each TCP socket, as `ss -ti` prints it.
+ */
+export type OptionalColumn = "rtt" | "retrans" | "cwnd";
+
+/** The optional columns in the order the table shows them. */
+export const OPTIONAL_COLUMNS: readonly OptionalColumn[] = ["rtt", "retrans", "cwnd"];
 
 /** The table's filter and sort, as the page's query string carries them. */
 export interface TableView {
@@ -36,6 +46,8 @@ export interface TableView {
    * lists them too.
    */
   timeWait: boolean;
+  /** The optional columns shown, in {@linkcode OPTIONAL_COLUMNS} order; none by default. */
+  cols: OptionalColumn[];
 }
 
 /** Pixel height of one row; the stylesheet fixes it so the window can be computed. */
@@ -66,48 +78,132 @@ export const STATES: readonly SocketState[] = [
   "UNCONN",
 ];
 
-/** The table's columns: sort key, heading, and what the column means. */
-export const COLUMNS: { key: SortKey; label: string; title: string; num?: boolean }[] = [
-  { key: "id", label: "ID", title: "Connection id: open its detail" },
-  { key: "endpoint", label: "Endpoint", title: "The service endpoint the socket belongs to" },
-  { key: "state", label: "State", title: "TCP state as the kernel names it" },
-  { key: "local", label: "Local", title: "The socket's own address" },
-  { key: "remote", label: "Remote", title: "The address it talks to" },
+/** One column of the table: sort key, heading, what it means, its width class. */
+export interface Column {
+  key: SortKey;
+  label: string;
+  title: string;
+  /** Right-aligned numbers, sorted largest first on the first click. */
+  num?: boolean;
+  /** The `<col>` class that sizes it (static/styles.css). */
+  width: string;
+  /** Shown only when the view asks for it. */
+  optional?: boolean;
+}
+
+/** The table's columns, every one, optional ones included (see {@linkcode viewColumns}). */
+export const COLUMNS: readonly Column[] = [
+  { key: "id", width: "w-id", label: "ID", title: "Connection id: open its detail" },
+  {
+    key: "endpoint",
+    width: "w-ep",
+    label: "Endpoint",
+    title: "The service endpoint the socket belongs to",
+  },
+  { key: "state", width: "w-state", label: "State", title: "TCP state as the kernel names it" },
+  { key: "local", width: "w-addr", label: "Local", title: "The socket's own address" },
+  { key: "remote", width: "w-addr", label: "Remote", title: "The address it talks to" },
   {
     key: "recvQ",
+    width: "w-q",
     label: "Recv-Q",
     num: true,
     title: "Kernel: bytes received but not yet read by the process (LISTEN: accept queue)",
   },
   {
     key: "sendQ",
+    width: "w-q",
     label: "Send-Q",
     num: true,
     title: "Kernel: bytes written but not yet acknowledged by the peer (LISTEN: backlog)",
   },
   {
     key: "rx",
+    width: "w-app",
     label: "App rx",
     num: true,
     title: "Process: bytes read from the socket but not yet parsed or handled",
   },
   {
     key: "tx",
+    width: "w-app",
     label: "App tx",
     num: true,
     title: "Process: bytes it wants to write that the kernel has not taken yet",
   },
-  { key: "bytesIn", label: "In", num: true, title: "Bytes read by this socket" },
-  { key: "bytesOut", label: "Out", num: true, title: "Bytes written by this socket" },
-  { key: "age", label: "Age", num: true, title: "Time since the connection opened" },
-  { key: "owner", label: "Owner", title: "Ours (this process), a peer's socket, or kernel-only" },
+  { key: "bytesIn", width: "w-n", label: "In", num: true, title: "Bytes read by this socket" },
+  { key: "bytesOut", width: "w-n", label: "Out", num: true, title: "Bytes written by this socket" },
+  {
+    key: "age",
+    width: "w-age",
+    label: "Age",
+    num: true,
+    title: "Time since the connection opened",
+  },
+  {
+    key: "rtt",
+    width: "w-rtt",
+    label: "RTT ms",
+    num: true,
+    optional: true,
+    title: "Kernel tcp_info: smoothed round-trip time ± its variation, ms (ss -ti rtt:)",
+  },
+  {
+    key: "retrans",
+    width: "w-rtx",
+    label: "Retrans",
+    num: true,
+    optional: true,
+    title: "Kernel tcp_info: segments retransmitted over the connection's life (ss -ti retrans:)",
+  },
+  {
+    key: "cwnd",
+    width: "w-cwnd",
+    label: "cwnd",
+    num: true,
+    optional: true,
+    title: "Kernel tcp_info: congestion window, in segments (ss -ti cwnd:)",
+  },
+  {
+    key: "owner",
+    width: "w-owner",
+    label: "Owner",
+    title: "Its role (ours: server, client, listener; a peer's; kernel-only) and the process " +
+      "holding it, as ss -p names it",
+  },
 ];
 
-/** Who holds a socket, as the Owner column says it. */
-export function ownerOf(s: SocketRecord): string {
+/** The columns a view shows: the fixed ones and the optional ones it asks for. */
+export function viewColumns(view: Pick<TableView, "cols">): Column[] {
+  return COLUMNS.filter((c) => !c.optional || view.cols.includes(c.key as OptionalColumn));
+}
+
+/** A socket's role: ours (server, client, listener, …), a peer's, or one only the kernel holds. */
+export function roleOf(s: SocketRecord): string {
   if (!s.ours) return "peer";
   if (s.kernelOnly) return "kernel only";
   return s.role ?? (s.kind === "listener" ? "listener" : s.kind);
+}
+
+/** The process holding a socket as the Owner column names it (`nc (pid 12345)`), or "". */
+export function processOf(s: SocketRecord): string {
+  const p = s.process;
+  return p === undefined ? "" : `${p.command} (pid ${p.pid})`;
+}
+
+/** Who holds a socket, as the Owner column says it: its role, and its process where known. */
+export function ownerOf(s: SocketRecord): string {
+  const role = roleOf(s);
+  return s.process === undefined ? role : `${role} · ${processOf(s)}`;
+}
+
+/**
+ * The retransmits the Retrans column shows: tcp_info's total over the connection's life
+ * where the source has it, else the current run of timeouts (/proc/net/tcp's `retrnsmt`).
+ */
+export function retransOf(s: SocketRecord): number | undefined {
+  const info = s.kernel?.info;
+  return info?.totalRetrans ?? info?.retransmits;
 }
 
 /** The id column's text: kernel and peer rows have long ids, shown by their local port. */
@@ -149,6 +245,13 @@ function sortValue(s: SocketRecord, key: SortKey, now: number): number | string 
       return s.openedAt === null ? -1 : now - s.openedAt;
     case "owner":
       return ownerOf(s);
+    // Rows without tcp_info (UDP, listeners before any RTT, no kernel view) sort below zero.
+    case "rtt":
+      return s.kernel?.info?.rttMs ?? -1;
+    case "retrans":
+      return retransOf(s) ?? -1;
+    case "cwnd":
+      return s.kernel?.info?.cwnd ?? -1;
     default: {
       const never: never = key;
       throw new TypeError(`Unknown sort key "${never}"`);
@@ -209,16 +312,44 @@ export function foldedCount(sockets: readonly SocketRecord[], view: TableView): 
   return n;
 }
 
+/**
+ * The optional columns a query string asks for: `cols=rtt,retrans` as a link writes it, or
+ * `cols=rtt&cols=retrans` as the page's form sends its checkboxes without script; names
+ * matched case-insensitively, unknown ones ignored, in {@linkcode OPTIONAL_COLUMNS} order.
+ */
+export function parseCols(params: URLSearchParams): OptionalColumn[] {
+  const asked = new Set(
+    params.getAll("cols").flatMap((v) => v.split(",")).map((c) => c.trim().toLowerCase()),
+  );
+  return OPTIONAL_COLUMNS.filter((c) => asked.has(c));
+}
+
+/** The view with one optional column shown or hidden; sorting by a column it hides resets. */
+export function toggleColumn(view: TableView, col: OptionalColumn, on: boolean): TableView {
+  const cols = OPTIONAL_COLUMNS.filter((c) => c === col ? on : view.cols.includes(c));
+  const hidesSort = !on && view.sort === col;
+  return {
+    ...view,
+    cols,
+    sort: hidesSort ? "endpoint" : view.sort,
+    desc: hidesSort ? false : view.desc,
+  };
+}
+
 /** Parses the table's view from a page URL, with defaults for anything missing or unknown. */
 export function parseView(url: URL): TableView {
   const sort = url.searchParams.get("sort") ?? "endpoint";
+  const cols = parseCols(url.searchParams);
+  // A sort by a column the view does not show would order rows by something invisible.
+  const known = viewColumns({ cols }).some((c) => c.key === sort);
   return {
     endpoint: url.searchParams.get("endpoint") ?? "",
     state: (url.searchParams.get("state") ?? "").toUpperCase(),
     q: url.searchParams.get("q") ?? "",
-    sort: COLUMNS.some((c) => c.key === sort) ? sort as SortKey : "endpoint",
+    sort: known ? sort as SortKey : "endpoint",
     desc: url.searchParams.get("dir") === "desc",
     timeWait: url.searchParams.get("tw") === "show",
+    cols,
   };
 }
 
@@ -231,7 +362,9 @@ export function viewQuery(view: TableView): string {
   if (view.sort !== "endpoint") p.set("sort", view.sort);
   if (view.desc) p.set("dir", "desc");
   if (view.timeWait) p.set("tw", "show");
-  const s = p.toString();
+  if (view.cols.length > 0) p.set("cols", view.cols.join(","));
+  // Commas stay as written, so the link reads ?cols=rtt,retrans,cwnd.
+  const s = p.toString().replaceAll("%2C", ",");
   return s ? `?${s}` : "";
 }
 
@@ -244,6 +377,8 @@ interface RowMeta {
   changedAt: number;
   /** Bumped on every change, so a memoised row knows to render again. */
   version: number;
+  /** Bumped on the changes that highlight the row; its parity alternates the highlight. */
+  flashes: number;
   /** The snapshot generation that last listed it; older ones are forgotten. */
   gen: number;
   state: string;
@@ -253,12 +388,24 @@ interface RowMeta {
   sendQ: number | undefined;
   rx: number | undefined;
   tx: number | undefined;
+  rtt: number | undefined;
+  retrans: number | undefined;
+  cwnd: number | undefined;
+  pid: number | undefined;
 }
 
 function differs(m: RowMeta, s: SocketRecord): boolean {
   return m.state !== s.state || m.bytesIn !== s.bytesIn || m.bytesOut !== s.bytesOut ||
     m.recvQ !== s.kernel?.recvQ || m.sendQ !== s.kernel?.sendQ ||
     m.rx !== s.app?.rxBuffered || m.tx !== s.app?.txBuffered;
+}
+
+// Changes the row shows but that do not highlight it: tcp_info moves on every ACK, and the
+// owner appears once the kernel view's scan finds it.
+function differsQuietly(m: RowMeta, s: SocketRecord): boolean {
+  const info = s.kernel?.info;
+  return m.rtt !== info?.rttMs || m.retrans !== retransOf(s) || m.cwnd !== info?.cwnd ||
+    m.pid !== s.process?.pid;
 }
 
 function remember(m: RowMeta, s: SocketRecord): void {
@@ -269,6 +416,10 @@ function remember(m: RowMeta, s: SocketRecord): void {
   m.sendQ = s.kernel?.sendQ;
   m.rx = s.app?.rxBuffered;
   m.tx = s.app?.txBuffered;
+  m.rtt = s.kernel?.info?.rttMs;
+  m.retrans = retransOf(s);
+  m.cwnd = s.kernel?.info?.cwnd;
+  m.pid = s.process?.pid;
 }
 
 /** How a row is drawn beyond its data: its version (for memoising) and its highlight. */
@@ -296,6 +447,7 @@ export class RowTracker {
           seenAt: g === 1 ? 0 : now,
           changedAt: 0,
           version: ++this.#version,
+          flashes: 0,
           gen: g,
         } as RowMeta;
         remember(fresh, s);
@@ -305,6 +457,10 @@ export class RowTracker {
         if (differs(m, s)) {
           remember(m, s);
           m.changedAt = now;
+          m.version = ++this.#version;
+          m.flashes++;
+        } else if (differsQuietly(m, s)) {
+          remember(m, s);
           m.version = ++this.#version;
         }
       }
@@ -319,7 +475,7 @@ export class RowTracker {
     const flash = now - m.seenAt < NEW_MS
       ? " is-new"
       : now - m.changedAt < CHANGED_MS
-      ? (m.version % 2 ? " chg-a" : " chg-b")
+      ? (m.flashes % 2 ? " chg-a" : " chg-b")
       : "";
     return { version: m.version, flash };
   }
