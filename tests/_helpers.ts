@@ -5,6 +5,7 @@
  * clients. Private to tests/.
  */
 import type { Hono } from "hono";
+import { concat } from "../lib/bytes.ts";
 import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import type { EndpointRecord } from "../lib/net/registry.ts";
@@ -186,17 +187,6 @@ export function readToEnd(
     }
     return { bytes: concat(chunks), end };
   });
-}
-
-/** Joins byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**
