@@ -190,6 +190,39 @@ export function readToEnd(
 }
 
 /**
+ * One round trip on an echoing connection: the text back, "refused" if the
+ * server closed (or reset) the connection instead, or "cut after N bytes".
+ */
+export async function echoPing(conn: Deno.Conn, text: string, timeoutMs = 5000): Promise<string> {
+  const bytes = encoder.encode(text);
+  try {
+    await writeAll(conn, bytes, 3000);
+  } catch (err) {
+    // A refused connection may already be reset by the time we write.
+    if (err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset) {
+      return "refused";
+    }
+    throw err;
+  }
+  const buf = new Uint8Array(bytes.length);
+  let got = 0;
+  const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
+  try {
+    while (got < buf.length) {
+      const n = await conn.read(buf.subarray(got));
+      if (n === null) return got === 0 ? "refused" : `cut after ${got} bytes`;
+      got += n;
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionReset && got === 0) return "refused";
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return decoder.decode(buf);
+}
+
+/**
  * Polls `probe` until it returns something other than undefined, null or
  * false, every `intervalMs`, for at most `timeoutMs`. For state with no event
  * to await (counters, the kernel's queues).
