@@ -15,10 +15,10 @@
  *
  * Prints a Markdown table, then one JSON line (`{"bench":"app",…}`).
  */
+import { benchMain, type RoundArgs, roundFlag } from "./_main.ts";
 import { markdownTable } from "./_stats.ts";
 import {
   jsonReady,
-  killAll,
   median,
   pinPrefix,
   runJson,
@@ -30,9 +30,7 @@ import {
 /** Servers this bench compares. */
 export type AppServer = "bare" | "observed" | "python" | "python-quiet";
 
-interface Args {
-  rounds: number;
-  seconds: number;
+interface Args extends RoundArgs {
   /** Keep-alive connections. */
   conns: number;
   /**
@@ -40,7 +38,6 @@ interface Args {
    * server, not the round trips of a few clients, sets the rate.
    */
   oneshotConns: number;
-  json: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -53,25 +50,13 @@ function parseArgs(argv: readonly string[]): Args {
       }
       return s;
     };
+    if (roundFlag(out, argv[i], v)) continue;
     switch (argv[i]) {
-      case "--rounds":
-        out.rounds = Math.max(1, Math.round(Number(v())));
-        break;
-      case "--seconds":
-        out.seconds = Math.max(0.5, Number(v()));
-        break;
       case "--conns":
         out.conns = Math.max(1, Math.round(Number(v())));
         break;
       case "--oneshot-conns":
         out.oneshotConns = Math.max(1, Math.round(Number(v())));
-        break;
-      case "--json":
-        out.json = v();
-        break;
-      case "--quick":
-        out.rounds = 1;
-        out.seconds = 1;
         break;
       default:
         throw new TypeError(`Cannot run app bench: unknown flag "${argv[i]}"`);
@@ -222,15 +207,5 @@ export function appTable(r: AppBenchResult): string {
 }
 
 if (import.meta.main) {
-  Deno.addSignalListener("SIGINT", () => {
-    killAll();
-    Deno.exit(130);
-  });
-  const args = parseArgs(Deno.args);
-  const result = await appBench(Deno.args);
-  console.log(appTable(result));
-  if (args.json !== null) {
-    await Deno.writeTextFile(args.json, JSON.stringify(result, null, 2) + "\n");
-  }
-  console.log(JSON.stringify({ ...result, runs: undefined }));
+  await benchMain(() => appBench(Deno.args), appTable, parseArgs(Deno.args).json);
 }

@@ -24,10 +24,10 @@
  *
  * Prints a Markdown table, then one JSON line (`{"bench":"conns",…}`).
  */
+import { benchMain } from "./_main.ts";
 import { markdownTable } from "./_stats.ts";
 import {
   jsonReady,
-  killAll,
   median,
   pinPrefix,
   rssBytes,
@@ -527,15 +527,5 @@ export function connsTable(r: ConnsBenchResult): string {
 }
 
 if (import.meta.main) {
-  Deno.addSignalListener("SIGINT", () => {
-    killAll();
-    Deno.exit(130);
-  });
-  const args = parseArgs(Deno.args);
-  const result = await connsBench(Deno.args);
-  console.log(connsTable(result));
-  if (args.json !== null) {
-    await Deno.writeTextFile(args.json, JSON.stringify(result, null, 2) + "\n");
-  }
-  console.log(JSON.stringify({ ...result, runs: undefined }));
+  await benchMain(() => connsBench(Deno.args), connsTable, parseArgs(Deno.args).json);
 }
