@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { PacketLog } from "../capture/packet_log.ts";
 import type { LiveEventName, LiveEvents, PacketsEvent } from "../view/live_events.ts";
 import type { EndpointView, KernelStatus, SocketRecord } from "../view/api_types.ts";
+import { socketRecord as socket } from "../view/_socket_test_util.ts";
 import {
   liveEvents,
   type LiveService,
@@ -17,30 +18,6 @@ const KERNEL: KernelStatus = {
   sampledAt: null,
   tookMs: null,
 };
-
-function socket(id: string): SocketRecord {
-  return {
-    id,
-    endpoint: "echo",
-    transport: "tcp",
-    kind: "conn",
-    ours: true,
-    kernelOnly: false,
-    state: "ESTABLISHED",
-    local: { hostname: "127.0.0.1", port: 7 },
-    remote: { hostname: "127.0.0.1", port: 40000 },
-    bytesIn: 0,
-    bytesOut: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    app: null,
-    kernel: null,
-    openedAt: 1,
-    closedAt: null,
-    closeReason: null,
-    lastActivity: null,
-  };
-}
 
 /** A service with a real packet log, a clock it controls and counted snapshots. */
 class FakeService implements LiveService {
