@@ -113,13 +113,6 @@ interface EndpointSetup {
   tracing: ConnTracing | null;
 }
 
-/** Filters for {@linkcode Service.sockets}. */
-export interface SocketFilter {
-  endpoint?: string;
-  /** State names (see `SOCKET_STATES` in ./types.ts), matched case-insensitively. */
-  states?: string[];
-}
-
 /** The running endpoints and their shared observation state. */
 export class Service {
   readonly registry: Registry;
@@ -299,23 +292,16 @@ export class Service {
   }
 
   /**
-   * Every live socket joined with the kernel's table, filtered. `kernelMaxAgeMs` asks for
-   * kernel rows at most that old, for a view refreshed more often than the table's cache.
+   * Every live socket joined with the kernel's table (narrow it with
+   * lib/view/socket_filter.ts). `kernelMaxAgeMs` asks for kernel rows at most
+   * that old, for a view refreshed more often than the table's cache.
    */
-  async sockets(
-    filter: SocketFilter = {},
-    options: { kernelMaxAgeMs?: number } = {},
-  ): Promise<SocketRecord[]> {
+  async sockets(options: { kernelMaxAgeMs?: number } = {}): Promise<SocketRecord[]> {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
     const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
     if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
-    if (filter.endpoint === undefined && filter.states === undefined) return records;
-    return records.filter((r) =>
-      (filter.endpoint === undefined || r.endpoint === filter.endpoint) &&
-      (filter.states === undefined ||
-        filter.states.some((s) => s.toUpperCase() === r.state.toUpperCase()))
-    );
+    return records;
   }
 
   /** One socket, live or recently closed, joined with the kernel where it still has it. */

@@ -114,6 +114,7 @@ export class ChatRoom implements TcpBehaviour {
   #web = new Map<string, Member>();
   #history: ChatMessage[] = [];
   #seq = 0;
+  #version = 0;
   #maxMessage: number;
   #historySize: number;
   #maxBacklog: number;
@@ -130,8 +131,17 @@ export class ChatRoom implements TcpBehaviour {
     this.handler = { data: (conn, chunk) => this.#data(conn, chunk) };
   }
 
+  /**
+   * Counts the room's changes (participants, names, messages): while it stays
+   * the same, so does {@linkcode ChatRoom.snapshot}, so a watcher sends only news.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
   /** A new connection joins under its address as name. */
   opened(conn: ObservedConn): void {
+    this.#version++;
     this.#members.set(conn, {
       participant: {
         name: `${conn.remote.hostname}:${conn.remote.port}`,
@@ -150,7 +160,7 @@ export class ChatRoom implements TcpBehaviour {
 
   /** A closed connection leaves the room. */
   closed(conn: ObservedConn): void {
-    this.#members.delete(conn);
+    if (this.#members.delete(conn)) this.#version++;
   }
 
   /** Participants (sockets first, then dashboard posters) and the newest `limit` messages. */
@@ -179,6 +189,7 @@ export class ChatRoom implements TcpBehaviour {
     if (bytes === 0 || bytes > this.#maxMessage) {
       throw new RangeError(`Invalid text: ${bytes} bytes is not in 1..${this.#maxMessage}`);
     }
+    this.#version++;
     let member = this.#web.get(name);
     if (member === undefined) {
       member = {
@@ -218,6 +229,8 @@ export class ChatRoom implements TcpBehaviour {
       }
       return;
     }
+    // Messages, !JOIN, !NAME, !DISCONNECT or an error: each changes what the room shows.
+    this.#version++;
     let acks = 0;
     let leaving = false;
     for (const body of messages) {
