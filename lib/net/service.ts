@@ -4,7 +4,7 @@
  * view the API serves.
  */
 import { CaptureFiles } from "../capture/capture_files.ts";
-import { CaptureRing } from "../capture/capture_ring.ts";
+import { CAPTURE_RING_DEFAULTS, CaptureRing } from "../capture/capture_ring.ts";
 import { EventLog, LineWriter } from "../telemetry/event_log.ts";
 import { Histogram } from "../telemetry/histogram.ts";
 import { composeTaps, PacketLog } from "../capture/packet_log.ts";
@@ -157,7 +157,7 @@ export class Service {
       sampledAt: null,
       tookMs: null,
     };
-    const captureBytes = options.captureBytes ?? 64 * 1024 * 1024;
+    const captureBytes = options.captureBytes ?? CAPTURE_RING_DEFAULTS.bytes;
     this.capture = captureBytes === 0 ? null : new CaptureRing({
       bytes: captureBytes,
       udpEndpoints: ENDPOINTS.filter((e) => e.transport === "udp").map((e) => e.name),

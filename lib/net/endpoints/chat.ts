@@ -12,6 +12,7 @@ import type { PacketNote } from "../../capture/packet_log.ts";
 import {
   CHAT_DISCONNECT,
   CHAT_JOIN,
+  CHAT_MAX_MESSAGE,
   CHAT_NAME_COMMAND,
   chatAck,
   ChatMessageDecoder,
@@ -23,6 +24,13 @@ import { type ConnHandler, nowMs, type ObservedConn } from "../observed_conn.ts"
 import type { TcpBehaviour } from "../tcp_endpoint.ts";
 import type { Address } from "../types.ts";
 import { concat } from "../../bytes.ts";
+
+/** Defaults of {@linkcode ChatRoomOptions}' limits, declared once: `main.ts`'s flags show them. */
+export const CHAT_ROOM_DEFAULTS = {
+  maxMessage: CHAT_MAX_MESSAGE,
+  history: 200,
+  maxBacklog: 1_048_576,
+} as const;
 
 /** Limits of the chat room. */
 export interface ChatRoomOptions {
@@ -123,9 +131,9 @@ export class ChatRoom implements TcpBehaviour {
 
   /** Creates an empty room with the given limits. */
   constructor(options: ChatRoomOptions = {}) {
-    this.#maxMessage = options.maxMessage ?? 65_536;
-    this.#historySize = options.history ?? 200;
-    this.#maxBacklog = options.maxBacklog ?? 1_048_576;
+    this.#maxMessage = options.maxMessage ?? CHAT_ROOM_DEFAULTS.maxMessage;
+    this.#historySize = options.history ?? CHAT_ROOM_DEFAULTS.history;
+    this.#maxBacklog = options.maxBacklog ?? CHAT_ROOM_DEFAULTS.maxBacklog;
     this.#maxWeb = options.maxWebParticipants ?? 100;
     this.#lingerMs = options.lingerMs ?? 1000;
     this.handler = { data: (conn, chunk) => this.#data(conn, chunk) };

@@ -20,6 +20,9 @@ export const udp = defineUdpEndpoint({
   tryIt: ["nc -u {host} {port}", "deno task client udp --port {port} hello"],
 });
 
+/** Defaults of {@linkcode UdpEndpointOptions}' flow limits, declared once: `main.ts`'s flags show them. */
+export const UDP_FLOW_DEFAULTS = { maxFlows: 10_000, flowIdleMs: 60_000 } as const;
+
 /** Where the UDP endpoint binds and how many peers it tracks. */
 export interface UdpEndpointOptions {
   hostname: string;
@@ -121,8 +124,8 @@ export class UdpEndpoint implements Observed, PacketSource {
     this.endpoint = stats.name;
     this.id = `s-${stats.name}`;
     this.#ctx = ctx;
-    this.#maxFlows = options.maxFlows ?? 10_000;
-    this.#flowIdleMs = options.flowIdleMs ?? 60_000;
+    this.#maxFlows = options.maxFlows ?? UDP_FLOW_DEFAULTS.maxFlows;
+    this.#flowIdleMs = options.flowIdleMs ?? UDP_FLOW_DEFAULTS.flowIdleMs;
     if (options.fast) {
       try {
         this.#fast = openMmsgSocket(options.hostname, options.port);
