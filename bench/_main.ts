@@ -40,6 +40,27 @@ export function roundFlag(out: RoundArgs, flag: string, value: () => string): bo
 }
 
 /**
+ * Walks `argv`, handing each flag and a getter of its value to `handle`,
+ * which returns false for a flag it does not know. Throws TypeError for an
+ * unknown flag or a missing value, naming the bench (`what`).
+ */
+export function eachFlag(
+  what: string,
+  argv: readonly string[],
+  handle: (flag: string, value: () => string) => boolean,
+): void {
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const s = argv[++i];
+      if (s === undefined) throw new TypeError(`Cannot run ${what}: ${flag} needs a value`);
+      return s;
+    };
+    if (!handle(flag, value)) throw new TypeError(`Cannot run ${what}: unknown flag "${flag}"`);
+  }
+}
+
+/**
  * A bench's entry when run on its own: kills its servers on Ctrl-C, prints
  * the table, writes the result to `json` when given, and ends with one JSON
  * line of the result without its runs.

@@ -15,7 +15,7 @@
  *
  * Prints a Markdown table, then one JSON line (`{"bench":"app",…}`).
  */
-import { benchMain, type RoundArgs, roundFlag } from "./_main.ts";
+import { benchMain, eachFlag, type RoundArgs, roundFlag } from "./_main.ts";
 import { markdownTable } from "./_stats.ts";
 import {
   jsonReady,
@@ -42,26 +42,20 @@ interface Args extends RoundArgs {
 
 function parseArgs(argv: readonly string[]): Args {
   const out: Args = { rounds: 3, seconds: 3, conns: 8, oneshotConns: 64, json: null };
-  for (let i = 0; i < argv.length; i++) {
-    const v = () => {
-      const s = argv[++i];
-      if (s === undefined) {
-        throw new TypeError(`Cannot run app bench: ${argv[i - 1]} needs a value`);
-      }
-      return s;
-    };
-    if (roundFlag(out, argv[i], v)) continue;
-    switch (argv[i]) {
+  eachFlag("app bench", argv, (flag, value) => {
+    if (roundFlag(out, flag, value)) return true;
+    switch (flag) {
       case "--conns":
-        out.conns = Math.max(1, Math.round(Number(v())));
+        out.conns = Math.max(1, Math.round(Number(value())));
         break;
       case "--oneshot-conns":
-        out.oneshotConns = Math.max(1, Math.round(Number(v())));
+        out.oneshotConns = Math.max(1, Math.round(Number(value())));
         break;
       default:
-        throw new TypeError(`Cannot run app bench: unknown flag "${argv[i]}"`);
+        return false;
     }
-  }
+    return true;
+  });
   return out;
 }
 

@@ -13,7 +13,7 @@
  *
  * Prints a Markdown table, then one JSON line (`{"bench":"udp",…}`).
  */
-import { benchMain, type RoundArgs, roundFlag } from "./_main.ts";
+import { benchMain, eachFlag, type RoundArgs, roundFlag } from "./_main.ts";
 import { markdownTable } from "./_stats.ts";
 import {
   jsonReady,
@@ -35,26 +35,20 @@ interface Args extends RoundArgs {
 
 function parseArgs(argv: readonly string[]): Args {
   const out: Args = { rounds: 3, seconds: 3, rate: 50_000, fast: true, json: null };
-  for (let i = 0; i < argv.length; i++) {
-    const v = () => {
-      const s = argv[++i];
-      if (s === undefined) {
-        throw new TypeError(`Cannot run UDP bench: ${argv[i - 1]} needs a value`);
-      }
-      return s;
-    };
-    if (roundFlag(out, argv[i], v)) continue;
-    switch (argv[i]) {
+  eachFlag("UDP bench", argv, (flag, value) => {
+    if (roundFlag(out, flag, value)) return true;
+    switch (flag) {
       case "--rate":
-        out.rate = Math.max(1000, Number(v()));
+        out.rate = Math.max(1000, Number(value()));
         break;
       case "--no-fast":
         out.fast = false;
         break;
       default:
-        throw new TypeError(`Cannot run UDP bench: unknown flag "${argv[i]}"`);
+        return false;
     }
-  }
+    return true;
+  });
   return out;
 }
 
