@@ -15,10 +15,10 @@
  *
  * Prints a Markdown table, then one JSON line (`{"bench":"app",…}`).
  */
+import { benchMain, eachFlag, type RoundArgs, roundFlag } from "./_main.ts";
 import { markdownTable } from "./_stats.ts";
 import {
   jsonReady,
-  killAll,
   median,
   pinPrefix,
   runJson,
@@ -30,9 +30,7 @@ import {
 /** Servers this bench compares. */
 export type AppServer = "bare" | "observed" | "python" | "python-quiet";
 
-interface Args {
-  rounds: number;
-  seconds: number;
+interface Args extends RoundArgs {
   /** Keep-alive connections. */
   conns: number;
   /**
@@ -40,43 +38,24 @@ interface Args {
    * server, not the round trips of a few clients, sets the rate.
    */
   oneshotConns: number;
-  json: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const out: Args = { rounds: 3, seconds: 3, conns: 8, oneshotConns: 64, json: null };
-  for (let i = 0; i < argv.length; i++) {
-    const v = () => {
-      const s = argv[++i];
-      if (s === undefined) {
-        throw new TypeError(`Cannot run app bench: ${argv[i - 1]} needs a value`);
-      }
-      return s;
-    };
-    switch (argv[i]) {
-      case "--rounds":
-        out.rounds = Math.max(1, Math.round(Number(v())));
-        break;
-      case "--seconds":
-        out.seconds = Math.max(0.5, Number(v()));
-        break;
+  eachFlag("app bench", argv, (flag, value) => {
+    if (roundFlag(out, flag, value)) return true;
+    switch (flag) {
       case "--conns":
-        out.conns = Math.max(1, Math.round(Number(v())));
+        out.conns = Math.max(1, Math.round(Number(value())));
         break;
       case "--oneshot-conns":
-        out.oneshotConns = Math.max(1, Math.round(Number(v())));
-        break;
-      case "--json":
-        out.json = v();
-        break;
-      case "--quick":
-        out.rounds = 1;
-        out.seconds = 1;
+        out.oneshotConns = Math.max(1, Math.round(Number(value())));
         break;
       default:
-        throw new TypeError(`Cannot run app bench: unknown flag "${argv[i]}"`);
+        return false;
     }
-  }
+    return true;
+  });
   return out;
 }
 
@@ -222,15 +201,5 @@ export function appTable(r: AppBenchResult): string {
 }
 
 if (import.meta.main) {
-  Deno.addSignalListener("SIGINT", () => {
-    killAll();
-    Deno.exit(130);
-  });
-  const args = parseArgs(Deno.args);
-  const result = await appBench(Deno.args);
-  console.log(appTable(result));
-  if (args.json !== null) {
-    await Deno.writeTextFile(args.json, JSON.stringify(result, null, 2) + "\n");
-  }
-  console.log(JSON.stringify({ ...result, runs: undefined }));
+  await benchMain(() => appBench(Deno.args), appTable, parseArgs(Deno.args).json);
 }

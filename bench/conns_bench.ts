@@ -24,10 +24,10 @@
  *
  * Prints a Markdown table, then one JSON line (`{"bench":"conns",…}`).
  */
+import { benchMain, eachFlag } from "./_main.ts";
 import { markdownTable } from "./_stats.ts";
 import {
   jsonReady,
-  killAll,
   median,
   pinPrefix,
   rssBytes,
@@ -70,41 +70,34 @@ function parseArgs(argv: readonly string[]): Args {
     denoFlags: [],
     dashboard: true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const v = () => {
-      const s = argv[++i];
-      if (s === undefined) {
-        throw new TypeError(`Cannot run conns bench: ${argv[i - 1]} needs a value`);
-      }
-      return s;
-    };
-    switch (argv[i]) {
+  eachFlag("conns bench", argv, (flag, value) => {
+    switch (flag) {
       case "--conns":
-        out.conns = Math.max(1, Math.round(Number(v())));
+        out.conns = Math.max(1, Math.round(Number(value())));
         break;
       case "--parallel":
-        out.parallel = Math.max(1, Math.round(Number(v())));
+        out.parallel = Math.max(1, Math.round(Number(value())));
         break;
       case "--rounds":
-        out.rounds = Math.max(1, Math.round(Number(v())));
+        out.rounds = Math.max(1, Math.round(Number(value())));
         break;
       case "--servers":
-        out.servers = v().split(",") as ConnsServer[];
+        out.servers = value().split(",") as ConnsServer[];
         break;
       case "--extra":
-        out.extra = Math.max(0, Math.round(Number(v())));
+        out.extra = Math.max(0, Math.round(Number(value())));
         break;
       case "--bulk-seconds":
-        out.bulkSeconds = Math.max(0.5, Number(v()));
+        out.bulkSeconds = Math.max(0.5, Number(value()));
         break;
       case "--deno-flag":
-        out.denoFlags.push(v());
+        out.denoFlags.push(value());
         break;
       case "--no-dashboard":
         out.dashboard = false;
         break;
       case "--json":
-        out.json = v();
+        out.json = value();
         break;
       case "--quick":
         out.conns = 2000;
@@ -112,9 +105,10 @@ function parseArgs(argv: readonly string[]): Args {
         out.bulkSeconds = 1;
         break;
       default:
-        throw new TypeError(`Cannot run conns bench: unknown flag "${argv[i]}"`);
+        return false;
     }
-  }
+    return true;
+  });
   return out;
 }
 
@@ -527,15 +521,5 @@ export function connsTable(r: ConnsBenchResult): string {
 }
 
 if (import.meta.main) {
-  Deno.addSignalListener("SIGINT", () => {
-    killAll();
-    Deno.exit(130);
-  });
-  const args = parseArgs(Deno.args);
-  const result = await connsBench(Deno.args);
-  console.log(connsTable(result));
-  if (args.json !== null) {
-    await Deno.writeTextFile(args.json, JSON.stringify(result, null, 2) + "\n");
-  }
-  console.log(JSON.stringify({ ...result, runs: undefined }));
+  await benchMain(() => connsBench(Deno.args), connsTable, parseArgs(Deno.args).json);
 }

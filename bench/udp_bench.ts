@@ -13,10 +13,10 @@
  *
  * Prints a Markdown table, then one JSON line (`{"bench":"udp",…}`).
  */
+import { benchMain, eachFlag, type RoundArgs, roundFlag } from "./_main.ts";
 import { markdownTable } from "./_stats.ts";
 import {
   jsonReady,
-  killAll,
   median,
   pinPrefix,
   runJson,
@@ -28,48 +28,27 @@ import {
 /** Servers this bench compares. */
 export type UdpServer = "bare" | "node" | "observed" | "observed-fast";
 
-interface Args {
-  rounds: number;
-  seconds: number;
+interface Args extends RoundArgs {
   rate: number;
   fast: boolean;
-  json: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const out: Args = { rounds: 3, seconds: 3, rate: 50_000, fast: true, json: null };
-  for (let i = 0; i < argv.length; i++) {
-    const v = () => {
-      const s = argv[++i];
-      if (s === undefined) {
-        throw new TypeError(`Cannot run UDP bench: ${argv[i - 1]} needs a value`);
-      }
-      return s;
-    };
-    switch (argv[i]) {
-      case "--rounds":
-        out.rounds = Math.max(1, Math.round(Number(v())));
-        break;
-      case "--seconds":
-        out.seconds = Math.max(0.5, Number(v()));
-        break;
+  eachFlag("UDP bench", argv, (flag, value) => {
+    if (roundFlag(out, flag, value)) return true;
+    switch (flag) {
       case "--rate":
-        out.rate = Math.max(1000, Number(v()));
+        out.rate = Math.max(1000, Number(value()));
         break;
       case "--no-fast":
         out.fast = false;
         break;
-      case "--json":
-        out.json = v();
-        break;
-      case "--quick":
-        out.rounds = 1;
-        out.seconds = 1;
-        break;
       default:
-        throw new TypeError(`Cannot run UDP bench: unknown flag "${argv[i]}"`);
+        return false;
     }
-  }
+    return true;
+  });
   return out;
 }
 
@@ -204,15 +183,5 @@ export function udpTable(r: UdpBenchResult): string {
 }
 
 if (import.meta.main) {
-  Deno.addSignalListener("SIGINT", () => {
-    killAll();
-    Deno.exit(130);
-  });
-  const result = await udpBench(Deno.args);
-  console.log(udpTable(result));
-  const args = parseArgs(Deno.args);
-  if (args.json !== null) {
-    await Deno.writeTextFile(args.json, JSON.stringify(result, null, 2) + "\n");
-  }
-  console.log(JSON.stringify({ ...result, runs: undefined }));
+  await benchMain(() => udpBench(Deno.args), udpTable, parseArgs(Deno.args).json);
 }

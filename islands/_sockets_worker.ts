@@ -5,7 +5,7 @@
  * and hands the page only the rows of the window it shows. The page's main
  * thread never touches the full list, so scrolling stays smooth.
  */
-import type { SocketsEvent } from "../lib/view/live_events.ts";
+import type { LiveEvents, SocketsEvent } from "../lib/view/live_events.ts";
 import type { SocketRecord } from "../lib/view/api_types.ts";
 import type { StreamStatus } from "./_hooks.ts";
 import {
@@ -29,7 +29,9 @@ export type ToWorker =
 /** Messages from the worker to the island. */
 export type FromWorker =
   | { type: "state"; state: TableState; workMs: number }
-  | { type: "status"; status: StreamStatus };
+  | { type: "status"; status: StreamStatus }
+  /** Endpoints whose accepts are paused by a fault, sent when the set changes. */
+  | { type: "paused"; endpoints: string[] };
 
 const scope = globalThis as unknown as {
   postMessage(message: FromWorker): void;
@@ -53,6 +55,7 @@ let snapshot: (SocketsEvent & { at: number }) | null = null;
 let rows: SocketRecord[] = [];
 // TIME_WAIT leftovers the view folds into a count.
 let folded = 0;
+let paused = "";
 let counts: { byState: [string, number][]; endpoints: string[] } = { byState: [], endpoints: [] };
 
 function connect(): void {
@@ -70,6 +73,19 @@ function connect(): void {
     // Only the newest snapshot is parsed (as a SocketsEvent); one that is overtaken costs nothing.
     pending = (ev as MessageEvent<string>).data;
     schedule();
+  });
+  // Faults are per endpoint, not per socket: the LISTEN rows read them from the endpoint list.
+  es.addEventListener("endpoints", (ev) => {
+    let list: LiveEvents["endpoints"];
+    try {
+      list = JSON.parse((ev as MessageEvent<string>).data);
+    } catch {
+      return;
+    }
+    const names = list.filter((e) => e.fault?.mode === "pause-accept").map((e) => e.name);
+    if (names.join(",") === paused) return;
+    paused = names.join(",");
+    scope.postMessage({ type: "paused", endpoints: names });
   });
 }
 

@@ -9,7 +9,7 @@ import type { Address, KernelStatus, SocketRecord } from "../lib/view/api_types.
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import { fmtAddr, fmtBytes, fmtInt } from "../lib/view/format.ts";
-import { postJson, useEventStream, useInterval } from "./_hooks.ts";
+import { postJson, useEventStream } from "./_hooks.ts";
 import { KernelNotice, LiveDot } from "./_ui.tsx";
 import { RunList, type RunView } from "./multiconn_launcher.tsx";
 
@@ -171,7 +171,8 @@ function BuffersDemo(props: BuffersDemoProps) {
   const samples = useRef(new Samples(4, 600));
   const [series, setSeries] = useState<(number | null)[][]>([[], [], [], [], []]);
 
-  const status = useEventStream("/api/events?packets=0&socketsMs=250", {
+  // The sockets four times a second; the sink's runs and switch whenever they change.
+  const status = useEventStream("/api/events?packets=0&socketsMs=250&clients=1", {
     sockets(data) {
       const f = bufferFigures(data.sockets, sinkPort);
       setFig(f);
@@ -180,22 +181,12 @@ function BuffersDemo(props: BuffersDemoProps) {
         samples.current.push(Date.now(), [f.sinkRecvQ, f.writerSendQ, f.sinkRx, f.writerTx]),
       );
     },
-  });
-
-  const refresh = async () => {
-    try {
-      const [clients, endpoints] = await Promise.all([
-        fetch("/api/clients").then((r) => r.ok ? r.json() : { runs: [] }),
-        fetch("/api/endpoints").then((r) => r.json()),
-      ]);
-      setRuns(((clients.runs ?? []) as RunView[]).filter((r) => r.kind === "sink"));
-      setDraining(Boolean(endpoints?.sink?.draining));
+    clients(data) {
+      setRuns(data.runs.filter((r) => r.kind === "sink"));
+      setDraining(data.sink.draining);
       setNow(Date.now());
-    } catch {
-      // The next tick tries again.
-    }
-  };
-  useInterval(refresh, 1000, true);
+    },
+  });
 
   const act = async (url: string, body: unknown) => {
     setBusy(true);
@@ -207,7 +198,6 @@ function BuffersDemo(props: BuffersDemoProps) {
       setError((err as Error).message);
     } finally {
       setBusy(false);
-      await refresh();
     }
   };
 

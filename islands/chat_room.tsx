@@ -9,12 +9,11 @@ import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Address, ChatMessage, ChatParticipant } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAddr, fmtAge, fmtInt, fmtTime, visibleControls } from "../lib/view/format.ts";
-import { postJson, type StreamStatus, useInterval, useNow } from "./_hooks.ts";
+import { postJson, useEventStream, useNow } from "./_hooks.ts";
 import { CopyLine, LiveDot } from "./_ui.tsx";
 
 /** Messages the page shows (and asks the API for). */
 export const HISTORY = 100;
-const POLL_MS = 1000;
 const NAME_KEY = "sockscope.chat.name";
 
 /** Props of the chat room island. */
@@ -120,7 +119,6 @@ function Message({ m }: { m: ChatMessage }) {
 function ChatRoom(props: ChatRoomProps) {
   const [participants, setParticipants] = useState(props.participants);
   const [messages, setMessages] = useState(props.messages);
-  const [status, setStatus] = useState<StreamStatus>("connecting");
   const [name, setName] = useState("");
   const [text, setText] = useState("");
   const [busy, setBusy] = useState(false);
@@ -130,23 +128,19 @@ function ChatRoom(props: ChatRoomProps) {
   // Follow new messages while the list is scrolled to its end, as a terminal does.
   const stick = useRef(true);
 
-  const refresh = async () => {
-    if (document.hidden) return;
-    try {
-      const res = await fetch(`/api/chat?limit=${HISTORY}`);
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const room = await res.json();
-      setParticipants(room.participants);
-      setMessages((old) => {
-        const next: ChatMessage[] = room.messages;
-        return old.length === next.length && old.at(-1)?.seq === next.at(-1)?.seq ? old : next;
-      });
-      setStatus("live");
-    } catch {
-      setStatus("down");
-    }
-  };
-  useInterval(refresh, POLL_MS, true);
+  // The room comes whenever it changes (lib/live/event_source.ts), a post included.
+  const status = useEventStream(
+    `/api/events?sockets=0&packets=0&chat=1&chatLimit=${HISTORY}`,
+    {
+      chat(room) {
+        setParticipants(room.participants);
+        setMessages((old) => {
+          const next = room.messages;
+          return old.length === next.length && old.at(-1)?.seq === next.at(-1)?.seq ? old : next;
+        });
+      },
+    },
+  );
 
   useLayoutEffect(() => {
     const saved = localStorage.getItem(NAME_KEY);
@@ -167,7 +161,6 @@ function ChatRoom(props: ChatRoomProps) {
       setText("");
       setError("");
       stick.current = true;
-      await refresh();
     } catch (err) {
       setError((err as Error).message);
     } finally {

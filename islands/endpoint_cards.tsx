@@ -10,7 +10,7 @@ import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import { FaultBadge, FaultControl } from "./_fault_control.tsx";
 import { fmtAddr, fmtAge, fmtBytes, fmtInt, fmtRate } from "../lib/view/format.ts";
-import { useEventStream, useInterval, useNow } from "./_hooks.ts";
+import { useEventStream, useNow } from "./_hooks.ts";
 import { CopyLine, KernelNotice, LiveDot } from "./_ui.tsx";
 
 /** Props of the overview island. */
@@ -195,7 +195,8 @@ function EndpointCards(props: EndpointCardsProps) {
   const now = useNow(props.now);
   const tryIt = new Map(props.endpoints.map((e) => [e.name, e.tryIt]));
 
-  const status = useEventStream("/api/events?sockets=0&packets=0", {
+  const [draining, setDraining] = useState(props.draining);
+  const status = useEventStream("/api/events?sockets=0&packets=0&clients=1", {
     endpoints(list) {
       const ts = Date.now();
       const nextRates: Record<string, Rate> = {};
@@ -221,15 +222,11 @@ function EndpointCards(props: EndpointCardsProps) {
       setRates(nextRates);
       setSeries((old) => ({ ...old, ...nextSeries }));
     },
+    // The sink's switch comes with the client runs, whenever it flips.
+    clients(data) {
+      setDraining(data.sink.draining);
+    },
   });
-  // The event stream carries counters only; the sink's switch is read from the API now and then.
-  const [draining, setDraining] = useState(props.draining);
-  useInterval(() => {
-    fetch("/api/endpoints").then((r) => r.json()).then(
-      (body) => setDraining(Boolean(body?.sink?.draining)),
-      () => {},
-    );
-  }, 5000);
   const live = endpoints.reduce((n, e) => n + e.connections, 0);
   // The launcher's card counts the service's own outgoing runs, not an endpoint.
   const served = endpoints.filter((e) => e.tryIt !== undefined).length;

@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import type { ClientRun } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAge, fmtBytes, fmtInt } from "../lib/view/format.ts";
-import { postJson, useInterval } from "./_hooks.ts";
+import { postJson, useEventStream } from "./_hooks.ts";
 
 /** One run as `GET /api/clients` lists it. */
 export type RunView = ClientRun;
@@ -113,24 +113,14 @@ function MulticonnLauncher(props: MulticonnLauncherProps) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const [now, setNow] = useState(props.now);
-  const running = runs.some((r) => r.status === "running");
 
-  const refresh = async () => {
-    try {
-      const res = await fetch("/api/clients");
-      if (!res.ok) return;
-      const body = await res.json();
-      setRuns(
-        ((Array.isArray(body) ? body : body.runs) ?? []).filter((r: RunView) =>
-          r.kind === "multiconn"
-        ),
-      );
+  // The runs come whenever one starts, progresses or ends (lib/live/event_source.ts).
+  useEventStream("/api/events?sockets=0&packets=0&clients=1", {
+    clients(data) {
+      setRuns(data.runs.filter((r) => r.kind === "multiconn"));
       setNow(Date.now());
-    } catch {
-      // The next tick tries again.
-    }
-  };
-  useInterval(refresh, running || busy ? 500 : 5000);
+    },
+  });
 
   const launch = async (e: Event) => {
     e.preventDefault();
@@ -140,7 +130,6 @@ function MulticonnLauncher(props: MulticonnLauncherProps) {
       const body: Record<string, unknown> = { endpoint, conns, messages };
       if (size.trim() !== "") body.size = Number(size);
       await postJson("/api/clients/multiconn", body);
-      await refresh();
     } catch (err) {
       setError((err as Error).message);
     } finally {

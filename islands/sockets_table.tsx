@@ -14,7 +14,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preac
 import type { KernelStatus, SocketRecord } from "../lib/view/api_types.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAddr, fmtAge, fmtBytes, fmtInt } from "../lib/view/format.ts";
-import { postJson, type StreamStatus, useInterval, useRowWindow } from "./_hooks.ts";
+import { postJson, type StreamStatus, useRowWindow } from "./_hooks.ts";
 import {
   COLUMNS,
   FIRST_ROWS,
@@ -277,22 +277,8 @@ function SocketsTable(props: SocketsTableProps) {
   const received = useRef<number | null>(null);
   const asked = useRef({ start: 0, end: 0 });
   const win = useRowWindow(table.matching, ROW_HEIGHT, { initialRows: FIRST_ROWS });
-  // Faults are per endpoint, not per socket: the LISTEN rows read them from the endpoint list.
+  // Faults are per endpoint, not per socket: the worker reads them from the endpoints event.
   const [paused, setPaused] = useState<ReadonlySet<string>>(new Set());
-  const readPaused = async () => {
-    try {
-      const body: { endpoints?: { name: string; fault?: { mode: string } | null }[] } =
-        await (await fetch("/api/endpoints")).json();
-      const names = (body.endpoints ?? []).filter((e) => e.fault?.mode === "pause-accept")
-        .map((e) => e.name);
-      setPaused((old) =>
-        old.size === names.length && names.every((n) => old.has(n)) ? old : new Set(names)
-      );
-    } catch {
-      // The next tick tries again.
-    }
-  };
-  useInterval(readPaused, 2000, true);
 
   const send = (msg: ToWorker) => worker.current?.postMessage(msg);
 
@@ -304,6 +290,10 @@ function SocketsTable(props: SocketsTableProps) {
       const msg = ev.data;
       if (msg.type === "status") {
         setStatus(msg.status);
+        return;
+      }
+      if (msg.type === "paused") {
+        setPaused(new Set(msg.endpoints));
         return;
       }
       received.current = performance.now();

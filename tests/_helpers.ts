@@ -5,6 +5,7 @@
  * clients. Private to tests/.
  */
 import type { Hono } from "hono";
+import { concat } from "../lib/bytes.ts";
 import { KernelTable } from "../lib/kernel/kernel_table.ts";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import type { EndpointRecord } from "../lib/net/registry.ts";
@@ -188,15 +189,37 @@ export function readToEnd(
   });
 }
 
-/** Joins byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+/**
+ * One round trip on an echoing connection: the text back, "refused" if the
+ * server closed (or reset) the connection instead, or "cut after N bytes".
+ */
+export async function echoPing(conn: Deno.Conn, text: string, timeoutMs = 5000): Promise<string> {
+  const bytes = encoder.encode(text);
+  try {
+    await writeAll(conn, bytes, 3000);
+  } catch (err) {
+    // A refused connection may already be reset by the time we write.
+    if (err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset) {
+      return "refused";
+    }
+    throw err;
   }
-  return out;
+  const buf = new Uint8Array(bytes.length);
+  let got = 0;
+  const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
+  try {
+    while (got < buf.length) {
+      const n = await conn.read(buf.subarray(got));
+      if (n === null) return got === 0 ? "refused" : `cut after ${got} bytes`;
+      got += n;
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionReset && got === 0) return "refused";
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return decoder.decode(buf);
 }
 
 /**

@@ -5,12 +5,12 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   appFrame,
   AppReader,
   appRequest,
   closeQuietly,
-  concat,
   connect,
   decoder,
   encoder,

@@ -4,10 +4,10 @@
  * "Follow TCP stream" must show exactly the bytes that crossed, both ways.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { concat } from "../lib/bytes.ts";
 import {
   AppReader,
   appRequest,
-  concat,
   connect,
   encoder,
   HOST,

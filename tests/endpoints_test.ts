@@ -5,9 +5,9 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { SocketRecord } from "../lib/net/types.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   closeQuietly,
-  concat,
   connect,
   decoder,
   encoder,

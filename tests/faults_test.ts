@@ -78,7 +78,9 @@ Deno.test("drip fault delivers N-byte pieces every interval", async () => {
     await writeAll(conn, encoder.encode("abcdefghijklmnopqrst"));
     const pieces = await readPieces(conn, 20);
     const took = performance.now() - started;
-    deepStrictEqual(pieces, [4, 4, 4, 4, 4]);
+    // A reader held up longer than the interval (a busy machine) gets two pieces in one read.
+    strictEqual(pieces.reduce((a, b) => a + b, 0), 20);
+    ok(pieces.every((n) => n % 4 === 0), `pieces of 4 bytes: ${pieces.join(", ")}`);
     ok(took >= 199, `20 bytes as 4-byte pieces every 50 ms took ${took.toFixed(1)} ms`);
   } finally {
     conn.close();

@@ -11,6 +11,7 @@ import {
   closeQuietly,
   connect,
   decoder,
+  echoPing,
   encoder,
   readExactly,
   readToEnd,
@@ -19,36 +20,6 @@ import {
   writeAll,
 } from "./_helpers.ts";
 import { startMain } from "./_main_process.ts";
-
-/** One echo round trip; "refused" if the server closed the connection instead. */
-async function ping(conn: Deno.Conn, text: string): Promise<string> {
-  const bytes = encoder.encode(text);
-  try {
-    await writeAll(conn, bytes, 3000);
-  } catch (err) {
-    // A refused connection may already be reset by the time we write.
-    if (err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset) {
-      return "refused";
-    }
-    throw err;
-  }
-  const buf = new Uint8Array(bytes.length);
-  let got = 0;
-  const timer = setTimeout(() => closeQuietly(conn), 5000);
-  try {
-    while (got < buf.length) {
-      const n = await conn.read(buf.subarray(got));
-      if (n === null) return got === 0 ? "refused" : `cut after ${got} bytes`;
-      got += n;
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.ConnectionReset && got === 0) return "refused";
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-  return decoder.decode(buf);
-}
 
 interface EndpointsBody {
   endpoints: EndpointRecord[];
@@ -116,7 +87,7 @@ Deno.test("main.ts with 300 descriptors refuses a flood past the budget on two e
     );
 
     // From the clients' side: the refused ones were closed at once, the rest echo.
-    const answers = await Promise.all(conns.map((conn, i) => ping(conn, `flood ${i}`)));
+    const answers = await Promise.all(conns.map((conn, i) => echoPing(conn, `flood ${i}`)));
     deepStrictEqual(
       [
         answers.filter((a, i) => a === `flood ${i}`).length,
@@ -141,7 +112,7 @@ Deno.test("main.ts with 300 descriptors refuses a flood past the budget on two e
     { timeoutMs: 10_000, intervalMs: 100 },
   );
   using again = await connect(echoPort);
-  strictEqual(await ping(again, "after the flood"), "after the flood");
+  strictEqual(await echoPing(again, "after the flood"), "after the flood");
   again.close();
   strictEqual(await main.stop(), 0, await main.stderr());
 });
@@ -154,7 +125,7 @@ Deno.test("the budget is shared by the endpoints and the service's client runs, 
       const conn = await connect(svc.port(name));
       conns.push(conn);
       // A round trip proves the connection was accepted before the next one comes.
-      strictEqual(await ping(conn, name), name);
+      strictEqual(await echoPing(conn, name), name);
     }
     const fifth = await connect(svc.port("reverse"));
     conns.push(fifth);

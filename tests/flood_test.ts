@@ -4,49 +4,10 @@
  * within the limit keep working, and everything returns to zero afterwards.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import {
-  closeQuietly,
-  connect,
-  decoder,
-  encoder,
-  readToEnd,
-  startService,
-  waitFor,
-  writeAll,
-} from "./_helpers.ts";
+import { closeQuietly, connect, echoPing, readToEnd, startService, waitFor } from "./_helpers.ts";
 
 const MAX_CONNS = 50;
 const FLOOD = 500;
-
-/** One echo round trip; "refused" if the server closed the connection instead. */
-async function ping(conn: Deno.Conn, text: string): Promise<string> {
-  const bytes = encoder.encode(text);
-  try {
-    await writeAll(conn, bytes, 3000);
-  } catch (err) {
-    // A refused connection may already be reset by the time we write.
-    if (err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset) {
-      return "refused";
-    }
-    throw err;
-  }
-  const buf = new Uint8Array(bytes.length);
-  let got = 0;
-  const timer = setTimeout(() => closeQuietly(conn), 3000);
-  try {
-    while (got < buf.length) {
-      const n = await conn.read(buf.subarray(got));
-      if (n === null) return got === 0 ? "refused" : `cut after ${got} bytes`;
-      got += n;
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.ConnectionReset && got === 0) return "refused";
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-  return decoder.decode(buf);
-}
 
 Deno.test("maxConns refuses exactly the excess of a 500-connection flood, counts it, and keeps serving", async () => {
   await using svc = startService({ maxConns: MAX_CONNS });
@@ -72,7 +33,7 @@ Deno.test("maxConns refuses exactly the excess of a 500-connection flood, counts
     );
 
     // From the clients' side: every refused one reads a close without a byte, the rest echo.
-    const answers = await Promise.all(conns.map((conn, i) => ping(conn, `flood ${i}`)));
+    const answers = await Promise.all(conns.map((conn, i) => echoPing(conn, `flood ${i}`)));
     const kept = conns.filter((_, i) => answers[i] === `flood ${i}`);
     const refused = answers.filter((a) => a === "refused").length;
     console.log(
@@ -83,10 +44,10 @@ Deno.test("maxConns refuses exactly the excess of a 500-connection flood, counts
     deepStrictEqual([kept.length, refused], [MAX_CONNS, FLOOD - MAX_CONNS]);
 
     // The ones within the limit keep working; another endpoint never noticed.
-    const again = await Promise.all(kept.map((conn, i) => ping(conn, `again ${i}`)));
+    const again = await Promise.all(kept.map((conn, i) => echoPing(conn, `again ${i}`)));
     deepStrictEqual(again, kept.map((_, i) => `again ${i}`));
     using other = await connect(svc.port("multiconn"));
-    strictEqual(await ping(other, "elsewhere"), "elsewhere");
+    strictEqual(await echoPing(other, "elsewhere"), "elsewhere");
 
     const metrics = await (await svc.app.fetch(new Request("http://x/metrics"))).text();
     match(
@@ -116,7 +77,7 @@ Deno.test("maxConns refuses exactly the excess of a 500-connection flood, counts
       return echo.connections === 0 && svc.service.registry.size === baseline;
     });
     using late = await connect(port);
-    strictEqual(await ping(late, "after the flood"), "after the flood");
+    strictEqual(await echoPing(late, "after the flood"), "after the flood");
     strictEqual((await svc.endpoints()).echo.refused, FLOOD - MAX_CONNS);
     strictEqual(svc.service.pool.largeInUse, 0);
   } finally {

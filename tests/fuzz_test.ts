@@ -15,12 +15,12 @@ import {
   type AppProtocolError,
   errorAnswer,
 } from "../lib/protocol/app_codec.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   appFrame,
   AppReader,
   appRequest,
   closeQuietly,
-  concat,
   connect,
   decoder,
   encoder,

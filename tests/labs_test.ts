@@ -8,9 +8,9 @@ import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { main } from "../cli.ts";
 import type { CliIo } from "../lib/cli/io.ts";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   closeQuietly,
-  concat,
   connect,
   decoder,
   encoder,

@@ -6,10 +6,10 @@
  * behind, and Deno's sanitizers find no timer, op or resource left over.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { concat } from "../lib/bytes.ts";
 import {
   appRequest,
   closeQuietly,
-  concat,
   connect,
   decoder,
   encoder,

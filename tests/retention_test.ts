@@ -5,8 +5,8 @@
  * "evicted" from "none yet".
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { concat } from "../lib/bytes.ts";
 import {
-  concat,
   connect,
   encoder,
   readExactly,

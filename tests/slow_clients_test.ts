@@ -6,11 +6,11 @@
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { parseFlags } from "../lib/startup/server_flags.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   AppReader,
   appRequest,
   closeQuietly,
-  concat,
   connect,
   encoder,
   readToEnd,

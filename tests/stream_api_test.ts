@@ -5,9 +5,9 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { StreamRecord } from "../lib/capture/conn_stream.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   closeQuietly,
-  concat,
   connect,
   encoder,
   HOST,

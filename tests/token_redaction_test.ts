@@ -8,10 +8,10 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { PacketEntry } from "../lib/capture/packet_log.ts";
 import type { SpanAttributes, SpanLike, TracerLike } from "../lib/telemetry/tracing.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   AppReader,
   appRequest,
-  concat,
   connect,
   decoder,
   encoder,

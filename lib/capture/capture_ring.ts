@@ -31,6 +31,9 @@ import type { PacketDir, PacketSource, PacketTap } from "./packet_log.ts";
 import { concat } from "../bytes.ts";
 import { type ConnInfo, PcapngEncoder } from "./pcapng.ts";
 
+/** Defaults of {@linkcode CaptureRingOptions}, declared once: `main.ts`'s flags show them. */
+export const CAPTURE_RING_DEFAULTS = { bytes: 64 * 1024 * 1024 } as const;
+
 /** Sizing of the ring. */
 export interface CaptureRingOptions {
   /** Bytes the ring holds, headers included; at least 4096. @default 67108864 */
@@ -216,7 +219,7 @@ export class CaptureRing implements PacketTap {
   #keepTail: number;
 
   constructor(options: CaptureRingOptions = {}) {
-    const bytes = options.bytes ?? 64 * 1024 * 1024;
+    const bytes = options.bytes ?? CAPTURE_RING_DEFAULTS.bytes;
     if (!Number.isInteger(bytes) || bytes < 4096 || bytes > 2 ** 31) {
       throw new RangeError(`Cannot size capture ring: "${bytes}" is not an integer in 4096..2^31`);
     }

@@ -1,4 +1,5 @@
 /** Reading helpers for the lab clients: reads bounded in time and in bytes. */
+import { concat } from "../bytes.ts";
 import type { StreamConn } from "./types.ts";
 
 /**
@@ -51,17 +52,6 @@ export async function readToEnd(conn: StreamConn, maxBytes: number): Promise<Rea
     chunks.push(buf.slice(0, n));
   }
   return { bytes: concat(chunks), reads };
-}
-
-/** Joins byte arrays into a new one. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Half-closes `conn` (sends FIN); throws TypeError if the connection cannot. */

@@ -12,7 +12,8 @@ import {
 } from "../protocol/framing.ts";
 import { causeOf, deadline, dialBound, writeAll } from "./_conn.ts";
 import { checkInteger, resolveTcpOptions } from "./_check.ts";
-import { concat, halfClose } from "./_stream.ts";
+import { concat } from "../bytes.ts";
+import { halfClose } from "./_stream.ts";
 import type { DialAddress, TcpClientOptions } from "./types.ts";
 import { frameClose, frameDelimited, frameFixed, framePrefixed } from "../net/endpoints/framing.ts";
 

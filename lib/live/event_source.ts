@@ -14,8 +14,20 @@
  * new one would only replace the one still waiting.
  */
 import type { PacketEntry, PacketQuery } from "../capture/packet_log.ts";
-import type { LiveEventName, LiveEvents, PacketsEvent, RecentEvent } from "../view/live_events.ts";
-import type { EndpointView, KernelStatus, SocketRecord } from "../view/api_types.ts";
+import type {
+  ClientsEvent,
+  LiveEventName,
+  LiveEvents,
+  PacketsEvent,
+  RecentEvent,
+} from "../view/live_events.ts";
+import type {
+  ChatSnapshot,
+  ClientRun,
+  EndpointView,
+  KernelStatus,
+  SocketRecord,
+} from "../view/api_types.ts";
 
 /** Share of one core a stream's socket snapshots may take. */
 export const SOCKETS_BUDGET = 0.05;
@@ -30,6 +42,8 @@ export const SOCKET_MS = 1000;
  * (a framing summary at the peer's half-close) can attach to an entry already sent.
  */
 export const RECENT_RECHECK_MS = 1000;
+/** Interval at which the chat room and the client runs are checked for `chat` and `clients`. */
+export const ROOM_MS = 250;
 
 /** Sends one event with its payload; false once the stream is closed. */
 export type SendLiveEvent = <K extends LiveEventName>(event: K, data: LiveEvents[K]) => boolean;
@@ -43,10 +57,11 @@ export interface LiveService {
     evicted(filter: { endpoint?: string }): number;
   };
   readonly kernelStatus: KernelStatus;
-  sockets(filter: Record<never, never>, options: { kernelMaxAgeMs?: number }): Promise<
-    SocketRecord[]
-  >;
+  sockets(options: { kernelMaxAgeMs?: number }): Promise<SocketRecord[]>;
   socket(id: string): Promise<SocketRecord | undefined>;
+  readonly chat: { readonly version: number; snapshot(limit: number): ChatSnapshot };
+  readonly launcher: { list(): ClientRun[] };
+  readonly sink: { readonly draining: boolean };
 }
 
 /** What one stream asks for; the route has checked every field. */
@@ -71,6 +86,12 @@ export interface LiveEventsOptions {
   recentLimit?: number;
   /** The socket `socket` reports on. @default none: no `socket` */
   socket?: string;
+  /** Send `chat`, the room whenever it changes. @default false */
+  chat?: boolean;
+  /** Newest messages in `chat`. @default 50 */
+  chatLimit?: number;
+  /** Send `clients`, the launcher's runs and the sink's switch whenever they change. @default false */
+  clients?: boolean;
   /** Milliseconds for measuring a snapshot's cost. @default performance.now */
   clock?: () => number;
 }
@@ -113,7 +134,7 @@ function recentKey(list: readonly PacketEntry[]): string {
 
 /**
  * The live events of `service` for one stream: `hello` and `endpoints` always,
- * `sockets`, `packets`, `recent` and `socket` as `options` ask.
+ * `sockets`, `packets`, `recent`, `socket`, `chat` and `clients` as `options` ask.
  */
 export function liveEvents(service: LiveService, options: LiveEventsOptions): LiveEventSource {
   const socketsMs = options.socketsMs ?? 1000;
@@ -146,7 +167,7 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
         }
         const started = clock();
         // Kernel rows as fresh as the stream's interval (the kernel table caches for 500 ms).
-        service.sockets({}, { kernelMaxAgeMs: socketsMs }).then((list) => {
+        service.sockets({ kernelMaxAgeMs: socketsMs }).then((list) => {
           const costMs = Math.max(lastCostMs, clock() - started);
           const intervalMs = Math.max(socketsMs, Math.ceil(costMs / SOCKETS_BUDGET));
           if (stopped) return intervalMs;
@@ -203,6 +224,29 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
         }, () => {}).finally(() => socketBusy = false);
       };
 
+      // The room and the runs go out when they change; the first at once, whatever the stream holds.
+      let chatVersion = -1;
+      const chat = (first = false) => {
+        if (!first && stream.behind) return;
+        const version = service.chat.version;
+        if (version === chatVersion) return;
+        chatVersion = version;
+        send("chat", service.chat.snapshot(options.chatLimit ?? 50));
+      };
+      let clientsSent = "";
+      const clients = (first = false) => {
+        if (!first && stream.behind) return;
+        const data: ClientsEvent = {
+          runs: service.launcher.list(),
+          sink: { draining: service.sink.draining },
+        };
+        // A running run's progress changes every tick; finished runs are a bounded list.
+        const key = JSON.stringify(data);
+        if (key === clientsSent) return;
+        clientsSent = key;
+        send("clients", data);
+      };
+
       send("hello", { lastSeq: after, startedAt: options.startedAt });
       endpoints();
       timers.push(setInterval(endpoints, ENDPOINTS_MS));
@@ -211,6 +255,14 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
       if (recentNames.length > 0) {
         recent();
         timers.push(setInterval(recent, PACKETS_MS));
+      }
+      if (options.chat ?? false) {
+        chat(true);
+        timers.push(setInterval(chat, ROOM_MS));
+      }
+      if (options.clients ?? false) {
+        clients(true);
+        timers.push(setInterval(clients, ROOM_MS));
       }
       const id = options.socket;
       if (id !== undefined) {

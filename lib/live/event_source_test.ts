@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { PacketLog } from "../capture/packet_log.ts";
 import type { LiveEventName, LiveEvents, PacketsEvent } from "../view/live_events.ts";
-import type { EndpointView, KernelStatus, SocketRecord } from "../view/api_types.ts";
+import type {
+  ChatSnapshot,
+  ClientRun,
+  EndpointView,
+  KernelStatus,
+  SocketRecord,
+} from "../view/api_types.ts";
+import { socketRecord as socket } from "../view/_socket_test_util.ts";
 import {
   liveEvents,
   type LiveService,
@@ -17,30 +24,6 @@ const KERNEL: KernelStatus = {
   sampledAt: null,
   tookMs: null,
 };
-
-function socket(id: string): SocketRecord {
-  return {
-    id,
-    endpoint: "echo",
-    transport: "tcp",
-    kind: "conn",
-    ours: true,
-    kernelOnly: false,
-    state: "ESTABLISHED",
-    local: { hostname: "127.0.0.1", port: 7 },
-    remote: { hostname: "127.0.0.1", port: 40000 },
-    bytesIn: 0,
-    bytesOut: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    app: null,
-    kernel: null,
-    openedAt: 1,
-    closedAt: null,
-    closeReason: null,
-    lastActivity: null,
-  };
-}
 
 /** A service with a real packet log, a clock it controls and counted snapshots. */
 class FakeService implements LiveService {
@@ -65,6 +48,27 @@ class FakeService implements LiveService {
   socket(id: string): Promise<SocketRecord | undefined> {
     return Promise.resolve(this.known.get(id));
   }
+
+  /** A room whose snapshot is its version and the limit asked for, in the first message's name. */
+  readonly chat = {
+    version: 0,
+    snapshot: (limit: number): ChatSnapshot => ({
+      participants: [],
+      messages: [{
+        seq: this.chat.version,
+        ts: 0,
+        name: `limit ${limit}`,
+        from: "web",
+        conn: null,
+        text: "",
+        bytes: 0,
+        relayedTo: 0,
+      }],
+    }),
+  };
+  runs: ClientRun[] = [];
+  readonly launcher = { list: () => this.runs.map((r) => ({ ...r })) };
+  readonly sink = { draining: false };
 
   record(endpoint: string, text: string): number {
     const src = { id: `${endpoint}-1`, endpoint };
@@ -223,6 +227,43 @@ Deno.test("liveEvents() reports one socket, and null once the service forgets it
   assert.equal(first.kernel, KERNEL);
   service.known.clear();
   assert.equal((await s.c.next("socket", 1)).socket, null);
+});
+
+Deno.test("liveEvents() sends the chat room when asked, at once and then only when it changes", async () => {
+  const service = new FakeService();
+  using quiet = start(service, { startedAt: 0, packets: false, sockets: false });
+  using s = start(service, {
+    startedAt: 0,
+    packets: false,
+    sockets: false,
+    chat: true,
+    chatLimit: 7,
+  });
+  const first = s.c.of("chat");
+  assert.equal(first.length, 1);
+  assert.deepEqual(first[0].messages.map((m) => [m.seq, m.name]), [[0, "limit 7"]]);
+  // The next endpoints event comes a second later: four checks of an unchanged room, nothing sent.
+  await s.c.next("endpoints", 1);
+  assert.equal(s.c.of("chat").length, 1);
+  service.chat.version = 5;
+  assert.equal((await s.c.next("chat", 1)).messages[0].seq, 5);
+  assert.equal(quiet.c.of("chat").length, 0);
+});
+
+Deno.test("liveEvents() sends the client runs and the sink's switch when asked and when they change", async () => {
+  const service = new FakeService();
+  const run = { id: "r1", kind: "multiconn", status: "running" } as ClientRun;
+  service.runs = [run];
+  using quiet = start(service, { startedAt: 0, packets: false, sockets: false });
+  using s = start(service, { startedAt: 0, packets: false, sockets: false, clients: true });
+  assert.deepEqual(s.c.of("clients"), [{ runs: [run], sink: { draining: false } }]);
+  await s.c.next("endpoints", 1);
+  assert.equal(s.c.of("clients").length, 1);
+  service.sink.draining = true;
+  assert.deepEqual(await s.c.next("clients", 1), { runs: [run], sink: { draining: true } });
+  service.runs = [{ ...run, status: "done" }];
+  assert.equal((await s.c.next("clients", 2)).runs[0].status, "done");
+  assert.equal(quiet.c.of("clients").length, 0);
 });
 
 Deno.test("mergePackets() keeps the newest batch entries and counts the rest as skipped", () => {

@@ -4,7 +4,7 @@
  * view the API serves.
  */
 import { CaptureFiles } from "../capture/capture_files.ts";
-import { CaptureRing } from "../capture/capture_ring.ts";
+import { CAPTURE_RING_DEFAULTS, CaptureRing } from "../capture/capture_ring.ts";
 import { EventLog, LineWriter } from "../telemetry/event_log.ts";
 import { Histogram } from "../telemetry/histogram.ts";
 import { composeTaps, PacketLog } from "../capture/packet_log.ts";
@@ -150,13 +150,6 @@ function linkInterface(host: string): string {
   return interfaceFor(host, interfaces) ?? "lo";
 }
 
-/** Filters for {@linkcode Service.sockets}. */
-export interface SocketFilter {
-  endpoint?: string;
-  /** State names (see `SOCKET_STATES` in ./types.ts), matched case-insensitively. */
-  states?: string[];
-}
-
 /** The running endpoints and their shared observation state. */
 export class Service {
   readonly registry: Registry;
@@ -212,7 +205,7 @@ export class Service {
       sampledAt: null,
       tookMs: null,
     };
-    const captureBytes = options.captureBytes ?? 64 * 1024 * 1024;
+    const captureBytes = options.captureBytes ?? CAPTURE_RING_DEFAULTS.bytes;
     this.capture = captureBytes === 0 ? null : new CaptureRing({
       bytes: captureBytes,
       udpEndpoints: ENDPOINTS.filter((e) => e.transport === "udp").map((e) => e.name),
@@ -379,13 +372,11 @@ export class Service {
   }
 
   /**
-   * Every live socket joined with the kernel's table, filtered. `kernelMaxAgeMs` asks for
-   * kernel rows at most that old, for a view refreshed more often than the table's cache.
+   * Every live socket joined with the kernel's table (narrow it with
+   * lib/view/socket_filter.ts). `kernelMaxAgeMs` asks for kernel rows at most
+   * that old, for a view refreshed more often than the table's cache.
    */
-  async sockets(
-    filter: SocketFilter = {},
-    options: { kernelMaxAgeMs?: number } = {},
-  ): Promise<SocketRecord[]> {
+  async sockets(options: { kernelMaxAgeMs?: number } = {}): Promise<SocketRecord[]> {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
     const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
     const unix = await this.#sampleUnix(options.kernelMaxAgeMs);
@@ -394,12 +385,7 @@ export class Service {
       records = joinKernel(records, kernel, this.addresses().filter((a) => a.transport !== "unix"));
     }
     if (unix !== null) this.#joinUnix(records, unix);
-    if (filter.endpoint === undefined && filter.states === undefined) return records;
-    return records.filter((r) =>
-      (filter.endpoint === undefined || r.endpoint === filter.endpoint) &&
-      (filter.states === undefined ||
-        filter.states.some((s) => s.toUpperCase() === r.state.toUpperCase()))
-    );
+    return records;
   }
 
   /** One socket, live or recently closed, joined with the kernel where it still has it. */

@@ -159,9 +159,11 @@ export type AppJsonContent =
   | { ok: true; value: unknown }
   | { ok: false; error: AppProtocolError };
 
+/** Largest content-length a decoder accepts unless told otherwise: `--app-max-content`'s default. */
+export const APP_MAX_CONTENT_LENGTH = 1_048_576;
+
 const PROTOHEADER_LENGTH = 2;
 const MAX_HEADER_LENGTH = 0xffff;
-const DEFAULT_MAX_CONTENT_LENGTH = 1_048_576;
 const QUOTE_LIMIT = 40;
 const SUMMARY_PARSE_LIMIT = 4096;
 /** The tutorial's server checks the fields in this order, so we name the same one first. */
@@ -230,7 +232,7 @@ export class AppFrameDecoder {
     this.#borrowContent = options.borrowContent ?? false;
     this.#maxContentLength = checkLimit(
       "maxContentLength",
-      options.maxContentLength ?? DEFAULT_MAX_CONTENT_LENGTH,
+      options.maxContentLength ?? APP_MAX_CONTENT_LENGTH,
       0,
       Number.MAX_SAFE_INTEGER,
     );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { concat } from "../bytes.ts";
 import {
   answerRequest,
   type AppAnswer,
@@ -29,20 +30,10 @@ function pyBytes(repr: string): Uint8Array {
   });
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /** A frame with a hand-written header text, for malformed and unusual headers. */
 function rawFrame(headerText: string | Uint8Array, content = new Uint8Array(0)): Uint8Array {
   const header = typeof headerText === "string" ? encoder.encode(headerText) : headerText;
-  return concat(new Uint8Array([header.length >> 8, header.length & 0xff]), header, content);
+  return concat([new Uint8Array([header.length >> 8, header.length & 0xff]), header, content]);
 }
 
 function decodeAll(chunks: Iterable<Uint8Array>): { frames: AppFrame[]; decoder: AppFrameDecoder } {
@@ -185,7 +176,7 @@ Deno.test("answerRequest() answers binary requests with their first 10 bytes", (
       ),
     ),
   );
-  assert.deepEqual(short.content, concat(encoder.encode("First 10 bytes of request: "), raw));
+  assert.deepEqual(short.content, concat([encoder.encode("First 10 bytes of request: "), raw]));
 });
 
 Deno.test("answerRequest() rejects malformed JSON content with an error frame", () => {
@@ -286,7 +277,7 @@ Deno.test("AppFrameDecoder.push() decodes several messages in one push", () => {
     { "content-type": "text/plain", "content-encoding": "binary" },
     new Uint8Array(0),
   );
-  const all = concat(MORPHEUS_REQUEST, empty, BINARY_REQUEST, empty, PUPPY_REQUEST);
+  const all = concat([MORPHEUS_REQUEST, empty, BINARY_REQUEST, empty, PUPPY_REQUEST]);
   const { frames, error } = new AppFrameDecoder().push(all);
   assert.equal(error, null);
   assert.deepEqual(frames.map((frame) => frame.wireLength), [
@@ -313,7 +304,7 @@ Deno.test("AppFrameDecoder.push() decodes a message split at every offset", () =
 });
 
 Deno.test("AppFrameDecoder.push() decodes two messages split at every pair of offsets", () => {
-  const two = concat(MORPHEUS_REQUEST, BINARY_REQUEST);
+  const two = concat([MORPHEUS_REQUEST, BINARY_REQUEST]);
   const expected = [oneFrame(MORPHEUS_REQUEST), oneFrame(BINARY_REQUEST)];
   for (let first = 0; first <= two.length; first += 3) {
     for (let second = first; second <= two.length; second++) {
@@ -349,7 +340,7 @@ Deno.test("AppFrameDecoder.push() copies content so the caller can reuse its chu
   // A reused read buffer: every push hands in the same memory with new bytes.
   const readBuffer = new Uint8Array(7);
   const frames: AppFrame[] = [];
-  const stream = concat(MORPHEUS_REQUEST, BINARY_REQUEST);
+  const stream = concat([MORPHEUS_REQUEST, BINARY_REQUEST]);
   for (let offset = 0; offset < stream.length; offset += readBuffer.length) {
     const part = stream.subarray(offset, offset + readBuffer.length);
     readBuffer.set(part);
@@ -482,7 +473,9 @@ Deno.test("AppFrameDecoder.push() rejects a long header from its 2-byte length a
 
 Deno.test("AppFrameDecoder.push() keeps frames before an error and then stays dead", () => {
   const appDecoder = new AppFrameDecoder();
-  const result = appDecoder.push(concat(MORPHEUS_REQUEST, new Uint8Array([0, 0]), BINARY_REQUEST));
+  const result = appDecoder.push(
+    concat([MORPHEUS_REQUEST, new Uint8Array([0, 0]), BINARY_REQUEST]),
+  );
   assert.equal(result.frames.length, 1);
   assert.equal(result.error?.kind, "header-empty");
   const again = appDecoder.push(BINARY_REQUEST);
@@ -540,7 +533,7 @@ Deno.test("AppFrameDecoder.end() reports a frame cut off at every offset as trun
 
 Deno.test("AppFrameDecoder.end() counts the frames before the cut, pushed one byte at a time", () => {
   const appDecoder = new AppFrameDecoder();
-  const bytes = concat(MORPHEUS_REQUEST, BINARY_REQUEST.subarray(0, 50));
+  const bytes = concat([MORPHEUS_REQUEST, BINARY_REQUEST.subarray(0, 50)]);
   let frames = 0;
   for (const chunk of byteChunks(bytes)) frames += appDecoder.push(chunk).frames.length;
   assert.equal(frames, 1);
@@ -552,7 +545,7 @@ Deno.test("AppFrameDecoder.end() counts the frames before the cut, pushed one by
 
 Deno.test("AppFrameDecoder.end() is quiet between frames and after an earlier error", () => {
   const clean = new AppFrameDecoder();
-  clean.push(concat(MORPHEUS_REQUEST, BINARY_REQUEST));
+  clean.push(concat([MORPHEUS_REQUEST, BINARY_REQUEST]));
   assert.deepEqual(clean.end(), { frames: [], error: null });
   assert.deepEqual(new AppFrameDecoder().end(), { frames: [], error: null });
   const dead = new AppFrameDecoder();
@@ -669,7 +662,7 @@ Deno.test("summarizeAnswer() describes each kind of answer", () => {
 });
 
 Deno.test("AppFrameDecoderStream decodes chunks piped from a ReadableStream", async () => {
-  const two = concat(MORPHEUS_REQUEST, BINARY_REQUEST);
+  const two = concat([MORPHEUS_REQUEST, BINARY_REQUEST]);
   const expected = [oneFrame(MORPHEUS_REQUEST), oneFrame(BINARY_REQUEST)];
   const whole = await Array.fromAsync(
     ReadableStream.from([two]).pipeThrough(new AppFrameDecoderStream()),
@@ -746,7 +739,7 @@ Deno.test("AppFrameDecoder.push() decodes the same frames however the bytes are 
       (specs, cuts) => {
         const encoded = specs.map(([init, content]) => encodeFrame(init, content));
         const expected = encoded.map(oneFrame);
-        const { frames, decoder: appDecoder } = decodeAll(splitAt(concat(...encoded), cuts));
+        const { frames, decoder: appDecoder } = decodeAll(splitAt(concat(encoded), cuts));
         assert.deepEqual(frames, expected);
         assert.equal(appDecoder.buffered, 0);
         assert.equal(appDecoder.pending, false);
@@ -793,7 +786,7 @@ Deno.test("AppFrameDecoder.push() returns errors for random bytes instead of thr
 });
 
 Deno.test("AppFrameDecoder.push() returns errors for mutated frames instead of throwing", () => {
-  const valid = concat(MORPHEUS_REQUEST, BINARY_REQUEST, PUPPY_REQUEST);
+  const valid = concat([MORPHEUS_REQUEST, BINARY_REQUEST, PUPPY_REQUEST]);
   fc.assert(
     fc.property(
       fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { concat } from "../bytes.ts";
+
 /** Bytes of the length header. */
 export const CHAT_HEADER_LENGTH = 64;
 /** The server's acknowledgement, sent bare (no header), as the seed's server does. */
@@ -200,7 +202,7 @@ export class ChatEventDecoder {
 
   /** Consumes one read and returns the events it completed. */
   push(chunk: Uint8Array): ChatEvent[] {
-    this.#buf = concat(this.#buf, chunk);
+    this.#buf = concat([this.#buf, chunk]);
     const events: ChatEvent[] = [];
     while (this.#buf.length > 0) {
       const first = this.#buf[0];
@@ -264,12 +266,4 @@ export class ChatEventDecoder {
 function startsWith(buf: Uint8Array, prefix: Uint8Array): boolean {
   for (let i = 0; i < prefix.length; i++) if (buf[i] !== prefix[i]) return false;
   return true;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b.slice();
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

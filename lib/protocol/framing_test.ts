@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { concat } from "../bytes.ts";
 import {
   describeRead,
   encodeMessage,
@@ -16,16 +17,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const bytes = (text: string) => encoder.encode(text);
 const text = (b: Uint8Array) => decoder.decode(b);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Feeds `wire` to a decoder cut into pieces of `size` bytes, then ends it; returns the payloads. */
 function decodeIn(

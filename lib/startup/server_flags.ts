@@ -6,13 +6,18 @@
  * @module
  */
 import { CAPTURE_FILES_DEFAULTS } from "../capture/capture_files.ts";
+import { CAPTURE_RING_DEFAULTS } from "../capture/capture_ring.ts";
 import { PACKET_LOG_DEFAULTS } from "../capture/packet_log.ts";
 import { PORT_ENDPOINTS } from "../net/endpoint_table.ts";
+import { CHAT_ROOM_DEFAULTS as CHAT } from "../net/endpoints/chat.ts";
+import { CLIENT_LIST_DEFAULTS } from "../net/endpoints/client_list.ts";
+import { UDP_FLOW_DEFAULTS as UDP } from "../net/endpoints/udp.ts";
 import { DEFAULT_KEEP_CLOSED } from "../net/registry.ts";
 import type { ServiceOptions } from "../net/service.ts";
 import { TCP_ENDPOINT_DEFAULTS as TCP } from "../net/tcp_endpoint.ts";
 import { OptionError } from "../options/option_error.ts";
 import { formatOptions, type OptionTable, parseOptions } from "../options/option_table.ts";
+import { APP_MAX_CONTENT_LENGTH } from "../protocol/app_codec.ts";
 import { FRAMING_DEFAULTS, MAX_DELIMITER } from "../protocol/framing.ts";
 import { HTTP_SERVER_DEFAULTS as HTTP } from "../web/http_server.ts";
 import { SSE_DEFAULTS } from "../web/sse.ts";
@@ -146,7 +151,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.appMaxContent",
     min: 0,
     max: 1 << 30,
-    default: 1_048_576,
+    default: APP_MAX_CONTENT_LENGTH,
     help: "largest app-protocol content-length",
   },
   {
@@ -207,7 +212,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.maxFlows",
     min: 1,
     max: 1_000_000,
-    default: 10_000,
+    default: UDP.maxFlows,
     help: "UDP peers tracked as flows",
   },
   {
@@ -217,7 +222,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.flowIdleMs",
     min: 1,
     max: 86_400,
-    default: 60,
+    default: UDP.flowIdleMs / 1000,
     scale: 1000,
     help: "end a UDP flow quiet this long",
   },
@@ -228,7 +233,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.chat.maxMessage",
     min: 1,
     max: 1 << 30,
-    default: 65_536,
+    default: CHAT.maxMessage,
     help: "largest chat message a header may declare",
   },
   {
@@ -238,7 +243,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.chat.history",
     min: 0,
     max: 100_000,
-    default: 200,
+    default: CHAT.history,
     help: "chat messages kept for the dashboard",
   },
   {
@@ -248,7 +253,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.chat.maxBacklog",
     min: 1024,
     max: 2 ** 31,
-    default: 1_048_576,
+    default: CHAT.maxBacklog,
     help: "unsent bytes per chat participant before relays to it are\ndropped",
   },
   {
@@ -258,7 +263,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.clientList.maxNames",
     min: 1,
     max: 1_000_000,
-    default: 1000,
+    default: CLIENT_LIST_DEFAULTS.maxNames,
     help: "names the client list keeps, oldest forgotten first",
   },
   {
@@ -319,7 +324,7 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "service.captureBytes",
     min: 0,
     max: 2 ** 31,
-    default: 64 * 1024 * 1024,
+    default: CAPTURE_RING_DEFAULTS.bytes,
     check: (v) => v !== 0 && v < 4096 ? `"${v}" is neither 0 nor 4096 or more` : undefined,
     help: "full-payload capture kept for pcapng, 0 = off",
   },

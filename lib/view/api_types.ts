@@ -22,7 +22,7 @@ export type { PacketDir, PacketEntry, PacketNote } from "../capture/packet_log.t
 export type { ConnStream, StreamRecord } from "../capture/conn_stream.ts";
 export type { ClientRun } from "../net/launcher.ts";
 export type { EndpointRecord } from "../net/registry.ts";
-export type { ChatMessage, ChatParticipant } from "../net/endpoints/chat.ts";
+export type { ChatMessage, ChatParticipant, ChatSnapshot } from "../net/endpoints/chat.ts";
 export type { Fault, FaultMode } from "./fault.ts";
 
 /** Whether the kernel view is available, and why not. */

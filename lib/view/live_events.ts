@@ -3,7 +3,14 @@
  * one map the server's event source sends by and the islands subscribe by,
  * so both sides are checked against the same shapes. Types only, no Deno.
  */
-import type { EndpointView, KernelStatus, PacketEntry, SocketRecord } from "./api_types.ts";
+import type {
+  ChatSnapshot,
+  ClientRun,
+  EndpointView,
+  KernelStatus,
+  PacketEntry,
+  SocketRecord,
+} from "./api_types.ts";
 
 /** A batch of new packet-log entries, oldest first. */
 export interface PacketsEvent {
@@ -42,6 +49,16 @@ export interface RecentList {
  */
 export type RecentEvent = Record<string, RecentList>;
 
+/**
+ * The service's own client runs (`?clients=1`), as `GET /api/clients` lists
+ * them, and the sink's drain switch they write against, as `GET /api/endpoints`
+ * has it; sent when either changes.
+ */
+export interface ClientsEvent {
+  runs: ClientRun[];
+  sink: { draining: boolean };
+}
+
 /** Every event of `/api/events`: its name and its payload. */
 export interface LiveEvents {
   /** First, once: where the packet tail starts, and when the service started. */
@@ -52,6 +69,9 @@ export interface LiveEvents {
   socket: SocketEvent;
   packets: PacketsEvent;
   recent: RecentEvent;
+  /** The chat room (`?chat=1`) as `GET /api/chat` shows it, when it changes. */
+  chat: ChatSnapshot;
+  clients: ClientsEvent;
 }
 
 /** An event's name. */

@@ -2,31 +2,7 @@ import assert from "node:assert/strict";
 import { filterSockets, socketMatcher } from "./socket_filter.ts";
 import { parseView, viewFilter, viewRows } from "./sockets_table.ts";
 import type { SocketRecord } from "./api_types.ts";
-
-function socket(id: string, fields: Partial<SocketRecord> = {}): SocketRecord {
-  return {
-    id,
-    endpoint: "echo",
-    transport: "tcp",
-    kind: "conn",
-    ours: true,
-    kernelOnly: false,
-    state: "ESTABLISHED",
-    local: { hostname: "127.0.0.1", port: 7 },
-    remote: { hostname: "127.0.0.1", port: 40000 },
-    bytesIn: 0,
-    bytesOut: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    app: null,
-    kernel: null,
-    openedAt: 1,
-    closedAt: null,
-    closeReason: null,
-    lastActivity: null,
-    ...fields,
-  };
-}
+import { socketRecord as socket } from "./_socket_test_util.ts";
 
 const SOCKETS = [
   socket("echo-1"),

@@ -11,8 +11,10 @@ import { sseResponse } from "../../lib/web/sse.ts";
  * cost more than their budget), `packets` (`packets=0` for none; new log
  * entries every 250 ms, filtered by `conn`, `endpoint`, `dir`, after `after`,
  * at most `batch`), `recent` (the newest `recentLimit` packets of each
- * endpoint in `recent`, when they change) and `socket` (the socket `socket`,
- * every second).
+ * endpoint in `recent`, when they change), `socket` (the socket `socket`,
+ * every second), `chat` (`chat=1`: the room with its newest `chatLimit`
+ * messages, when it changes) and `clients` (`clients=1`: the launcher's runs
+ * and the sink's switch, when they change).
  *
  * A client that reads slower than events come gets the newest snapshot of
  * each kind, and packet batches merged (the newest `batch` entries, the rest
@@ -38,6 +40,9 @@ export const handler = define.handlers({
       recent: endpointsParam(url, "recent", endpoints),
       recentLimit: intParam(url, "recentLimit", { min: 1, max: 100, fallback: 12 }),
       socket: url.searchParams.get("socket") || undefined,
+      chat: url.searchParams.get("chat") === "1",
+      chatLimit: intParam(url, "chatLimit", { min: 0, max: 200, fallback: 50 }),
+      clients: url.searchParams.get("clients") === "1",
     });
     return sseResponse(req.signal, events.run, {
       maxBehindMs: state.sseMaxBehindMs,

@@ -8,6 +8,7 @@ import type { PacketNote } from "../../capture/packet_log.ts";
 import { ConnTracing, type SpanLike } from "../../telemetry/tracing.ts";
 import {
   answerRequest,
+  APP_MAX_CONTENT_LENGTH,
   type AppAnswer,
   AppFrameDecoder,
   decodeJsonContent,
@@ -35,7 +36,7 @@ export interface AppEndpointOptions {
 export function appHandler(options: AppEndpointOptions = {}): ConnHandler {
   // Every frame of a read is answered before the next read: its content may stay in the chunk.
   const decoderOptions = {
-    maxContentLength: options.maxContentLength ?? 1_048_576,
+    maxContentLength: options.maxContentLength ?? APP_MAX_CONTENT_LENGTH,
     borrowContent: true,
   };
   const lingerMs = options.lingerMs ?? 1000;

@@ -12,6 +12,7 @@ import type { PacketNote } from "../../capture/packet_log.ts";
 import {
   CHAT_DISCONNECT,
   CHAT_JOIN,
+  CHAT_MAX_MESSAGE,
   CHAT_NAME_COMMAND,
   chatAck,
   ChatMessageDecoder,
@@ -23,6 +24,13 @@ import { type ConnHandler, nowMs, type ObservedConn } from "../observed_conn.ts"
 import type { TcpBehaviour } from "../tcp_endpoint.ts";
 import type { Address } from "../types.ts";
 import { concat } from "../../bytes.ts";
+
+/** Defaults of {@linkcode ChatRoomOptions}' limits, declared once: `main.ts`'s flags show them. */
+export const CHAT_ROOM_DEFAULTS = {
+  maxMessage: CHAT_MAX_MESSAGE,
+  history: 200,
+  maxBacklog: 1_048_576,
+} as const;
 
 /** Limits of the chat room. */
 export interface ChatRoomOptions {
@@ -114,6 +122,7 @@ export class ChatRoom implements TcpBehaviour {
   #web = new Map<string, Member>();
   #history: ChatMessage[] = [];
   #seq = 0;
+  #version = 0;
   #maxMessage: number;
   #historySize: number;
   #maxBacklog: number;
@@ -122,16 +131,25 @@ export class ChatRoom implements TcpBehaviour {
 
   /** Creates an empty room with the given limits. */
   constructor(options: ChatRoomOptions = {}) {
-    this.#maxMessage = options.maxMessage ?? 65_536;
-    this.#historySize = options.history ?? 200;
-    this.#maxBacklog = options.maxBacklog ?? 1_048_576;
+    this.#maxMessage = options.maxMessage ?? CHAT_ROOM_DEFAULTS.maxMessage;
+    this.#historySize = options.history ?? CHAT_ROOM_DEFAULTS.history;
+    this.#maxBacklog = options.maxBacklog ?? CHAT_ROOM_DEFAULTS.maxBacklog;
     this.#maxWeb = options.maxWebParticipants ?? 100;
     this.#lingerMs = options.lingerMs ?? 1000;
     this.handler = { data: (conn, chunk) => this.#data(conn, chunk) };
   }
 
+  /**
+   * Counts the room's changes (participants, names, messages): while it stays
+   * the same, so does {@linkcode ChatRoom.snapshot}, so a watcher sends only news.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
   /** A new connection joins under its address as name. */
   opened(conn: ObservedConn): void {
+    this.#version++;
     this.#members.set(conn, {
       participant: {
         name: `${conn.remote.hostname}:${conn.remote.port}`,
@@ -150,7 +168,7 @@ export class ChatRoom implements TcpBehaviour {
 
   /** A closed connection leaves the room. */
   closed(conn: ObservedConn): void {
-    this.#members.delete(conn);
+    if (this.#members.delete(conn)) this.#version++;
   }
 
   /** Participants (sockets first, then dashboard posters) and the newest `limit` messages. */
@@ -179,6 +197,7 @@ export class ChatRoom implements TcpBehaviour {
     if (bytes === 0 || bytes > this.#maxMessage) {
       throw new RangeError(`Invalid text: ${bytes} bytes is not in 1..${this.#maxMessage}`);
     }
+    this.#version++;
     let member = this.#web.get(name);
     if (member === undefined) {
       member = {
@@ -218,6 +237,8 @@ export class ChatRoom implements TcpBehaviour {
       }
       return;
     }
+    // Messages, !JOIN, !NAME, !DISCONNECT or an error: each changes what the room shows.
+    this.#version++;
     let acks = 0;
     let leaving = false;
     for (const body of messages) {

@@ -19,6 +19,9 @@ export interface ClientEntry {
   port: number;
 }
 
+/** Defaults of {@linkcode ClientListOptions}, declared once: `main.ts`'s flags show them. */
+export const CLIENT_LIST_DEFAULTS = { maxNames: 1000 } as const;
+
 /** Limits of the client list. */
 export interface ClientListOptions {
   /**
@@ -64,7 +67,7 @@ export class ClientList implements TcpBehaviour {
 
   /** Creates an empty list with the given limits. */
   constructor(options: ClientListOptions = {}) {
-    this.#maxNames = options.maxNames ?? 1000;
+    this.#maxNames = options.maxNames ?? CLIENT_LIST_DEFAULTS.maxNames;
     this.#maxNameBytes = options.maxNameBytes ?? 1024;
     this.#quietMs = options.quietMs ?? 100;
     this.#lingerMs = options.lingerMs ?? 1000;

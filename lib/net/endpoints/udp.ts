@@ -22,6 +22,9 @@ export const udp = defineUdpEndpoint({
   tryIt: ["nc -u {host} {port}", "deno task client udp --port {port} hello"],
 });
 
+/** Defaults of {@linkcode UdpEndpointOptions}' flow limits, declared once: `main.ts`'s flags show them. */
+export const UDP_FLOW_DEFAULTS = { maxFlows: 10_000, flowIdleMs: 60_000 } as const;
+
 /** Where the UDP endpoint binds and how many peers it tracks. */
 export interface UdpEndpointOptions {
   hostname: string;
@@ -128,8 +131,8 @@ export class UdpEndpoint implements Observed, PacketSource {
     this.id = `s-${stats.name}`;
     this.#ctx = ctx;
     this.faults = new UdpFaultSwitch(stats);
-    this.#maxFlows = options.maxFlows ?? 10_000;
-    this.#flowIdleMs = options.flowIdleMs ?? 60_000;
+    this.#maxFlows = options.maxFlows ?? UDP_FLOW_DEFAULTS.maxFlows;
+    this.#flowIdleMs = options.flowIdleMs ?? UDP_FLOW_DEFAULTS.flowIdleMs;
     if (options.fast === false) {
       this.fastUnavailable = "Deno's socket asked for (plain loop)";
     } else {
