@@ -47,6 +47,19 @@ export const RULE_DEFAULTS: Required<RuleThresholds> = {
   eventHoldMs: 5000,
 };
 
+// Linux's default ip_local_port_range, 32768-60999, for when it cannot be read.
+const DEFAULT_PORTS = 28232;
+
+/** TIME_WAIT sockets on one endpoint that make a pile-up, for the port range given. */
+export function timeWaitLimit(
+  range: readonly [number, number] | null,
+  thresholds: RuleThresholds = {},
+): number {
+  const t = { ...RULE_DEFAULTS, ...thresholds };
+  const size = range === null ? DEFAULT_PORTS : range[1] - range[0] + 1;
+  return Math.max(t.timeWaitMin, Math.round(size * t.timeWaitShare));
+}
+
 /** One sample of evidence. */
 export interface DiagnosisSample {
   /** Epoch ms of the sample. */
@@ -241,8 +254,8 @@ export function evaluate(
   }
 
   const range = sample.portRange;
-  const rangeSize = range === null ? 28232 : range[1] - range[0] + 1;
-  const twLimit = Math.max(t.timeWaitMin, Math.round(rangeSize * t.timeWaitShare));
+  const rangeSize = range === null ? DEFAULT_PORTS : range[1] - range[0] + 1;
+  const twLimit = timeWaitLimit(range, t);
   for (const [endpoint, count] of timeWait) {
     if (count >= twLimit) out.push(timeWaitPileup(endpoint, count, twLimit, rangeSize, range));
   }

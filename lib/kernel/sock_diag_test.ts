@@ -54,7 +54,17 @@ Deno.test("decodeSockDiag() reports a listener's accept queue and backlog", asyn
     sendQ: 7, // listen(7)
     inode: 6544,
     uid: 0,
-    info: { retransmits: 0, cwnd: 10, lostPackets: 0, bytesAcked: 0, bytesReceived: 0 },
+    info: {
+      retransmits: 0,
+      cwnd: 10,
+      lostPackets: 0,
+      bytesAcked: 0,
+      bytesReceived: 0,
+      totalRetrans: 0,
+      backoff: 0,
+      probes: 0,
+      sndWnd: 0,
+    },
   });
 });
 
@@ -80,6 +90,10 @@ Deno.test("decodeSockDiag() reads tcp_info as ss -i shows it", async () => {
       lostPackets: 0,
       bytesAcked: 0,
       bytesReceived: 5,
+      totalRetrans: 0,
+      backoff: 0,
+      probes: 0,
+      sndWnd: 65536, // ss -i: snd_wnd:65536
     },
   });
   // ss: "timer:(keepalive,119min,0) ... rtt:0.029/0.016 ... cwnd:11 bytes_sent:5 bytes_acked:6"
@@ -230,7 +244,7 @@ Deno.test("encodeSockDiagRequest() asks for every state and tcp_info", () => {
   deepStrictEqual([...request.subarray(16, 20)], [10, 6, 2, 0]); // AF_INET6, TCP, INET_DIAG_INFO
   strictEqual(view.getUint32(20, true), 0x1ffe);
   const udp = encodeSockDiagRequest(4, "udp");
-  deepStrictEqual([...udp.subarray(16, 19)], [2, 17, 0]);
+  deepStrictEqual([...udp.subarray(16, 19)], [2, 17, 64]); // INET_DIAG_SKMEMINFO, for the drops
 });
 
 Deno.test("encodeSockDiagRequest() asks for TCP of both families with the older request", () => {

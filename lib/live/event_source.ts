@@ -15,7 +15,7 @@
  */
 import type { PacketEntry, PacketQuery } from "../capture/packet_log.ts";
 import type { LiveEventName, LiveEvents, PacketsEvent, RecentEvent } from "../view/live_events.ts";
-import type { EndpointView, KernelStatus, SocketRecord } from "../view/api_types.ts";
+import type { Diagnosis, EndpointView, KernelStatus, SocketRecord } from "../view/api_types.ts";
 
 /** Share of one core a stream's socket snapshots may take. */
 export const SOCKETS_BUDGET = 0.05;
@@ -47,6 +47,13 @@ export interface LiveService {
     SocketRecord[]
   >;
   socket(id: string): Promise<SocketRecord | undefined>;
+  /** The diagnoses (lib/diagnoses/monitor.ts); absent: no `diagnoses` event. */
+  readonly diagnoses?: {
+    readonly engine: { active(): Diagnosis[] };
+    subscribe(
+      listener: (change: { change: "appear" | "clear"; diagnosis: Diagnosis }) => void,
+    ): () => void;
+  };
 }
 
 /** What one stream asks for; the route has checked every field. */
@@ -69,6 +76,8 @@ export interface LiveEventsOptions {
   recent?: readonly string[];
   /** Packets per endpoint in `recent`. @default 12 */
   recentLimit?: number;
+  /** Send `diagnoses`: the active ones first, then each that appears or clears. @default true */
+  diagnoses?: boolean;
   /** The socket `socket` reports on. @default none: no `socket` */
   socket?: string;
   /** Milliseconds for measuring a snapshot's cost. @default performance.now */
@@ -212,6 +221,14 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
         recent();
         timers.push(setInterval(recent, PACKETS_MS));
       }
+      let unsubscribe = () => {};
+      const diagnoses = service.diagnoses;
+      if ((options.diagnoses ?? true) && diagnoses !== undefined) {
+        send("diagnoses", { change: "snapshot", diagnoses: diagnoses.engine.active() });
+        unsubscribe = diagnoses.subscribe(({ change, diagnosis }) => {
+          if (!stopped) send("diagnoses", { change, diagnoses: [diagnosis] });
+        });
+      }
       const id = options.socket;
       if (id !== undefined) {
         socket(id);
@@ -219,6 +236,7 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
       }
       return () => {
         stopped = true;
+        unsubscribe();
         clearTimeout(socketsTimer);
         timers.forEach(clearInterval);
       };

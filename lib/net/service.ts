@@ -26,6 +26,10 @@ import { type EndpointAddress, joinKernel } from "./socket_view.ts";
 import { TcpEndpoint } from "./tcp_endpoint.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
 import type { KernelStatus } from "../view/api_types.ts";
+import { DiagnosisMonitor, type DiagnosisMonitorOptions } from "../diagnoses/monitor.ts";
+import { readNetCounters } from "../kernel/net_counters.ts";
+import { Scenarios, type ScenariosOptions } from "../diagnoses/scenarios.ts";
+import { timeWaitLimit } from "../diagnoses/rules.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -98,6 +102,13 @@ export interface ServiceOptions {
   /** Spans for connections and app requests; null for none. @default Deno's tracer when OTEL_DENO is set */
   tracer?: TracerLike | null;
   /**
+   * The diagnoses' timer and thresholds (lib/diagnoses); `intervalMs: 0` runs no timer.
+   * @default every 1000 ms, the thresholds of lib/diagnoses/engine.ts and rules.ts
+   */
+  diagnoses?: DiagnosisMonitorOptions;
+  /** The reproduce scenarios' hold time and limits (lib/diagnoses/scenarios.ts). */
+  scenarios?: ScenariosOptions;
+  /**
    * The dashboard's `--token`: a secret masked (as `*`) in every copy the
    * service records (packet log, capture, capture files, notes, spans). @default none
    */
@@ -145,6 +156,10 @@ export class Service {
   readonly tracing: ConnTracing | null;
   /** Masks the dashboard's token in everything recorded; null without a token. */
   readonly redactor: Redactor | null;
+  /** The diagnoses of the service's sockets, sampled on a timer (lib/diagnoses). */
+  readonly diagnoses: DiagnosisMonitor;
+  /** The scenarios that reproduce each diagnosis against the service itself. */
+  readonly scenarios: Scenarios;
   #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
@@ -201,6 +216,21 @@ export class Service {
         sink = this.#lines.write;
       }
       events = new EventLog(sink);
+    }
+    this.diagnoses = new DiagnosisMonitor(this, {
+      readCounters: () => readNetCounters(),
+      ...options.diagnoses,
+    });
+    this.scenarios = new Scenarios({
+      address: (name) => this.registry.endpoints.get(name)?.address ?? undefined,
+      fault: (name) => this.tcp.get(name)!.faults.fault,
+      setFault: (name, fault) => this.tcp.get(name)!.setFault(fault),
+      sockets: (filter) => this.sockets(filter),
+      timeWaitLimit: () => timeWaitLimit(this.diagnoses.portRange, this.diagnoses.thresholds),
+    }, options.scenarios);
+    if (events !== null) {
+      const log = events;
+      this.diagnoses.subscribe((change) => log.diagnosis(change));
     }
     this.log.tap = composeTaps([this.capture, this.tracing, events]);
     const ctx: ServiceContext = {
@@ -280,6 +310,7 @@ export class Service {
     }, reading.source));
     this.#sweeper = setInterval(() => this.#sweep(), 1000);
     this.#sweeper.unref();
+    this.diagnoses.start();
   }
 
   /** Every endpoint's bound address. */
@@ -310,6 +341,7 @@ export class Service {
     const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
     if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
+    this.#markDiagnoses(records);
     if (filter.endpoint === undefined && filter.states === undefined) return records;
     return records.filter((r) =>
       (filter.endpoint === undefined || r.endpoint === filter.endpoint) &&
@@ -328,7 +360,19 @@ export class Service {
     }
     const kernel = await this.#sampleKernel();
     const record = live.snapshot();
-    return kernel === null ? record : joinKernel([record], kernel, [])[0];
+    const joined = kernel === null ? record : joinKernel([record], kernel, [])[0];
+    this.#markDiagnoses([joined]);
+    return joined;
+  }
+
+  /** Sets `diagnoses` (the kinds active) on the records that have any. */
+  #markDiagnoses(records: SocketRecord[]): void {
+    const kinds = this.diagnoses.engine.kindsBySocket();
+    if (kinds.size === 0) return;
+    for (const r of records) {
+      const list = kinds.get(r.id);
+      if (list !== undefined) r.diagnoses = list;
+    }
   }
 
   /** Closes one live connection (as TCPView can); false if there is no such connection. */
@@ -349,6 +393,8 @@ export class Service {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
+    this.diagnoses?.stop();
+    await this.scenarios?.close();
     this.launcher.close();
     await Promise.all([
       ...[...this.tcp.values()].map((e) => e.close()),

@@ -3,7 +3,13 @@
  * one map the server's event source sends by and the islands subscribe by,
  * so both sides are checked against the same shapes. Types only, no Deno.
  */
-import type { EndpointView, KernelStatus, PacketEntry, SocketRecord } from "./api_types.ts";
+import type {
+  Diagnosis,
+  EndpointView,
+  KernelStatus,
+  PacketEntry,
+  SocketRecord,
+} from "./api_types.ts";
 
 /** A batch of new packet-log entries, oldest first. */
 export interface PacketsEvent {
@@ -52,6 +58,14 @@ export interface LiveEvents {
   socket: SocketEvent;
   packets: PacketsEvent;
   recent: RecentEvent;
+  /** A diagnosis that appeared or cleared (`until` set), as it happens; `diagnoses=0` for none. */
+  diagnoses: DiagnosesEvent;
+}
+
+/** A diagnosis that appeared or cleared; the first event carries every active one. */
+export interface DiagnosesEvent {
+  change: "appear" | "clear" | "snapshot";
+  diagnoses: Diagnosis[];
 }
 
 /** An event's name. */

@@ -12,7 +12,8 @@ import { sseResponse } from "../../lib/web/sse.ts";
  * entries every 250 ms, filtered by `conn`, `endpoint`, `dir`, after `after`,
  * at most `batch`), `recent` (the newest `recentLimit` packets of each
  * endpoint in `recent`, when they change) and `socket` (the socket `socket`,
- * every second).
+ * every second), and `diagnoses` (`diagnoses=0` for none; the active ones
+ * first, then each one that appears or clears).
  *
  * A client that reads slower than events come gets the newest snapshot of
  * each kind, and packet batches merged (the newest `batch` entries, the rest
@@ -38,6 +39,7 @@ export const handler = define.handlers({
       recent: endpointsParam(url, "recent", endpoints),
       recentLimit: intParam(url, "recentLimit", { min: 1, max: 100, fallback: 12 }),
       socket: url.searchParams.get("socket") || undefined,
+      diagnoses: url.searchParams.get("diagnoses") !== "0",
     });
     return sseResponse(req.signal, events.run, {
       maxBehindMs: state.sseMaxBehindMs,
