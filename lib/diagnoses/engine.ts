@@ -17,6 +17,8 @@ export interface DiagnosisEngineOptions extends RuleThresholds {
   clearMs?: number;
   /** Cleared diagnoses kept in the history. @default 200 */
   keepCleared?: number;
+  /** Epoch ms the engine starts watching: closes before it are history. @default the first sample's time */
+  startedAt?: number;
 }
 
 /** What the engine reports as diagnoses come and go. */
@@ -46,7 +48,9 @@ export class DiagnosisEngine {
 
   /** Makes an engine with the given thresholds. */
   constructor(options: DiagnosisEngineOptions = {}) {
-    const { appearMs = 1000, clearMs = 3000, keepCleared = 200, ...thresholds } = options;
+    const { appearMs = 1000, clearMs = 3000, keepCleared = 200, startedAt, ...thresholds } =
+      options;
+    if (startedAt !== undefined) this.#memory.closedUpTo = startedAt;
     for (const [name, value] of [["appearMs", appearMs], ["clearMs", clearMs]] as const) {
       if (!(value >= 0)) {
         throw new RangeError(`Cannot make DiagnosisEngine: ${name} "${value}" is not 0 or more`);

@@ -283,3 +283,28 @@ Deno.test("per-sample cost at 10,000 connections", () => {
   console.log(`diagnosis engine: ${ms.toFixed(2)} ms per sample at 10,000 connections`);
   assert(ms < 50, `${ms} ms per sample`);
 });
+
+Deno.test("a zero window probed by the persist timer is peer-not-reading, not peer-vanished", () => {
+  // As measured on loopback: the persist timer backs off while the peer answers each probe.
+  const engine = new DiagnosisEngine({ appearMs: 0 });
+  const r = conn("z", {
+    kernel: {
+      state: "ESTABLISHED",
+      recvQ: 0,
+      sendQ: 3822886,
+      info: { timer: "persist", backoff: 3, probes: 0, sndWnd: 0, bytesAcked: 128588 },
+    },
+  });
+  engine.update(sample(0, [r]));
+  assertEquals(engine.update(sample(1000, [r])).map((c) => c.diagnosis.kind), [
+    "peer-not-reading",
+  ]);
+});
+
+Deno.test("a reset after startedAt but before the first sample is news", () => {
+  const engine = new DiagnosisEngine({ startedAt: 10 });
+  const c = conn("r", { state: "CLOSED", closedAt: 50, closeReason: "error: reset" });
+  assertEquals(engine.update(sample(1000, [], { closed: [c] })).map((x) => x.diagnosis.kind), [
+    "reset-with-unread-data",
+  ]);
+});

@@ -66,13 +66,14 @@ export class DiagnosisMonitor {
     if (!(intervalMs >= 0)) {
       throw new RangeError(`Cannot make DiagnosisMonitor: intervalMs "${intervalMs}" is negative`);
     }
-    this.engine = new DiagnosisEngine(engine);
+    this.#now = now ?? Date.now;
+    // Closes from the service's start on are news, also those before the first tick.
+    this.engine = new DiagnosisEngine({ startedAt: this.#now(), ...engine });
     this.thresholds = engine;
     this.#service = service;
     this.#baseMs = intervalMs;
     this.intervalMs = intervalMs;
     this.#readCounters = readCounters ?? null;
-    this.#now = now ?? Date.now;
   }
 
   /** Calls `listener` for each diagnosis that appears or clears; returns the unsubscribe. */

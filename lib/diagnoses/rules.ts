@@ -24,7 +24,7 @@ export interface RuleThresholds {
   stuckQueueBytes?: number;
   /** Messages split by a 30-250 ms wait, within one sample, that suggest Nagle with delayed ACK. @default 2 */
   nagleMessages?: number;
-  /** tcpi_backoff (or unanswered probes) at which the peer counts as gone. @default 3 */
+  /** tcpi_backoff of the retransmission timer, or unanswered probes, at which the peer counts as gone. @default 3 */
   vanishedBackoff?: number;
   /** Retransmitted segments between two samples that count as loss. @default 3 */
   retransSegments?: number;
@@ -110,7 +110,7 @@ export class RuleMemory {
   /** Per socket id. */
   readonly sockets = new Map<string, Prev>();
   netstat: NetCounters | null = null;
-  /** The newest closedAt already looked at. */
+  /** The newest closedAt already looked at; 0 takes the first sample's time. */
   closedUpTo = 0;
   /** Event findings kept alive until their hold ends, by key. */
   readonly held = new Map<string, { finding: Finding; until: number }>();
@@ -204,8 +204,11 @@ export function evaluate(
         if (drops > prev.drops) out.push(udpDrops(r, drops - prev.drops, drops, rcvbufErrors));
       } else if (k.state === "ESTABLISHED" || k.state === "CLOSE_WAIT") {
         const wireCounts = wire?.counts(r.id) ?? null;
-        const vanished = (info?.backoff ?? 0) >= t.vanishedBackoff ||
-          (info?.timer === "keepalive" && (info?.probes ?? 0) >= t.vanishedBackoff);
+        // The persist timer backs off too while a live peer answers its probes with a zero
+        // window (backoff 3 within 2 s measured on loopback): only an unanswered retransmission
+        // or unanswered probes say the peer is gone.
+        const vanished = (info?.timer === "on" && (info?.backoff ?? 0) >= t.vanishedBackoff) ||
+          (info?.probes ?? 0) >= t.vanishedBackoff;
         const txBuffered = r.app?.txBuffered ?? 0;
         const stalledOut = k.sendQ > 0 && bytesAcked >= 0 && bytesAcked === prev.bytesAcked;
         const peerStuck = !vanished && stalledOut &&
@@ -262,14 +265,14 @@ export function evaluate(
 
   // Closes since the last sample (newest last): a reset with data unread on either side.
   const closed = sample.closed;
+  // Closes from before the engine started are history, not news.
+  if (first && memory.closedUpTo === 0) memory.closedUpTo = sample.now;
   let newest = memory.closedUpTo;
   for (let i = closed.length - 1; i >= 0; i--) {
     const c = closed[i];
     const at = c.closedAt ?? 0;
     if (at <= memory.closedUpTo) break;
     if (at > newest) newest = at;
-    // On the first sample, closes from before the engine started are history, not news.
-    if (first) continue;
     const reason = c.closeReason ?? "";
     if (/reset|unread/.test(reason)) {
       hold(memory, sample.now, t.eventHoldMs, resetUnread(c, reason, wire));

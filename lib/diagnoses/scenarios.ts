@@ -9,6 +9,7 @@ import { encodeRequest } from "../protocol/app_codec.ts";
 import type { Fault } from "../view/fault.ts";
 import type { Address, SocketRecord } from "../net/types.ts";
 import { DIAGNOSIS_KINDS, type DiagnosisKind } from "./types.ts";
+import { sendAndCloseUnread } from "./_raw_client.ts";
 
 /** A scenario's state. */
 export type ScenarioState = "idle" | "running" | "done" | "failed" | "unavailable";
@@ -238,14 +239,8 @@ export class Scenarios {
         description:
           "A client sends to echo and closes at once without reading the echo (seed 004): its kernel answers with RST.",
         run: async (signal) => {
-          const conn = await Deno.connect(this.#addr("echo"));
-          try {
-            await writeAll(conn, new Uint8Array(65536).fill(0x61));
-            // Let the echo come back, unread: the close then sends RST instead of FIN.
-            await sleep(200, signal);
-          } finally {
-            conn.close();
-          }
+          // Deno's close() sends FIN first: a plain close(2) through libc, as seed 004's client.
+          await sendAndCloseUnread(this.#addr("echo"), new Uint8Array(65536).fill(0x61), 200);
           await this.#hold(signal).catch(() => {});
           return "sent 65536 bytes to echo and closed with the echo unread";
         },
