@@ -26,8 +26,10 @@ export interface RuleThresholds {
   nagleMessages?: number;
   /** tcpi_backoff of the retransmission timer, or unanswered probes, at which the peer counts as gone. @default 3 */
   vanishedBackoff?: number;
-  /** Retransmitted segments between two samples that count as loss. @default 3 */
+  /** Retransmitted segments (less D-SACKed ones) between two samples that count as loss. @default 3 */
   retransSegments?: number;
+  /** …and their least share of the data segments sent meanwhile. @default 0.01 */
+  retransShare?: number;
   /** TIME_WAIT sockets on one endpoint that count as a pile-up, at least. @default 500 */
   timeWaitMin?: number;
   /** Share of the ephemeral port range in TIME_WAIT that counts as a pile-up. @default 0.05 */
@@ -42,6 +44,7 @@ export const RULE_DEFAULTS: Required<RuleThresholds> = {
   nagleMessages: 2,
   vanishedBackoff: 3,
   retransSegments: 3,
+  retransShare: 0.01,
   timeWaitMin: 500,
   timeWaitShare: 0.05,
   eventHoldMs: 5000,
@@ -99,6 +102,8 @@ interface Prev {
   bytesIn: number;
   recvQ: number;
   totalRetrans: number;
+  dsackDups: number;
+  dataSegsOut: number;
   drops: number;
   splitWaits: number;
   /** The sample these figures are from, to forget sockets that went away. */
@@ -189,6 +194,8 @@ export function evaluate(
         bytesIn: 0,
         recvQ: 0,
         totalRetrans: 0,
+        dsackDups: 0,
+        dataSegsOut: 0,
         drops: 0,
         splitWaits: 0,
         seen: 0,
@@ -197,6 +204,8 @@ export function evaluate(
     }
     const bytesAcked = info?.bytesAcked ?? -1;
     const totalRetrans = info?.totalRetrans ?? 0;
+    const dsackDups = info?.dsackDups ?? 0;
+    const dataSegsOut = info?.dataSegsOut ?? 0;
     const drops = info?.drops ?? 0;
     const splitWaits = r.app?.splitWaits ?? 0;
     if (!isNew && k !== null) {
@@ -221,9 +230,16 @@ export function evaluate(
         const inStuck = !peerStuck && k.recvQ > 0 && r.bytesIn === prev.bytesIn &&
           k.recvQ >= prev.recvQ && (k.recvQ >= t.stuckQueueBytes || r.app?.paused === true);
         if (inStuck) out.push(serviceNotReading(r, wire, wireCounts));
-        const retrans = totalRetrans - prev.totalRetrans;
-        if (!vanished && retrans >= t.retransSegments) {
-          out.push(retransmissions(r, retrans, totalRetrans, wire, wireCounts));
+        // Loopback under load retransmits ~10 segments a second (tail loss probes, spurious
+        // timeouts) out of ~100,000: count those the peer did not report as duplicates, and only
+        // when they are a share of what was sent.
+        const retrans = totalRetrans - prev.totalRetrans - (dsackDups - prev.dsackDups);
+        const sent = dataSegsOut - prev.dataSegsOut;
+        if (
+          !vanished && retrans >= t.retransSegments &&
+          (sent <= 0 || retrans >= sent * t.retransShare)
+        ) {
+          out.push(retransmissions(r, retrans, totalRetrans, sent, wire, wireCounts));
         }
         const split = splitWaits - prev.splitWaits;
         if (split >= t.nagleMessages) out.push(nagle(r, split, delayedAcks, wire));
@@ -233,6 +249,8 @@ export function evaluate(
     prev.bytesIn = r.bytesIn;
     prev.recvQ = k?.recvQ ?? 0;
     prev.totalRetrans = totalRetrans;
+    prev.dsackDups = dsackDups;
+    prev.dataSegsOut = dataSegsOut;
     prev.drops = drops;
     prev.splitWaits = splitWaits;
     prev.seen = sampleNo;
@@ -427,6 +445,7 @@ function retransmissions(
   r: SocketRecord,
   delta: number,
   total: number,
+  sent: number,
   wire: WireEvidence | null,
   w: WireCounts | null,
 ): Finding {
@@ -434,6 +453,7 @@ function retransmissions(
   const evidence: Evidence[] = [
     { what: "segments retransmitted since the last sample", value: delta, source: "kernel" },
     { what: "segments retransmitted in all (tcpi_total_retrans)", value: total, source: "kernel" },
+    { what: "data segments sent since the last sample", value: sent, source: "kernel" },
     { what: "segments thought lost (tcpi_lost)", value: info?.lostPackets ?? 0, source: "kernel" },
   ];
   if (info?.rttMs !== undefined) {

@@ -49,6 +49,8 @@ const TCPI_SND_CWND = 80;
 const TCPI_BYTES_ACKED = 120;
 const TCPI_TOTAL_RETRANS = 100;
 const TCPI_BYTES_RECEIVED = 128;
+const TCPI_DATA_SEGS_OUT = 156;
+const TCPI_DSACK_DUPS = 216;
 const TCPI_SND_WND = 228;
 // The ssthresh of a connection that has not yet left slow start.
 const TCP_INFINITE_SSTHRESH = 0x7fffffff;
@@ -422,6 +424,12 @@ function readTcpInfo(
       : undefined,
     backoff: length > TCPI_BACKOFF ? view.getUint8(at + TCPI_BACKOFF) : undefined,
     probes: length > TCPI_PROBES ? view.getUint8(at + TCPI_PROBES) : undefined,
+    dataSegsOut: length >= TCPI_DATA_SEGS_OUT + 4
+      ? view.getUint32(at + TCPI_DATA_SEGS_OUT, true)
+      : undefined,
+    dsackDups: length >= TCPI_DSACK_DUPS + 4
+      ? view.getUint32(at + TCPI_DSACK_DUPS, true)
+      : undefined,
     // Linux 5.4 added snd_wnd; an older kernel's shorter struct leaves it out.
     sndWnd: length >= TCPI_SND_WND + 4 ? view.getUint32(at + TCPI_SND_WND, true) : undefined,
   };

@@ -64,6 +64,8 @@ Deno.test("decodeSockDiag() reports a listener's accept queue and backlog", asyn
       backoff: 0,
       probes: 0,
       sndWnd: 0,
+      dataSegsOut: 0,
+      dsackDups: 0,
     },
   });
 });
@@ -94,6 +96,8 @@ Deno.test("decodeSockDiag() reads tcp_info as ss -i shows it", async () => {
       backoff: 0,
       probes: 0,
       sndWnd: 65536, // ss -i: snd_wnd:65536
+      dataSegsOut: 0,
+      dsackDups: 0,
     },
   });
   // ss: "timer:(keepalive,119min,0) ... rtt:0.029/0.016 ... cwnd:11 bytes_sent:5 bytes_acked:6"

@@ -72,6 +72,10 @@ export interface KernelSocketInfo {
   lostPackets?: number;
   /** tcpi_total_retrans: segments retransmitted over the connection's life. */
   totalRetrans?: number;
+  /** tcpi_data_segs_out: segments with data sent, retransmissions included. */
+  dataSegsOut?: number;
+  /** tcpi_dsack_dups: retransmissions the peer reported as duplicates (D-SACK): spurious ones. */
+  dsackDups?: number;
   /** tcpi_backoff: exponential backoff of the retransmission timer (grows while nothing is acknowledged). */
   backoff?: number;
   /** tcpi_probes: unanswered zero-window or keep-alive probes. */
