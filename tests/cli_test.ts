@@ -272,7 +272,7 @@ Deno.test("client --help describes every command and each command's options", as
   assert.equal(top.code, 0);
   assert.match(
     top.stdout,
-    /^Usage: deno task client <echo\|multiconn\|app\|udp\|sink\|probe\|chat\|clients\|reverse\|frame\|discard\|chargen> \[options\]/,
+    /^Usage: deno task client <echo\|multiconn\|app\|udp\|sink\|probe\|chat\|clients\|reverse\|frame\|discard\|chargen\|doctor> \[options\]/,
   );
   for (
     const [name, usage] of [

@@ -208,42 +208,46 @@ export function evaluate(
     const dataSegsOut = info?.dataSegsOut ?? 0;
     const drops = info?.drops ?? 0;
     const splitWaits = r.app?.splitWaits ?? 0;
-    if (!isNew && k !== null) {
-      if (r.transport === "udp") {
-        if (drops > prev.drops) out.push(udpDrops(r, drops - prev.drops, drops, rcvbufErrors));
-      } else if (k.state === "ESTABLISHED" || k.state === "CLOSE_WAIT") {
-        const wireCounts = wire?.counts(r.id) ?? null;
-        // The persist timer backs off too while a live peer answers its probes with a zero
-        // window (backoff 3 within 2 s measured on loopback): only an unanswered retransmission
-        // or unanswered probes say the peer is gone.
-        const vanished = (info?.timer === "on" && (info?.backoff ?? 0) >= t.vanishedBackoff) ||
-          (info?.probes ?? 0) >= t.vanishedBackoff;
-        const txBuffered = r.app?.txBuffered ?? 0;
-        const stalledOut = k.sendQ > 0 && bytesAcked >= 0 && bytesAcked === prev.bytesAcked;
-        const peerStuck = !vanished && stalledOut &&
-          (info?.sndWnd === 0 || info?.timer === "persist" ||
-            k.sendQ + txBuffered >= t.stuckQueueBytes);
-        if (vanished) out.push(peerVanished(r, wire, wireCounts));
-        else if (peerStuck) out.push(peerNotReading(r, wire, wireCounts));
-        // A writer blocked by a peer that does not read stops reading too: that is the peer's
-        // doing, so service-not-reading waits until our sends move.
-        const inStuck = !peerStuck && k.recvQ > 0 && r.bytesIn === prev.bytesIn &&
-          k.recvQ >= prev.recvQ && (k.recvQ >= t.stuckQueueBytes || r.app?.paused === true);
-        if (inStuck) out.push(serviceNotReading(r, wire, wireCounts));
-        // Loopback under load retransmits ~10 segments a second (tail loss probes, spurious
-        // timeouts) out of ~100,000: count those the peer did not report as duplicates, and only
-        // when they are a share of what was sent.
-        const retrans = totalRetrans - prev.totalRetrans - (dsackDups - prev.dsackDups);
-        const sent = dataSegsOut - prev.dataSegsOut;
-        if (
-          !vanished && retrans >= t.retransSegments &&
-          (sent <= 0 || retrans >= sent * t.retransShare)
-        ) {
-          out.push(retransmissions(r, retrans, totalRetrans, sent, wire, wireCounts));
-        }
-        const split = splitWaits - prev.splitWaits;
-        if (split >= t.nagleMessages) out.push(nagle(r, split, delayedAcks, wire));
+    // Our UDP sockets are as old as the service: drops before the first look count (a burst
+    // can start before it).
+    if (r.transport === "udp" && k !== null && drops > prev.drops) {
+      out.push(udpDrops(r, drops - prev.drops, drops, rcvbufErrors));
+    }
+    if (
+      !isNew && k !== null && r.transport === "tcp" &&
+      (k.state === "ESTABLISHED" || k.state === "CLOSE_WAIT")
+    ) {
+      const wireCounts = wire?.counts(r.id) ?? null;
+      // The persist timer backs off too while a live peer answers its probes with a zero
+      // window (backoff 3 within 2 s measured on loopback): only an unanswered retransmission
+      // or unanswered probes say the peer is gone.
+      const vanished = (info?.timer === "on" && (info?.backoff ?? 0) >= t.vanishedBackoff) ||
+        (info?.probes ?? 0) >= t.vanishedBackoff;
+      const txBuffered = r.app?.txBuffered ?? 0;
+      const stalledOut = k.sendQ > 0 && bytesAcked >= 0 && bytesAcked === prev.bytesAcked;
+      const peerStuck = !vanished && stalledOut &&
+        (info?.sndWnd === 0 || info?.timer === "persist" ||
+          k.sendQ + txBuffered >= t.stuckQueueBytes);
+      if (vanished) out.push(peerVanished(r, wire, wireCounts));
+      else if (peerStuck) out.push(peerNotReading(r, wire, wireCounts));
+      // A writer blocked by a peer that does not read stops reading too: that is the peer's
+      // doing, so service-not-reading waits until our sends move.
+      const inStuck = !peerStuck && k.recvQ > 0 && r.bytesIn === prev.bytesIn &&
+        k.recvQ >= prev.recvQ && (k.recvQ >= t.stuckQueueBytes || r.app?.paused === true);
+      if (inStuck) out.push(serviceNotReading(r, wire, wireCounts));
+      // Loopback under load retransmits ~10 segments a second (tail loss probes, spurious
+      // timeouts) out of ~100,000: count those the peer did not report as duplicates, and only
+      // when they are a share of what was sent.
+      const retrans = totalRetrans - prev.totalRetrans - (dsackDups - prev.dsackDups);
+      const sent = dataSegsOut - prev.dataSegsOut;
+      if (
+        !vanished && retrans >= t.retransSegments &&
+        (sent <= 0 || retrans >= sent * t.retransShare)
+      ) {
+        out.push(retransmissions(r, retrans, totalRetrans, sent, wire, wireCounts));
       }
+      const split = splitWaits - prev.splitWaits;
+      if (split >= t.nagleMessages) out.push(nagle(r, split, delayedAcks, wire));
     }
     prev.bytesAcked = bytesAcked;
     prev.bytesIn = r.bytesIn;
