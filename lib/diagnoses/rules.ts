@@ -211,7 +211,8 @@ export function evaluate(
     // Our UDP sockets are as old as the service: drops before the first look count (a burst
     // can start before it).
     if (r.transport === "udp" && k !== null && drops > prev.drops) {
-      out.push(udpDrops(r, drops - prev.drops, drops, rcvbufErrors));
+      // Drops come in bursts: one look that sees some is the event, held like a reset.
+      hold(memory, sample.now, t.eventHoldMs, udpDrops(r, drops - prev.drops, drops, rcvbufErrors));
     }
     if (
       !isNew && k !== null && r.transport === "tcp" &&
@@ -511,6 +512,7 @@ function nagle(
 function udpDrops(r: SocketRecord, delta: number, total: number, rcvbufErrors: number): Finding {
   return {
     ...base("udp-receive-drops", r, "problem"),
+    event: true,
     summary:
       `The kernel dropped ${delta} datagrams for this socket because the app did not read them fast enough.`,
     evidence: [

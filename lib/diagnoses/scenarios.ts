@@ -318,21 +318,34 @@ export class Scenarios {
     );
     const payload = new Uint8Array(1400);
     let sent = 0;
+    let dropped = 0;
     const end = Date.now() + Math.min(this.#holdMs, 3000);
+    const drops = async () =>
+      (await this.#host.sockets({ endpoint: "udp" })).find((r) => r.kind === "udp")?.kernel?.info
+        ?.drops ?? 0;
+    const before = await drops();
     try {
+      // The burst stops once the kernel counts drops: enough to see, no more load than that.
+      const watch = (async () => {
+        while (!signal.aborted && Date.now() < end && dropped === 0) {
+          await sleep(100, signal).catch(() => {});
+          dropped = (await drops()) - before;
+        }
+      })();
       await Promise.all(socks.map(async (s) => {
-        while (!signal.aborted && Date.now() < end && sent < 2_000_000) {
+        while (!signal.aborted && Date.now() < end && dropped === 0 && sent < 2_000_000) {
           const batch: Promise<number>[] = [];
           for (let i = 0; i < 64; i++) batch.push(s.send(payload, { transport: "udp", ...addr }));
           await Promise.all(batch);
           sent += 64;
         }
       }));
+      await watch;
       await this.#hold(signal).catch(() => {});
     } finally {
       for (const s of socks) s.close();
     }
-    return `${sent} datagrams of 1400 bytes sent from 8 sockets`;
+    return `${sent} datagrams of 1400 bytes sent from 8 sockets; the kernel dropped ${dropped}`;
   }
 }
 
