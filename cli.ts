@@ -10,6 +10,7 @@ import { type AnyCommand, COMMON_OPTIONS, EXIT, PROGRAM } from "./lib/cli/comman
 import { appCommand } from "./lib/cli/commands/app.ts";
 import { chatCommand } from "./lib/cli/commands/chat.ts";
 import { clientsCommand } from "./lib/cli/commands/clients.ts";
+import { doctorCommand } from "./lib/cli/commands/doctor.ts";
 import { echoCommand } from "./lib/cli/commands/echo.ts";
 import { frameCommand } from "./lib/cli/commands/frame.ts";
 import { multiconnCommand } from "./lib/cli/commands/multiconn.ts";
@@ -41,6 +42,7 @@ const COMMANDS: readonly AnyCommand[] = [
   rawFrameCommand,
   tlsEchoCommand,
   unixEchoCommand,
+  doctorCommand,
 ];
 
 /**

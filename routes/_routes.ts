@@ -18,6 +18,8 @@ import { handler as clients } from "./api/clients.ts";
 import { handler as clientStop } from "./api/clients/[id]/stop.ts";
 import { handler as clientMulticonn } from "./api/clients/multiconn.ts";
 import { handler as clientSink } from "./api/clients/sink.ts";
+import { handler as diagnoses } from "./api/diagnoses.ts";
+import { handler as diagnosesReproduce } from "./api/diagnoses/reproduce.ts";
 import { handler as endpoints } from "./api/endpoints.ts";
 import { handler as endpointFault } from "./api/endpoints/[name]/fault.ts";
 import { handler as events } from "./api/events.ts";
@@ -45,6 +47,8 @@ export const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/clients/sink", clientSink],
   ["/api/clients/:id/stop", clientStop],
   ["/api/chat", chat],
+  ["/api/diagnoses", diagnoses],
+  ["/api/diagnoses/reproduce", diagnosesReproduce],
   ["/api/capture.pcapng", capture],
   ["/api/captures", captures],
   ["/api/captures/:name", captureFile],

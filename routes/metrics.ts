@@ -29,6 +29,10 @@ export const handler = define.handlers({
       fdBudget: service.fds.toJSON(),
       process: processStats,
       http: state.http ?? null,
+      diagnoses: {
+        active: service.diagnoses.engine.activeByKind(),
+        total: service.diagnoses.engine.totals,
+      },
     });
     return new Response(body, {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },

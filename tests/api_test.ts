@@ -456,7 +456,7 @@ Deno.test("GET /api/events sends its first sockets snapshot with hello, whatever
   await using svc = startService();
   const ac = new AbortController();
   const res = await svc.app.fetch(
-    new Request("http://x/api/events?socketsMs=60000&packets=0", { signal: ac.signal }),
+    new Request("http://x/api/events?socketsMs=60000&packets=0&diagnoses=0", { signal: ac.signal }),
   );
   const seen: string[] = [];
   try {

@@ -272,7 +272,7 @@ Deno.test("client --help describes every command and each command's options", as
   assert.equal(top.code, 0);
   assert.match(
     top.stdout,
-    /^Usage: deno task client <echo\|multiconn\|app\|udp\|sink\|probe\|chat\|clients\|reverse\|frame\|discard\|chargen\|raw-frame\|tls-echo\|unix-echo> \[options\]/,
+    /^Usage: deno task client <echo\|multiconn\|app\|udp\|sink\|probe\|chat\|clients\|reverse\|frame\|discard\|chargen\|raw-frame\|tls-echo\|unix-echo\|doctor> \[options\]/,
   );
   for (
     const [name, usage] of [

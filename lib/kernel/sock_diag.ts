@@ -21,6 +21,9 @@ const INET_DIAG_REQ_LEN = 60;
 const INET_DIAG_MSG_LEN = 72;
 const INET_DIAG_REQ_BYTECODE = 1;
 const INET_DIAG_INFO = 2;
+const INET_DIAG_SKMEMINFO = 7;
+// Index of SK_MEMINFO_DROPS in the u32 array of INET_DIAG_SKMEMINFO (linux/sock_diag.h).
+const SK_MEMINFO_DROPS = 8;
 const INET_DIAG_BC_JMP = 1;
 const INET_DIAG_BC_S_GE = 2;
 const INET_DIAG_BC_S_LE = 3;
@@ -35,6 +38,8 @@ const IPPROTO_UDP = 17;
 const ALL_STATES = 0x1ffe;
 // Byte offsets in struct tcp_info (linux/tcp.h).
 const TCPI_RETRANSMITS = 2;
+const TCPI_PROBES = 3;
+const TCPI_BACKOFF = 4;
 const TCPI_SND_MSS = 16;
 const TCPI_LOST = 32;
 const TCPI_RTT = 68;
@@ -44,6 +49,9 @@ const TCPI_SND_CWND = 80;
 const TCPI_TOTAL_RETRANS = 100;
 const TCPI_BYTES_ACKED = 120;
 const TCPI_BYTES_RECEIVED = 128;
+const TCPI_DATA_SEGS_OUT = 156;
+const TCPI_DSACK_DUPS = 216;
+const TCPI_SND_WND = 228;
 // The ssthresh of a connection that has not yet left slow start.
 const TCP_INFINITE_SSTHRESH = 0x7fffffff;
 /** Ports beyond this many distinct ranges are filtered in JS: each costs 40 bytecode bytes. */
@@ -81,7 +89,8 @@ export function encodeSockDiagRequest(
   view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
   view.setUint32(8, seq, true);
   // idiag_ext asks for extra attributes, one bit per attribute type minus one.
-  const ext = transport === "tcp" ? 1 << (INET_DIAG_INFO - 1) : 0;
+  // UDP asks for the socket's memory counters, whose last one counts the datagrams dropped.
+  const ext = 1 << ((transport === "tcp" ? INET_DIAG_INFO : INET_DIAG_SKMEMINFO) - 1);
   if (family === "both") {
     // inet_diag_req: family (ignored by a dump), src_len, dst_len, ext, the 48-byte
     // inet_diag_sockid, then the states.
@@ -327,6 +336,11 @@ export class SockDiagDecoder {
         view.getUint32(at + 52, true), // idiag_expires is already in ms
         bytes[at + 3],
       );
+    } else {
+      const attr = findAttribute(view, at + INET_DIAG_MSG_LEN, end, INET_DIAG_SKMEMINFO);
+      if (attr >= 0 && view.getUint16(attr, true) >= 4 + 4 * (SK_MEMINFO_DROPS + 1)) {
+        info = { drops: view.getUint32(attr + 4 + 4 * SK_MEMINFO_DROPS, true) };
+      }
     }
     // One literal with every field, info included, so each row is one allocation of one shape.
     const row: KernelSocket = {
@@ -399,9 +413,6 @@ function readTcpInfo(
     timer: timer === 0 ? undefined : timerName(timer),
     timerMs: timer === 0 ? undefined : timerMs,
     retransmits: length > TCPI_RETRANSMITS ? view.getUint8(at + TCPI_RETRANSMITS) : retransmits,
-    totalRetrans: length >= TCPI_TOTAL_RETRANS + 4
-      ? view.getUint32(at + TCPI_TOTAL_RETRANS, true)
-      : undefined,
     rttMs: rtt === 0 ? undefined : rtt / 1000,
     rttVarMs: rtt === 0 ? undefined : view.getUint32(at + TCPI_RTTVAR, true) / 1000,
     cwnd: basic ? view.getUint32(at + TCPI_SND_CWND, true) : undefined,
@@ -410,6 +421,19 @@ function readTcpInfo(
     lostPackets: basic ? view.getUint32(at + TCPI_LOST, true) : undefined,
     bytesAcked: full ? uint64(view, at + TCPI_BYTES_ACKED) : undefined,
     bytesReceived: full ? uint64(view, at + TCPI_BYTES_RECEIVED) : undefined,
+    totalRetrans: length >= TCPI_TOTAL_RETRANS + 4
+      ? view.getUint32(at + TCPI_TOTAL_RETRANS, true)
+      : undefined,
+    backoff: length > TCPI_BACKOFF ? view.getUint8(at + TCPI_BACKOFF) : undefined,
+    probes: length > TCPI_PROBES ? view.getUint8(at + TCPI_PROBES) : undefined,
+    dataSegsOut: length >= TCPI_DATA_SEGS_OUT + 4
+      ? view.getUint32(at + TCPI_DATA_SEGS_OUT, true)
+      : undefined,
+    dsackDups: length >= TCPI_DSACK_DUPS + 4
+      ? view.getUint32(at + TCPI_DSACK_DUPS, true)
+      : undefined,
+    // Linux 5.4 added snd_wnd; an older kernel's shorter struct leaves it out.
+    sndWnd: length >= TCPI_SND_WND + 4 ? view.getUint32(at + TCPI_SND_WND, true) : undefined,
   };
 }
 

@@ -56,11 +56,16 @@ Deno.test("decodeSockDiag() reports a listener's accept queue and backlog", asyn
     uid: 0,
     info: {
       retransmits: 0,
-      totalRetrans: 0,
       cwnd: 10,
       lostPackets: 0,
       bytesAcked: 0,
       bytesReceived: 0,
+      totalRetrans: 0,
+      backoff: 0,
+      probes: 0,
+      sndWnd: 0,
+      dataSegsOut: 0,
+      dsackDups: 0,
     },
   });
 });
@@ -80,7 +85,6 @@ Deno.test("decodeSockDiag() reads tcp_info as ss -i shows it", async () => {
     uid: 0,
     info: {
       retransmits: 0,
-      totalRetrans: 0,
       rttMs: 0.025,
       rttVarMs: 0.012,
       cwnd: 10,
@@ -88,6 +92,12 @@ Deno.test("decodeSockDiag() reads tcp_info as ss -i shows it", async () => {
       lostPackets: 0,
       bytesAcked: 0,
       bytesReceived: 5,
+      totalRetrans: 0,
+      backoff: 0,
+      probes: 0,
+      sndWnd: 65536, // ss -i: snd_wnd:65536
+      dataSegsOut: 0,
+      dsackDups: 0,
     },
   });
   // ss: "timer:(keepalive,119min,0) ... rtt:0.029/0.016 ... cwnd:11 bytes_sent:5 bytes_acked:6"
@@ -238,7 +248,7 @@ Deno.test("encodeSockDiagRequest() asks for every state and tcp_info", () => {
   deepStrictEqual([...request.subarray(16, 20)], [10, 6, 2, 0]); // AF_INET6, TCP, INET_DIAG_INFO
   strictEqual(view.getUint32(20, true), 0x1ffe);
   const udp = encodeSockDiagRequest(4, "udp");
-  deepStrictEqual([...udp.subarray(16, 19)], [2, 17, 0]);
+  deepStrictEqual([...udp.subarray(16, 19)], [2, 17, 64]); // INET_DIAG_SKMEMINFO, for the drops
 });
 
 Deno.test("encodeSockDiagRequest() asks for TCP of both families with the older request", () => {

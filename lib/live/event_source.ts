@@ -24,6 +24,7 @@ import type {
 import type {
   ChatSnapshot,
   ClientRun,
+  Diagnosis,
   EndpointView,
   KernelStatus,
   SocketRecord,
@@ -62,6 +63,13 @@ export interface LiveService {
   readonly chat: { readonly version: number; snapshot(limit: number): ChatSnapshot };
   readonly launcher: { list(): ClientRun[] };
   readonly sink: { readonly draining: boolean };
+  /** The diagnoses (lib/diagnoses/monitor.ts); absent: no `diagnoses` event. */
+  readonly diagnoses?: {
+    readonly engine: { active(): Diagnosis[] };
+    subscribe(
+      listener: (change: { change: "appear" | "clear"; diagnosis: Diagnosis }) => void,
+    ): () => void;
+  };
 }
 
 /** What one stream asks for; the route has checked every field. */
@@ -84,6 +92,8 @@ export interface LiveEventsOptions {
   recent?: readonly string[];
   /** Packets per endpoint in `recent`. @default 12 */
   recentLimit?: number;
+  /** Send `diagnoses`: the active ones first, then each that appears or clears. @default true */
+  diagnoses?: boolean;
   /** The socket `socket` reports on. @default none: no `socket` */
   socket?: string;
   /** Send `chat`, the room whenever it changes. @default false */
@@ -264,6 +274,14 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
         clients(true);
         timers.push(setInterval(clients, ROOM_MS));
       }
+      let unsubscribe = () => {};
+      const diagnoses = service.diagnoses;
+      if ((options.diagnoses ?? true) && diagnoses !== undefined) {
+        send("diagnoses", { change: "snapshot", diagnoses: diagnoses.engine.active() });
+        unsubscribe = diagnoses.subscribe(({ change, diagnosis }) => {
+          if (!stopped) send("diagnoses", { change, diagnoses: [diagnosis] });
+        });
+      }
       const id = options.socket;
       if (id !== undefined) {
         socket(id);
@@ -271,6 +289,7 @@ export function liveEvents(service: LiveService, options: LiveEventsOptions): Li
       }
       return () => {
         stopped = true;
+        unsubscribe();
         clearTimeout(socketsTimer);
         timers.forEach(clearInterval);
       };

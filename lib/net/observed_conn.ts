@@ -53,6 +53,10 @@ export interface ConnContext {
 }
 
 let nextConnId = 1;
+// The window of a Nagle wait: Linux's delayed ACK is 40 ms at the least (TCP_DELACK_MIN) and
+// at most 200 ms; a little below 40 allows for timer granularity.
+const SPLIT_WAIT_MIN_MS = 30;
+const SPLIT_WAIT_MAX_MS = 250;
 const epoch = performance.timeOrigin;
 
 let clockValue = 0;
@@ -133,6 +137,8 @@ export class ObservedConn implements PacketSource {
    * messages; framed endpoints set it, the endpoint's read timeout sweeps on it.
    */
   partialSince: number | null = null;
+  /** Messages whose last part came 30-250 ms after their first (see trackMessage). */
+  splitWaits = 0;
   /** Seq of the newest packet-log entry this connection read, for annotations. */
   lastInSeq = 0;
   closedAt: number | null = null;
@@ -251,6 +257,12 @@ export class ObservedConn implements PacketSource {
    * message still incomplete, so trickled bytes do not reset it.
    */
   trackMessage(pending: boolean, completed: boolean): void {
+    if (completed && this.partialSince !== null) {
+      // A message finished that began in an earlier read: a wait of about 40 ms between its
+      // parts is a peer's Nagle holding the rest until our delayed ACK (lib/diagnoses).
+      const waited = this.lastActivity - this.partialSince;
+      if (waited >= SPLIT_WAIT_MIN_MS && waited <= SPLIT_WAIT_MAX_MS) this.splitWaits++;
+    }
     if (!pending) this.partialSince = null;
     else if (completed || this.partialSince === null) this.partialSince = this.lastActivity;
   }
@@ -352,7 +364,12 @@ export class ObservedConn implements PacketSource {
       bytesOut: this.bytesOut,
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
-      app: { rxBuffered: this.rxBuffered, txBuffered: this.txBuffered, paused: this.#paused },
+      app: {
+        rxBuffered: this.rxBuffered,
+        txBuffered: this.txBuffered,
+        paused: this.#paused,
+        splitWaits: this.splitWaits,
+      },
       kernel: null,
       openedAt: this.openedAt,
       closedAt: this.closedAt,

@@ -3,6 +3,7 @@
  * shared packet log and buffer pool, the idle sweeper, and the joined socket
  * view the API serves.
  */
+import { filterSockets } from "../view/socket_filter.ts";
 import { CaptureFiles } from "../capture/capture_files.ts";
 import { CAPTURE_RING_DEFAULTS, CaptureRing } from "../capture/capture_ring.ts";
 import { EventLog, LineWriter } from "../telemetry/event_log.ts";
@@ -30,6 +31,10 @@ import { readCertificate, selfSignedCertificate, type TlsCertificate } from "./t
 import { defaultUnixPath, listenUnix, removeUnixSocket } from "./unix_socket.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
 import type { KernelStatus } from "../view/api_types.ts";
+import { DiagnosisMonitor, type DiagnosisMonitorOptions } from "../diagnoses/monitor.ts";
+import { readNetCounters } from "../kernel/net_counters.ts";
+import { Scenarios, type ScenariosOptions } from "../diagnoses/scenarios.ts";
+import { timeWaitLimit } from "../diagnoses/rules.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -122,6 +127,13 @@ export interface ServiceOptions {
    */
   rawLab?: boolean;
   /**
+   * The diagnoses' timer and thresholds (lib/diagnoses); `intervalMs: 0` runs no timer.
+   * @default every 1000 ms, the thresholds of lib/diagnoses/engine.ts and rules.ts
+   */
+  diagnoses?: DiagnosisMonitorOptions;
+  /** The reproduce scenarios' hold time and limits (lib/diagnoses/scenarios.ts). */
+  scenarios?: ScenariosOptions;
+  /**
    * The dashboard's `--token`: a secret masked (as `*`) in every copy the
    * service records (packet log, capture, capture files, notes, spans). @default none
    */
@@ -183,6 +195,10 @@ export class Service {
   readonly unixPath: string;
   /** Masks the dashboard's token in everything recorded; null without a token. */
   readonly redactor: Redactor | null;
+  /** The diagnoses of the service's sockets, sampled on a timer (lib/diagnoses). */
+  readonly diagnoses: DiagnosisMonitor;
+  /** The scenarios that reproduce each diagnosis against the service itself. */
+  readonly scenarios: Scenarios;
   #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
@@ -242,6 +258,21 @@ export class Service {
         sink = this.#lines.write;
       }
       events = new EventLog(sink);
+    }
+    this.diagnoses = new DiagnosisMonitor(this, {
+      readCounters: () => readNetCounters(),
+      ...options.diagnoses,
+    });
+    this.scenarios = new Scenarios({
+      address: (name) => this.registry.endpoints.get(name)?.address ?? undefined,
+      fault: (name) => this.tcp.get(name)!.faults.fault,
+      setFault: (name, fault) => this.tcp.get(name)!.setFault(fault),
+      sockets: async (filter) => [...filterSockets(await this.sockets(), filter)],
+      timeWaitLimit: () => timeWaitLimit(this.diagnoses.portRange, this.diagnoses.thresholds),
+    }, options.scenarios);
+    if (events !== null) {
+      const log = events;
+      this.diagnoses.subscribe((change) => log.diagnosis(change));
     }
     this.log.tap = composeTaps([this.capture, this.tracing, events]);
     const ctx: ServiceContext = {
@@ -353,6 +384,7 @@ export class Service {
     }, reading.source));
     this.#sweeper = setInterval(() => this.#sweep(), 1000);
     this.#sweeper.unref();
+    this.diagnoses.start();
   }
 
   /** Every endpoint's bound address. */
@@ -385,6 +417,7 @@ export class Service {
       records = joinKernel(records, kernel, this.addresses().filter((a) => a.transport !== "unix"));
     }
     if (unix !== null) this.#joinUnix(records, unix);
+    this.#markDiagnoses(records);
     return records;
   }
 
@@ -398,7 +431,19 @@ export class Service {
     }
     const kernel = await this.#sampleKernel();
     const record = live.snapshot();
-    return kernel === null ? record : joinKernel([record], kernel, [])[0];
+    const joined = kernel === null ? record : joinKernel([record], kernel, [])[0];
+    this.#markDiagnoses([joined]);
+    return joined;
+  }
+
+  /** Sets `diagnoses` (the kinds active) on the records that have any. */
+  #markDiagnoses(records: SocketRecord[]): void {
+    const kinds = this.diagnoses.engine.kindsBySocket();
+    if (kinds.size === 0) return;
+    for (const r of records) {
+      const list = kinds.get(r.id);
+      if (list !== undefined) r.diagnoses = list;
+    }
   }
 
   /** Closes one live connection (as TCPView can); false if there is no such connection. */
@@ -419,6 +464,8 @@ export class Service {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
+    this.diagnoses?.stop();
+    await this.scenarios?.close();
     this.launcher.close();
     await Promise.all([
       ...[...this.tcp.values()].map((e) => e.close()),

@@ -1,5 +1,7 @@
 /** Shapes shared by the registry, the kernel view and the API. */
 
+import type { DiagnosisKind } from "../diagnoses/types.ts";
+
 /** An address as `ss` prints it: host and port. */
 export interface Address {
   hostname: string;
@@ -92,6 +94,18 @@ export interface KernelSocketInfo {
   bytesAcked?: number;
   bytesReceived?: number;
   lostPackets?: number;
+  /** tcpi_data_segs_out: segments with data sent, retransmissions included. */
+  dataSegsOut?: number;
+  /** tcpi_dsack_dups: retransmissions the peer reported as duplicates (D-SACK): spurious ones. */
+  dsackDups?: number;
+  /** tcpi_backoff: exponential backoff of the retransmission timer (grows while nothing is acknowledged). */
+  backoff?: number;
+  /** tcpi_probes: unanswered zero-window or keep-alive probes. */
+  probes?: number;
+  /** tcpi_snd_wnd: the window the peer last advertised, bytes (Linux 5.4+). */
+  sndWnd?: number;
+  /** UDP: datagrams the kernel dropped for this socket (SK_MEMINFO_DROPS). */
+  drops?: number;
 }
 
 /** What kind of row a socket record is. */
@@ -126,7 +140,16 @@ export interface SocketRecord {
   bytesOut: number;
   messagesIn: number;
   messagesOut: number;
-  app: { rxBuffered: number; txBuffered: number; paused?: boolean } | null;
+  app: {
+    rxBuffered: number;
+    txBuffered: number;
+    paused?: boolean;
+    /**
+     * Framed endpoints: messages whose last part arrived 30-250 ms after their first, the
+     * signature of a peer's Nagle waiting for our delayed ACK.
+     */
+    splitWaits?: number;
+  } | null;
   kernel: KernelView | null;
   /** The process holding the socket open, where the kernel view can tell (peer rows too). */
   process?: ProcessOwner;
@@ -134,4 +157,6 @@ export interface SocketRecord {
   closedAt: number | null;
   closeReason: string | null;
   lastActivity: number | null;
+  /** Kinds of the diagnoses active on this socket (lib/diagnoses); absent when none. */
+  diagnoses?: DiagnosisKind[];
 }

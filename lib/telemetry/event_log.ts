@@ -10,6 +10,21 @@
  */
 import type { PacketSource, PacketTap } from "../capture/packet_log.ts";
 import { isErrorReason } from "./tracing.ts";
+import type { DiagnosisChange } from "../diagnoses/engine.ts";
+
+/** A diagnosis that appeared or cleared, as written (lib/diagnoses). */
+export interface DiagnosisLine {
+  /** ISO 8601 time. */
+  ts: string;
+  event: "diagnosis";
+  change: "appear" | "clear";
+  id: string;
+  kind: string;
+  severity: string;
+  socket: string | null;
+  endpoint: string | null;
+  summary: string;
+}
 
 /** One event line, as written. */
 export interface EventLine {
@@ -70,6 +85,22 @@ export class EventLog implements PacketTap {
       this.#emit({ ...base(src, ts), event: "error", kind: errorKindOf(reason), reason });
     }
     this.#emit(line);
+  }
+
+  /** Writes a line for a diagnosis that appeared or cleared. */
+  diagnosis({ change, diagnosis: d }: DiagnosisChange): void {
+    const line: DiagnosisLine = {
+      ts: new Date(d.until ?? Date.now()).toISOString(),
+      event: "diagnosis",
+      change,
+      id: d.id,
+      kind: d.kind,
+      severity: d.severity,
+      socket: d.socket,
+      endpoint: d.endpoint,
+      summary: d.summary,
+    };
+    this.#write(JSON.stringify(line));
   }
 
   #emit(line: EventLine): void {

@@ -26,6 +26,8 @@ export interface MetricsInput {
   process?: ProcessStats | null;
   /** The dashboard's HTTP server and event streams; null or absent leaves those families out. */
   http?: HttpStats | null;
+  /** Diagnoses active and appeared, per kind (lib/diagnoses); absent leaves those families out. */
+  diagnoses?: { active: Record<string, number>; total: Record<string, number> } | null;
 }
 
 /** A number as Prometheus reads it (bounds like 0.00005 stay decimal). */
@@ -360,6 +362,17 @@ export function renderMetrics(input: MetricsInput): string {
       "Event streams closed because their client stayed behind (--sse-max-behind).",
       http.sseDropped,
     );
+  }
+  const diagnoses = input.diagnoses ?? null;
+  if (diagnoses !== null) {
+    family("sockscope_diagnoses_active", "gauge", "Diagnoses active now, by kind.");
+    for (const [kind, n] of Object.entries(diagnoses.active)) {
+      lines.push(`sockscope_diagnoses_active{kind="${escapeLabel(kind)}"} ${n}`);
+    }
+    family("sockscope_diagnoses_total", "counter", "Diagnoses that appeared, by kind.");
+    for (const [kind, n] of Object.entries(diagnoses.total)) {
+      lines.push(`sockscope_diagnoses_total{kind="${escapeLabel(kind)}"} ${n}`);
+    }
   }
   family("sockscope_uptime_seconds", "gauge", "Seconds since the service started.");
   lines.push(`sockscope_uptime_seconds ${input.uptimeSeconds.toFixed(3)}`);

@@ -9,6 +9,8 @@
  * No runtime code, no Deno.
  */
 import type { EndpointRecord } from "../net/registry.ts";
+import type { Diagnosis } from "../diagnoses/types.ts";
+import type { ScenarioRun } from "../diagnoses/scenarios.ts";
 
 export type {
   Address,
@@ -24,6 +26,24 @@ export type { ClientRun } from "../net/launcher.ts";
 export type { EndpointRecord } from "../net/registry.ts";
 export type { ChatMessage, ChatParticipant, ChatSnapshot } from "../net/endpoints/chat.ts";
 export type { Fault, FaultMode } from "./fault.ts";
+export type {
+  Diagnosis,
+  DiagnosisKind,
+  Evidence,
+  EvidenceSource,
+  Severity,
+} from "../diagnoses/types.ts";
+export type { ScenarioRun, ScenarioState } from "../diagnoses/scenarios.ts";
+
+/** `GET /api/diagnoses` (`?active=1`: only the active ones). */
+export interface DiagnosesResponse {
+  diagnoses: Diagnosis[];
+}
+
+/** `GET /api/diagnoses/reproduce`: every kind's scenario and its latest run. */
+export interface ScenariosResponse {
+  scenarios: ScenarioRun[];
+}
 
 /** Whether the kernel view is available, and why not. */
 export interface KernelStatus {

@@ -6,6 +6,7 @@
 import type {
   ChatSnapshot,
   ClientRun,
+  Diagnosis,
   EndpointView,
   KernelStatus,
   PacketEntry,
@@ -72,6 +73,14 @@ export interface LiveEvents {
   /** The chat room (`?chat=1`) as `GET /api/chat` shows it, when it changes. */
   chat: ChatSnapshot;
   clients: ClientsEvent;
+  /** A diagnosis that appeared or cleared (`until` set), as it happens; `diagnoses=0` for none. */
+  diagnoses: DiagnosesEvent;
+}
+
+/** A diagnosis that appeared or cleared; the first event carries every active one. */
+export interface DiagnosesEvent {
+  change: "appear" | "clear" | "snapshot";
+  diagnoses: Diagnosis[];
 }
 
 /** An event's name. */

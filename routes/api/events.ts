@@ -13,8 +13,9 @@ import { sseResponse } from "../../lib/web/sse.ts";
  * at most `batch`), `recent` (the newest `recentLimit` packets of each
  * endpoint in `recent`, when they change), `socket` (the socket `socket`,
  * every second), `chat` (`chat=1`: the room with its newest `chatLimit`
- * messages, when it changes) and `clients` (`clients=1`: the launcher's runs
- * and the sink's switch, when they change).
+ * messages, when it changes), `clients` (`clients=1`: the launcher's runs
+ * and the sink's switch, when they change) and `diagnoses` (`diagnoses=0`
+ * for none; the active ones first, then each one that appears or clears).
  *
  * A client that reads slower than events come gets the newest snapshot of
  * each kind, and packet batches merged (the newest `batch` entries, the rest
@@ -43,6 +44,7 @@ export const handler = define.handlers({
       chat: url.searchParams.get("chat") === "1",
       chatLimit: intParam(url, "chatLimit", { min: 0, max: 200, fallback: 50 }),
       clients: url.searchParams.get("clients") === "1",
+      diagnoses: url.searchParams.get("diagnoses") !== "0",
     });
     return sseResponse(req.signal, events.run, {
       maxBehindMs: state.sseMaxBehindMs,

@@ -1,0 +1,146 @@
+/**
+ * Runs the diagnosis engine on a timer against the running service: each
+ * tick takes the joined socket rows (reusing the kernel table's cached
+ * sample), the recently closed sockets and the system counters, feeds them to
+ * the engine and tells subscribers what appeared or cleared. The ticks keep
+ * to a share of one core: at 10,000 connections a joined snapshot costs tens
+ * of ms, so the interval stretches rather than the service slowing down.
+ */
+import type { NetCountersReading } from "../kernel/net_counters.ts";
+import type { SocketRecord } from "../net/types.ts";
+import { type DiagnosisChange, DiagnosisEngine, type DiagnosisEngineOptions } from "./engine.ts";
+import type { WireEvidence } from "./types.ts";
+import type { RuleThresholds } from "./rules.ts";
+
+/** Share of one core the ticks may take. */
+export const DIAGNOSIS_BUDGET = 0.05;
+
+/** What the monitor reads of the service (lib/net/service.ts `Service`). */
+export interface DiagnosedService {
+  sockets(filter: Record<never, never>, options: { kernelMaxAgeMs?: number }): Promise<
+    SocketRecord[]
+  >;
+  readonly registry: { closed(): SocketRecord[] };
+  readonly kernelStatus: { available: boolean };
+}
+
+/** Options for {@linkcode DiagnosisMonitor}. */
+export interface DiagnosisMonitorOptions extends DiagnosisEngineOptions {
+  /** Interval between ticks, ms; 0 runs no timer (ticks only on demand). @default 1000 */
+  intervalMs?: number;
+  /** Reads the system counters and the port range. @default none: counters null */
+  readCounters?: () => Promise<NetCountersReading>;
+  /** Epoch ms. @default Date.now */
+  now?: () => number;
+}
+
+/** Listens for diagnoses that appear or clear. */
+export type DiagnosisListener = (change: DiagnosisChange) => void;
+
+/** The engine on a timer, with subscribers. */
+export class DiagnosisMonitor {
+  /** The engine: active diagnoses, history, totals. */
+  readonly engine: DiagnosisEngine;
+  /** The wire view's evidence; the lead connects lib/wire here. null while it is off. */
+  wire: WireEvidence | null = null;
+  /** Milliseconds the last tick took (snapshot, counters and rules). */
+  lastTookMs = 0;
+  /** The ephemeral port range of the last tick, null until known. */
+  portRange: readonly [number, number] | null = null;
+  /** The rules' thresholds, as given. */
+  readonly thresholds: RuleThresholds;
+  /** The interval in force: `intervalMs`, or longer when ticks cost more. */
+  intervalMs: number;
+  #service: DiagnosedService;
+  #baseMs: number;
+  #readCounters: (() => Promise<NetCountersReading>) | null;
+  #now: () => number;
+  #listeners = new Set<DiagnosisListener>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<DiagnosisChange[]> | null = null;
+  #stopped = false;
+
+  /** Makes a monitor of `service`; {@linkcode start} runs its timer. */
+  constructor(service: DiagnosedService, options: DiagnosisMonitorOptions = {}) {
+    const { intervalMs = 1000, readCounters, now, ...engine } = options;
+    if (!(intervalMs >= 0)) {
+      throw new RangeError(`Cannot make DiagnosisMonitor: intervalMs "${intervalMs}" is negative`);
+    }
+    this.#now = now ?? Date.now;
+    // Closes from the service's start on are news, also those before the first tick.
+    this.engine = new DiagnosisEngine({ startedAt: this.#now(), ...engine });
+    this.thresholds = engine;
+    this.#service = service;
+    this.#baseMs = intervalMs;
+    this.intervalMs = intervalMs;
+    this.#readCounters = readCounters ?? null;
+  }
+
+  /** Calls `listener` for each diagnosis that appears or clears; returns the unsubscribe. */
+  subscribe(listener: DiagnosisListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Starts the timer (unref'd: it never keeps the process alive). */
+  start(): void {
+    if (this.#baseMs === 0 || this.#stopped || this.#timer !== undefined) return;
+    this.#schedule(this.#baseMs);
+  }
+
+  /** Stops the timer for good. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Takes one sample now (concurrent callers share it); resolves to what changed. */
+  tick(): Promise<DiagnosisChange[]> {
+    this.#running ??= this.#tick().finally(() => this.#running = null);
+    return this.#running;
+  }
+
+  async #tick(): Promise<DiagnosisChange[]> {
+    const started = performance.now();
+    const [sockets, reading] = await Promise.all([
+      this.#service.sockets({}, { kernelMaxAgeMs: Math.max(this.intervalMs, 250) }),
+      this.#readCounters === null
+        ? Promise.resolve({ counters: null, portRange: null })
+        : this.#readCounters().catch(() => ({ counters: null, portRange: null })),
+    ]);
+    if (reading.portRange !== null) this.portRange = reading.portRange;
+    const changes = this.engine.update({
+      now: this.#now(),
+      sockets,
+      closed: this.#service.registry.closed(),
+      netstat: reading.counters,
+      portRange: reading.portRange,
+      wire: this.wire,
+      kernel: this.#service.kernelStatus.available,
+    });
+    this.lastTookMs = performance.now() - started;
+    for (const change of changes) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(change);
+        } catch {
+          // A listener's failure (a closed stream) is its own.
+        }
+      }
+    }
+    return changes;
+  }
+
+  #schedule(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.tick().catch(() => []).then(() => {
+        if (this.#stopped) return;
+        this.intervalMs = Math.max(this.#baseMs, Math.ceil(this.lastTookMs / DIAGNOSIS_BUDGET));
+        this.#schedule(this.intervalMs);
+      });
+    }, ms);
+    this.#timer.unref();
+  }
+}

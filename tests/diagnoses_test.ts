@@ -1,0 +1,278 @@
+/**
+ * Diagnoses over real sockets: each loopback scenario makes its diagnosis
+ * appear within 5 s with evidence, and clear after the situation ends; a
+ * healthy mixed load raises none; the API, /metrics, the event stream, the
+ * JSON log and `client doctor` show them.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { runLoad } from "../bench/load.ts";
+import { main as cli } from "../cli.ts";
+import type { Diagnosis, DiagnosisKind } from "../lib/diagnoses/types.ts";
+import type { ScenarioRun } from "../lib/diagnoses/scenarios.ts";
+import { type CliIo } from "../lib/cli/io.ts";
+import {
+  AppReader,
+  appRequest,
+  closeQuietly,
+  connect,
+  HOST,
+  startService,
+  type TestService,
+  waitFor,
+} from "./_helpers.ts";
+
+const APPEAR_MS = 5000;
+// Clearing waits for the hold (events), then clearMs without the condition, at 1 s ticks.
+const CLEAR_MS = 20_000;
+
+async function active(svc: TestService): Promise<Diagnosis[]> {
+  const res = await svc.api<{ diagnoses: Diagnosis[] }>("/api/diagnoses?active=1");
+  strictEqual(res.status, 200);
+  return res.body.diagnoses;
+}
+
+async function appears(svc: TestService, kind: DiagnosisKind): Promise<Diagnosis> {
+  const d = await waitFor(
+    `an active "${kind}" diagnosis`,
+    async () => (await active(svc)).find((d) => d.kind === kind),
+    { timeoutMs: APPEAR_MS, intervalMs: 100 },
+  );
+  ok(d.evidence.length > 0, "evidence");
+  ok(d.summary.length > 0 && d.advice.length > 0);
+  strictEqual(d.until, null);
+  return d;
+}
+
+async function clears(svc: TestService, kind: DiagnosisKind): Promise<void> {
+  await waitFor(
+    `"${kind}" to clear`,
+    async () => !(await active(svc)).some((d) => d.kind === kind),
+    { timeoutMs: CLEAR_MS, intervalMs: 200 },
+  );
+  const all = await svc.api<{ diagnoses: Diagnosis[] }>("/api/diagnoses");
+  ok(all.body.diagnoses.some((d) => d.kind === kind && d.until !== null), "kept with until");
+}
+
+async function reproduce(svc: TestService, kind: DiagnosisKind): Promise<void> {
+  const res = await svc.api<ScenarioRun>("/api/diagnoses/reproduce", {
+    method: "POST",
+    body: JSON.stringify({ kind }),
+  });
+  strictEqual(res.status, 202, JSON.stringify(res.body));
+  strictEqual(res.body.state, "running");
+}
+
+async function scenarioEnded(svc: TestService, kind: DiagnosisKind): Promise<ScenarioRun> {
+  const run = await svc.service.scenarios.finished(kind);
+  strictEqual(run.state, "done", run.note ?? "");
+  return run;
+}
+
+function diagService(options: Parameters<typeof startService>[0] = {}): TestService {
+  return startService({ scenarios: { holdMs: 4000 }, ...options });
+}
+
+for (
+  const kind of [
+    "peer-not-reading",
+    "service-not-reading",
+    "nagle-delayed-ack",
+    "reset-with-unread-data",
+  ] as const
+) {
+  Deno.test(`diagnoses: the ${kind} scenario makes it appear, then clear`, async () => {
+    await using svc = diagService();
+    await reproduce(svc, kind);
+    const d = await appears(svc, kind);
+    if (d.socket !== null && kind !== "reset-with-unread-data") {
+      // The socket row carries the kind while it is active.
+      const row = (await svc.sockets()).find((r) => r.id === d.socket);
+      ok(row?.diagnoses?.includes(kind), `row ${d.socket} carries ${kind}`);
+    }
+    await scenarioEnded(svc, kind);
+    await clears(svc, kind);
+  });
+}
+
+Deno.test("diagnoses: accept-queue-overflow from pause-accept and a burst of connects", async () => {
+  await using svc = diagService({ backlog: 16, listeners: 1 });
+  await reproduce(svc, "accept-queue-overflow");
+  const d = await appears(svc, "accept-queue-overflow");
+  strictEqual(d.endpoint, "echo");
+  strictEqual(d.severity, "problem");
+  await scenarioEnded(svc, "accept-queue-overflow");
+  await clears(svc, "accept-queue-overflow");
+});
+
+Deno.test("diagnoses: time-wait-pileup from a burst of short connections", async () => {
+  // A low threshold keeps the burst short; TIME_WAIT lasts 60 s, so clearing is not awaited.
+  await using svc = diagService({ diagnoses: { timeWaitMin: 100, timeWaitShare: 0 } });
+  await reproduce(svc, "time-wait-pileup");
+  const d = await appears(svc, "time-wait-pileup");
+  strictEqual(d.endpoint, "echo");
+  ok(Number(d.evidence[0].value) >= 100);
+  await scenarioEnded(svc, "time-wait-pileup");
+});
+
+Deno.test("diagnoses: udp-receive-drops from a burst into the udp endpoint", async () => {
+  await using svc = diagService();
+  await reproduce(svc, "udp-receive-drops");
+  const d = await appears(svc, "udp-receive-drops");
+  ok(d.evidence.some((e) => e.source === "kernel" && Number(e.value) > 0));
+  await scenarioEnded(svc, "udp-receive-drops");
+  await clears(svc, "udp-receive-drops");
+});
+
+Deno.test("diagnoses: a healthy mixed load raises none", async () => {
+  await using svc = diagService();
+  const seen: Diagnosis[] = [];
+  const unsubscribe = svc.service.diagnoses.subscribe((c) => seen.push(c.diagnosis));
+  const stop = AbortSignal.timeout(4000);
+  const appLoad = async () => {
+    const conn = await connect(svc.port("app"));
+    const reader = new AppReader(conn);
+    let n = 0;
+    try {
+      while (!stop.aborted && n < 100_000) {
+        await conn.write(appRequest("search", `q${n++}`));
+        await reader.next();
+      }
+    } finally {
+      closeQuietly(conn);
+    }
+  };
+  const udpLoad = async () => {
+    const sock = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+    const to = { transport: "udp" as const, hostname: HOST, port: svc.port("udp") };
+    let n = 0;
+    try {
+      while (!stop.aborted && n < 100_000) {
+        await sock.send(new TextEncoder().encode(`ping ${n++}`), to);
+        await sock.receive();
+      }
+    } finally {
+      sock.close();
+    }
+  };
+  await Promise.all([
+    runLoad({
+      mode: "throughput",
+      port: svc.port("echo"),
+      conns: 8,
+      size: 16384,
+      seconds: 3,
+      warmup: 0.2,
+      window: 131072,
+      serverPid: null,
+      clkTck: 100,
+    }),
+    runLoad({
+      mode: "rtt",
+      port: svc.port("echo"),
+      conns: 4,
+      size: 64,
+      seconds: 3,
+      warmup: 0.2,
+      window: 131072,
+      serverPid: null,
+      clkTck: 100,
+    }),
+    appLoad(),
+    appLoad(),
+    udpLoad(),
+  ]);
+  // Two more ticks after the load, for a condition that needed the last samples.
+  await svc.service.diagnoses.tick();
+  await svc.service.diagnoses.tick();
+  unsubscribe();
+  deepStrictEqual(seen.map((d) => `${d.kind}: ${d.summary}`), []);
+  deepStrictEqual(await active(svc), []);
+});
+
+Deno.test("diagnoses: /metrics, the events stream and the JSON log show them", async () => {
+  const lines: string[] = [];
+  await using svc = diagService({ logFormat: "json", eventSink: (l) => lines.push(l) });
+  const events = await svc.app.fetch(new Request("http://x/api/events?sockets=0&packets=0"));
+  const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const readUntil = async (needle: string) => {
+    const deadline = Date.now() + APPEAR_MS + 2000;
+    while (!text.includes(needle) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    return text.includes(needle);
+  };
+  ok(await readUntil('"change":"snapshot"'), "snapshot event first");
+  await reproduce(svc, "peer-not-reading");
+  await appears(svc, "peer-not-reading");
+  ok(await readUntil('"change":"appear"'), "appear event");
+  await reader.cancel();
+  const metrics = await (await svc.app.fetch(new Request("http://x/metrics"))).text();
+  ok(metrics.includes('sockscope_diagnoses_active{kind="peer-not-reading"} 1'), metrics);
+  ok(metrics.includes('sockscope_diagnoses_total{kind="peer-not-reading"} 1'));
+  ok(metrics.includes('sockscope_diagnoses_active{kind="udp-receive-drops"} 0'));
+  const line = lines.map((l) => JSON.parse(l)).find((l) => l.event === "diagnosis");
+  strictEqual(line?.change, "appear");
+  strictEqual(line?.kind, "peer-not-reading");
+  await svc.service.scenarios.close();
+});
+
+Deno.test("diagnoses: POST /api/diagnoses/reproduce checks its body; GET lists every kind", async () => {
+  await using svc = diagService();
+  const bad = await svc.api("/api/diagnoses/reproduce", {
+    method: "POST",
+    body: JSON.stringify({ kind: "nope" }),
+  });
+  strictEqual(bad.status, 400);
+  const vanished = await svc.api("/api/diagnoses/reproduce", {
+    method: "POST",
+    body: JSON.stringify({ kind: "peer-vanished" }),
+  });
+  strictEqual(vanished.status, 409);
+  const list = await svc.api<{ scenarios: ScenarioRun[] }>("/api/diagnoses/reproduce");
+  strictEqual(list.body.scenarios.length, 9);
+  strictEqual(list.body.scenarios.find((s) => s.kind === "peer-vanished")?.state, "unavailable");
+  strictEqual((await svc.api("/api/diagnoses?active=2")).status, 400);
+});
+
+function captureIo(): CliIo & { out: string; err: string } {
+  const io = {
+    out: "",
+    err: "",
+    stdout(text: string) {
+      io.out += text;
+    },
+    stderr(text: string) {
+      io.err += text;
+    },
+    progress: false,
+  };
+  return io as unknown as CliIo & { out: string; err: string };
+}
+
+Deno.test("client doctor: exit 0 with no problem, 1 with one, --json", async () => {
+  await using svc = diagService();
+  await using server = Deno.serve(
+    { hostname: HOST, port: 0, onListen() {} },
+    svc.app.fetch,
+  );
+  const url = `http://${HOST}:${server.addr.port}`;
+  const calm = captureIo();
+  strictEqual(await cli(["doctor", "--url", url], calm), 0);
+  ok(calm.out.includes("No active diagnoses"), calm.out);
+  await reproduce(svc, "service-not-reading");
+  await appears(svc, "service-not-reading");
+  const sick = captureIo();
+  strictEqual(await cli(["doctor", "--url", url], sick), 1);
+  ok(sick.out.includes("[problem] service-not-reading"), sick.out);
+  const json = captureIo();
+  strictEqual(await cli(["doctor", "--json", "--url", url], json), 1);
+  const parsed = JSON.parse(json.out);
+  strictEqual(parsed.command, "doctor");
+  ok(parsed.problems >= 1);
+  const down = captureIo();
+  strictEqual(await cli(["doctor", "--url", "http://127.0.0.1:1", "--timeout", "2"], down), 1);
+  await svc.service.scenarios.close();
+});
