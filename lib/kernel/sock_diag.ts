@@ -238,6 +238,44 @@ export class SockDiagError extends Error {
   }
 }
 
+/**
+ * Walks the netlink messages of one reply chunk: hands each diag message's body (from after its
+ * header to its end) to `onMessage`, throws on an error reply or a message that overruns the
+ * chunk, and returns true once the dump's NLMSG_DONE is seen. `tcpdiag`: the older reply type
+ * (TCPDIAG_GETSOCK) counts as a diag message too.
+ */
+function walkReplies(
+  chunk: Uint8Array,
+  what: string,
+  tcpdiag: boolean,
+  onMessage: (view: DataView, at: number, end: number) => void,
+): boolean {
+  const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  let done = false;
+  let at = 0;
+  while (at + NLMSG_HDRLEN <= chunk.length) {
+    const length = view.getUint32(at, true);
+    if (length < NLMSG_HDRLEN || at + length > chunk.length) {
+      throw new SyntaxError(
+        `Cannot decode ${what} reply: message length "${length}" at byte ${at} overruns the chunk`,
+      );
+    }
+    const type = view.getUint16(at + 4, true);
+    if (type === SOCK_DIAG_BY_FAMILY || (tcpdiag && type === TCPDIAG_GETSOCK)) {
+      onMessage(view, at + NLMSG_HDRLEN, at + length);
+    } else if (type === NLMSG_DONE || type === NLMSG_ERROR) {
+      const error = length >= NLMSG_HDRLEN + 4 ? view.getInt32(at + NLMSG_HDRLEN, true) : 0;
+      if (error < 0) throw new SockDiagError(-error);
+      if (type === NLMSG_DONE) done = true;
+    }
+    at += (length + 3) & ~3;
+  }
+  if (at < chunk.length) {
+    throw new SyntaxError(`Cannot decode ${what} reply: "${chunk.length - at}" trailing bytes`);
+  }
+  return done;
+}
+
 /** Options for {@linkcode SockDiagDecoder}. */
 export interface SockDiagDecoderOptions {
   /** Keeps a row only when this returns true; checked on the ports before the row is built. */
@@ -284,28 +322,9 @@ export class SockDiagDecoder {
 
   /** Decodes every message in `chunk`; returns true once the dump is complete. */
   push(chunk: Uint8Array): boolean {
-    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    let at = 0;
-    while (at + NLMSG_HDRLEN <= chunk.length) {
-      const length = view.getUint32(at, true);
-      if (length < NLMSG_HDRLEN || at + length > chunk.length) {
-        throw new SyntaxError(
-          `Cannot decode sock_diag reply: message length "${length}" at byte ${at} overruns the chunk`,
-        );
-      }
-      const type = view.getUint16(at + 4, true);
-      if (type === SOCK_DIAG_BY_FAMILY || type === TCPDIAG_GETSOCK) {
-        this.#message(chunk, view, at + NLMSG_HDRLEN, at + length);
-      } else if (type === NLMSG_DONE || type === NLMSG_ERROR) {
-        const error = length >= NLMSG_HDRLEN + 4 ? view.getInt32(at + NLMSG_HDRLEN, true) : 0;
-        if (error < 0) throw new SockDiagError(-error);
-        if (type === NLMSG_DONE) this.#done = true;
-      }
-      at += (length + 3) & ~3;
-    }
-    if (at < chunk.length) {
-      throw new SyntaxError(`Cannot decode sock_diag reply: "${chunk.length - at}" trailing bytes`);
-    }
+    if (
+      walkReplies(chunk, "sock_diag", true, (view, at, end) => this.#message(chunk, view, at, end))
+    ) this.#done = true;
     return this.#done;
   }
 
@@ -517,25 +536,9 @@ export class UnixDiagDecoder {
 
   /** Decodes every message in `chunk`; returns true once the dump is complete. */
   push(chunk: Uint8Array): boolean {
-    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    let at = 0;
-    while (at + NLMSG_HDRLEN <= chunk.length) {
-      const length = view.getUint32(at, true);
-      if (length < NLMSG_HDRLEN || at + length > chunk.length) {
-        throw new SyntaxError(
-          `Cannot decode unix_diag reply: message length "${length}" at byte ${at} overruns the chunk`,
-        );
-      }
-      const type = view.getUint16(at + 4, true);
-      if (type === SOCK_DIAG_BY_FAMILY) {
-        this.#message(chunk, view, at + NLMSG_HDRLEN, at + length);
-      } else if (type === NLMSG_DONE || type === NLMSG_ERROR) {
-        const error = length >= NLMSG_HDRLEN + 4 ? view.getInt32(at + NLMSG_HDRLEN, true) : 0;
-        if (error < 0) throw new SockDiagError(-error);
-        if (type === NLMSG_DONE) this.#done = true;
-      }
-      at += (length + 3) & ~3;
-    }
+    if (
+      walkReplies(chunk, "unix_diag", false, (view, at, end) => this.#message(chunk, view, at, end))
+    ) this.#done = true;
     return this.#done;
   }
 
