@@ -584,15 +584,7 @@ async function runEcho(
     const received = await readFull(conn, expected);
     const now = performance.now();
     state.waitingSince[index] = 0;
-    if (received < m.length) {
-      throw new Deno.errors.UnexpectedEof(
-        `Connection closed after ${received} of ${m.length} bytes of message ${k + 1}`,
-      );
-    }
-    if (!sameBytes(expected, m)) {
-      state.mismatches++;
-      throw new Deno.errors.InvalidData(`Echo of message ${k + 1} differs from what was sent`);
-    }
+    checkEcho(state, m, expected, received, k);
     state.latency.add(now - started);
     state.intervalLatency?.add(now - started);
     state.received.messages++;
@@ -663,15 +655,7 @@ async function runBidir(
       const received = await readFull(conn, expected);
       const now = performance.now();
       state.waitingSince[index] = 0;
-      if (received < m.length) {
-        throw new Deno.errors.UnexpectedEof(
-          `Connection closed after ${received} of ${m.length} bytes of message ${k + 1}`,
-        );
-      }
-      if (!sameBytes(expected, m)) {
-        state.mismatches++;
-        throw new Deno.errors.InvalidData(`Echo of message ${k + 1} differs from what was sent`);
-      }
+      checkEcho(state, m, expected, received, k);
       const ms = now - sentAt[k % BIDIR_WINDOW];
       state.latency.add(ms);
       state.intervalLatency?.add(ms);
@@ -731,6 +715,25 @@ async function runReverse(
   } finally {
     // Half-close rather than close: closing with the generator's bytes unread would reset it.
     await drainAndClose(conn, o.timeoutMs);
+  }
+}
+
+/** Throws unless the echo of message `k` came back whole (`received` bytes) and equal to `sent`. */
+function checkEcho(
+  state: { mismatches: number },
+  sent: Uint8Array,
+  echo: Uint8Array,
+  received: number,
+  k: number,
+): void {
+  if (received < sent.length) {
+    throw new Deno.errors.UnexpectedEof(
+      `Connection closed after ${received} of ${sent.length} bytes of message ${k + 1}`,
+    );
+  }
+  if (!sameBytes(echo, sent)) {
+    state.mismatches++;
+    throw new Deno.errors.InvalidData(`Echo of message ${k + 1} differs from what was sent`);
   }
 }
 
