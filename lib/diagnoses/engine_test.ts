@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { KernelSocketInfo, SocketRecord } from "../net/types.ts";
+import { socketRecord } from "../view/_socket_test_util.ts";
 import { DiagnosisEngine } from "./engine.ts";
 import type { DiagnosisSample } from "./rules.ts";
 import type { NetCounters, WireCounts } from "./types.ts";
@@ -9,29 +10,14 @@ function conn(
   over: Partial<SocketRecord> = {},
   info: KernelSocketInfo = {},
 ): SocketRecord {
-  return {
-    id,
-    endpoint: "echo",
-    transport: "tcp",
-    kind: "conn",
-    ours: true,
-    kernelOnly: false,
+  return socketRecord(id, {
     role: "server",
-    state: "ESTABLISHED",
-    local: { hostname: "127.0.0.1", port: 7 },
-    remote: { hostname: "127.0.0.1", port: 40000 },
-    bytesIn: 0,
-    bytesOut: 0,
-    messagesIn: 0,
-    messagesOut: 0,
     app: { rxBuffered: 0, txBuffered: 0, paused: false },
     kernel: { state: "ESTABLISHED", recvQ: 0, sendQ: 0, info: { bytesAcked: 0, ...info } },
     openedAt: 0,
-    closedAt: null,
-    closeReason: null,
     lastActivity: 0,
     ...over,
-  };
+  });
 }
 
 const NET: NetCounters = { listenOverflows: 0, listenDrops: 0, delayedAcks: 0, udpRcvbufErrors: 0 };

@@ -12,31 +12,10 @@ import {
   viewRows,
 } from "./sockets_table.ts";
 import type { KernelSocketInfo, SocketRecord } from "./api_types.ts";
+import { socketRecord } from "./_socket_test_util.ts";
 
 function socket(id: string, fields: Partial<SocketRecord> = {}): SocketRecord {
-  return {
-    id,
-    endpoint: "echo",
-    transport: "tcp",
-    kind: "conn",
-    ours: true,
-    kernelOnly: false,
-    role: "server",
-    state: "ESTABLISHED",
-    local: { hostname: "127.0.0.1", port: 7 },
-    remote: { hostname: "127.0.0.1", port: 40000 },
-    bytesIn: 0,
-    bytesOut: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    app: null,
-    kernel: null,
-    openedAt: 1,
-    closedAt: null,
-    closeReason: null,
-    lastActivity: null,
-    ...fields,
-  };
+  return socketRecord(id, { role: "server", ...fields });
 }
 
 function withInfo(id: string, info: KernelSocketInfo | undefined): SocketRecord {
