@@ -4,13 +4,7 @@
  * of `/api/events` updates a list, and what the badges, panels and the
  * /diagnoses page show. No DOM, no Deno.
  */
-import type {
-  Diagnosis,
-  DiagnosisKind,
-  ScenarioRun,
-  Severity,
-  SocketRecord,
-} from "./api_types.ts";
+import type { Diagnosis, DiagnosisKind, ScenarioRun, Severity, SocketRecord } from "./api_types.ts";
 import type { DiagnosesEvent } from "./live_events.ts";
 
 /** What a kind means, for people who have not met it yet. */
@@ -70,7 +64,7 @@ export const KIND_INFO: Readonly<Record<DiagnosisKind, KindInfo>> = {
   "reset-with-unread-data": {
     title: "A close with unread data became a reset",
     explanation: "A socket closed while received data was still unread, so the kernel sent " +
-      "RST instead of FIN: the other side gets \"connection reset\" and may lose what it " +
+      'RST instead of FIN: the other side gets "connection reset" and may lose what it ' +
       "sent last. The classic client that sends and closes at once.",
     severity: "warning",
   },
@@ -263,4 +257,50 @@ export function diagnosisHref(d: Pick<Diagnosis, "socket" | "endpoint">): string
   if (d.socket !== null) return `/sockets/${encodeURIComponent(d.socket)}`;
   if (d.endpoint !== null) return `/sockets?endpoint=${encodeURIComponent(d.endpoint)}`;
   return null;
+}
+
+/** How a reproduce run went, as the /diagnoses page tells it. */
+export interface RunProgress {
+  /** Its kind's diagnoses since the run started, oldest first. */
+  seen: Diagnosis[];
+  /** Milliseconds from the start to the first appearance, null before it. */
+  appearedAfterMs: number | null;
+  /** Milliseconds from the start until all of them cleared, null while any is active or none came. */
+  clearedAfterMs: number | null;
+  /** A line for the page: where the run stands. */
+  text: string;
+}
+
+/**
+ * Where a reproduce run stands against the diagnoses of its kind: waiting for the evidence,
+ * appeared (after how long), cleared. The diagnosis appears once its condition held 1 s
+ * and clears 3 s after it ends (lib/diagnoses/engine.ts), so it outlives the run a little.
+ */
+export function runProgress(run: ScenarioRun, list: readonly Diagnosis[]): RunProgress | null {
+  if (run.startedAt === null) return null;
+  const started = run.startedAt;
+  // A diagnosis still active when the run started counts too: the run keeps it going.
+  const seen = list.filter((d) =>
+    d.kind === run.kind && (d.until === null || d.until >= started) && d.since >= started - 60_000
+  ).sort((a, b) => a.since - b.since);
+  const first = seen.length > 0 ? Math.max(0, seen[0].since - started) : null;
+  const active = seen.some((d) => d.until === null);
+  const cleared = seen.length > 0 && !active
+    ? Math.max(...seen.map((d) => d.until!)) - started
+    : null;
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  let text: string;
+  if (run.state === "running" && first === null) {
+    text = "running: the evidence is building, waiting for the diagnosis…";
+  } else if (first === null) {
+    text = run.state === "failed"
+      ? `failed: ${run.note ?? "no reason given"}`
+      : "ended without the diagnosis appearing";
+  } else if (active) {
+    text = `appeared ${secs(first)} after the start; active` +
+      (run.state === "running" ? " while the scenario runs" : ", clearing once the situation ends");
+  } else {
+    text = `appeared ${secs(first)} after the start, cleared ${secs(cleared!)} after it`;
+  }
+  return { seen, appearedAfterMs: first, clearedAfterMs: cleared, text };
 }

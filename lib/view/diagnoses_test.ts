@@ -7,9 +7,10 @@ import {
   evidenceValue,
   forSocket,
   KIND_INFO,
-  KINDS,
   kindRows,
+  KINDS,
   rowBadge,
+  runProgress,
   worstSeverity,
 } from "./diagnoses.ts";
 import { DIAGNOSIS_KINDS } from "../diagnoses/types.ts";
@@ -152,4 +153,35 @@ Deno.test("diagnosisHref() links the socket, else the endpoint's rows, escaped",
   assert.equal(diagnosisHref({ socket: "c 1/x", endpoint: "echo" }), "/sockets/c%201%2Fx");
   assert.equal(diagnosisHref({ socket: null, endpoint: "echo" }), "/sockets?endpoint=echo");
   assert.equal(diagnosisHref({ socket: null, endpoint: null }), null);
+});
+
+Deno.test("runProgress() tells waiting, appeared and cleared apart", () => {
+  const run: ScenarioRun = {
+    kind: "peer-not-reading",
+    description: "d",
+    state: "running",
+    startedAt: 10_000,
+    endedAt: null,
+    note: null,
+  };
+  assert.equal(runProgress({ ...run, startedAt: null }, []), null);
+  assert.match(runProgress(run, [])!.text, /waiting/);
+  // Another kind's and an old cleared one do not count.
+  const old = diag("old", { since: 1000, until: 2000 });
+  const other = diag("o", { kind: "udp-receive-drops", since: 11_000 });
+  assert.match(runProgress(run, [old, other])!.text, /waiting/);
+  const live = diag("a", { since: 12_500 });
+  const p = runProgress(run, [old, live])!;
+  assert.equal(p.appearedAfterMs, 2500);
+  assert.equal(p.clearedAfterMs, null);
+  assert.match(p.text, /appeared 2\.5 s after the start; active while the scenario runs/);
+  const done = runProgress({ ...run, state: "done", endedAt: 18_000 }, [
+    diag("a", { since: 12_500, until: 21_000 }),
+  ])!;
+  assert.equal(done.clearedAfterMs, 11_000);
+  assert.match(done.text, /cleared 11\.0 s after it/);
+  assert.match(
+    runProgress({ ...run, state: "failed", note: "no endpoint" }, [])!.text,
+    /failed: no endpoint/,
+  );
 });
