@@ -74,7 +74,7 @@ function KindSection(
         <p class="diag-run small" data-run-state={run.state}>
           Last run {fmtTime(run.startedAt!)}
           {run.endedAt !== null && <>–{fmtTime(run.endedAt)}</>}: {progress.text}
-          {run.state !== "running" && run.note && <span class="muted">({run.note})</span>}
+          {run.state !== "running" && run.note && <span class="muted">— {run.note}</span>}
         </p>
       )}
       {row.active.map((d) => <DiagnosisCard key={d.id} d={d} now={now} link />)}
