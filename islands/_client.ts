@@ -8,6 +8,8 @@ import { HYDRATED_ATTR, type Island, ISLAND_ATTR, PROPS_ATTR } from "../lib/web/
 import buffersDemo from "./buffers_demo.tsx";
 import chatRoom from "./chat_room.tsx";
 import connDetail from "./conn_detail.tsx";
+import diagnosesPage from "./diagnoses_page.tsx";
+import diagnosesSummary from "./diagnoses_summary.tsx";
 import endpointCards from "./endpoint_cards.tsx";
 import labs from "./labs.tsx";
 import multiconnLauncher from "./multiconn_launcher.tsx";
@@ -19,6 +21,8 @@ const ISLANDS: Island<any>[] = [
   buffersDemo,
   chatRoom,
   connDetail,
+  diagnosesPage,
+  diagnosesSummary,
   endpointCards,
   labs,
   multiconnLauncher,

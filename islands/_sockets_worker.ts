@@ -6,7 +6,8 @@
  * thread never touches the full list, so scrolling stays smooth.
  */
 import type { LiveEvents, SocketsEvent } from "../lib/view/live_events.ts";
-import type { SocketRecord } from "../lib/view/api_types.ts";
+import type { Diagnosis, SocketRecord } from "../lib/view/api_types.ts";
+import { activeOf, applyDiagnosesEvent } from "../lib/view/diagnoses.ts";
 import type { StreamStatus } from "./_hooks.ts";
 import {
   foldedCount,
@@ -31,7 +32,9 @@ export type FromWorker =
   | { type: "state"; state: TableState; workMs: number }
   | { type: "status"; status: StreamStatus }
   /** Endpoints whose accepts are paused by a fault, sent when the set changes. */
-  | { type: "paused"; endpoints: string[] };
+  | { type: "paused"; endpoints: string[] }
+  /** The active diagnoses, sent on each `diagnoses` event. */
+  | { type: "diagnoses"; active: Diagnosis[] };
 
 const scope = globalThis as unknown as {
   postMessage(message: FromWorker): void;
@@ -56,6 +59,7 @@ let rows: SocketRecord[] = [];
 // TIME_WAIT leftovers the view folds into a count.
 let folded = 0;
 let paused = "";
+let diagnoses: readonly Diagnosis[] = [];
 let counts: { byState: [string, number][]; endpoints: string[] } = { byState: [], endpoints: [] };
 
 function connect(): void {
@@ -86,6 +90,15 @@ function connect(): void {
     if (names.join(",") === paused) return;
     paused = names.join(",");
     scope.postMessage({ type: "paused", endpoints: names });
+  });
+  // Each row's badge: the rows carry the kinds, these add severity and summary.
+  es.addEventListener("diagnoses", (ev) => {
+    try {
+      diagnoses = applyDiagnosesEvent(diagnoses, JSON.parse((ev as MessageEvent<string>).data), 0);
+    } catch {
+      return;
+    }
+    scope.postMessage({ type: "diagnoses", active: activeOf(diagnoses) });
   });
 }
 

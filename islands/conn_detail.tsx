@@ -23,6 +23,7 @@ import {
 } from "../lib/view/format.ts";
 import { postJson, useEventStream, useFollowEnd, useInterval } from "./_hooks.ts";
 import { DirMark, Notes, PacketPane } from "./_packets.tsx";
+import { DiagnosesPanel } from "./_diagnoses_panel.tsx";
 import { KernelNotice, LiveDot, StateBadge } from "./_ui.tsx";
 import { ownerOf, shortId } from "../lib/view/sockets_table.ts";
 
@@ -435,6 +436,7 @@ function ConnDetail(props: ConnDetailProps) {
         </p>
       )}
       <KernelNotice kernel={kernel} />
+      <DiagnosesPanel socket={id} />
       <div class="detail-grid">
         <dl class="fields card">
           <Field label="endpoint">{socket.endpoint}</Field>

@@ -11,7 +11,8 @@
  */
 import { Component } from "preact";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { KernelStatus, SocketRecord } from "../lib/view/api_types.ts";
+import type { Diagnosis, KernelStatus, SocketRecord } from "../lib/view/api_types.ts";
+import { bySocket, rowBadge } from "../lib/view/diagnoses.ts";
 import { island } from "../lib/web/island.tsx";
 import { fmtAddr, fmtAge, fmtBytes, fmtInt } from "../lib/view/format.ts";
 import { postJson, type StreamStatus, useRowWindow } from "./_hooks.ts";
@@ -36,6 +37,7 @@ import {
 } from "../lib/view/sockets_table.ts";
 import type { FromWorker, ToWorker } from "./_sockets_worker.ts";
 import { KernelNotice, LiveDot, StateBadge } from "./_ui.tsx";
+import { KindBadge } from "./_diagnoses_ui.tsx";
 
 /** Props of the sockets table island. */
 export interface SocketsTableProps {
@@ -138,6 +140,8 @@ interface RowProps {
   kernelReason: string | null;
   /** A LISTEN row whose endpoint has the pause-accept fault on. */
   acceptPaused: boolean;
+  /** Its active diagnoses as the `diagnoses` event told them (the row carries only kinds). */
+  diags: Diagnosis[] | undefined;
   onClose: (id: string) => void;
 }
 
@@ -145,7 +149,8 @@ function sameRow(a: RowProps, b: RowProps): boolean {
   return a.s.id === b.s.id && a.version === b.version && a.flash === b.flash &&
     a.cols === b.cols &&
     a.age === b.age && a.fade === b.fade && a.closing === b.closing &&
-    a.kernelReason === b.kernelReason && a.acceptPaused === b.acceptPaused;
+    a.kernelReason === b.kernelReason && a.acceptPaused === b.acceptPaused &&
+    a.diags === b.diags;
 }
 
 /** One row, rendered again only when what it shows changed (scrolling moves it untouched). */
@@ -160,8 +165,9 @@ class Row extends Component<RowProps> {
 }
 
 function rowCells(
-  { s, cols, flash, age, fade, closing, onClose, kernelReason, acceptPaused }: RowProps,
+  { s, cols, flash, age, fade, closing, onClose, kernelReason, acceptPaused, diags }: RowProps,
 ) {
+  const badge = rowBadge(s, diags);
   let cls = `row${flash}`;
   if (!s.ours) cls += " is-peer";
   if (s.state === "TIME_WAIT") cls += " is-timewait";
@@ -224,6 +230,9 @@ function rowCells(
           ? undefined
           : `Held open by ${processOf(s)}, as ss -p names it`}
       >
+        {badge !== null && (
+          <KindBadge kind={badge.label} severity={badge.severity} title={badge.title} />
+        )}
         {roleOf(s)}
         {s.process !== undefined && (
           <>
@@ -279,6 +288,8 @@ function SocketsTable(props: SocketsTableProps) {
   const win = useRowWindow(table.matching, ROW_HEIGHT, { initialRows: FIRST_ROWS });
   // Faults are per endpoint, not per socket: the worker reads them from the endpoints event.
   const [paused, setPaused] = useState<ReadonlySet<string>>(new Set());
+  // The socket rows carry the kinds; the worker's `diagnoses` events add severity and summary.
+  const [diags, setDiags] = useState<ReadonlyMap<string, Diagnosis[]>>(new Map());
 
   const send = (msg: ToWorker) => worker.current?.postMessage(msg);
 
@@ -294,6 +305,10 @@ function SocketsTable(props: SocketsTableProps) {
       }
       if (msg.type === "paused") {
         setPaused(new Set(msg.endpoints));
+        return;
+      }
+      if (msg.type === "diagnoses") {
+        setDiags(bySocket(msg.active));
         return;
       }
       received.current = performance.now();
@@ -403,6 +418,7 @@ function SocketsTable(props: SocketsTableProps) {
         closing={closing.has(s.id)}
         kernelReason={kernelReason}
         acceptPaused={s.kind === "listener" && paused.has(s.endpoint)}
+        diags={diags.get(s.id)}
         onClose={closeSocket}
       />,
     );

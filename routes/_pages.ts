@@ -7,6 +7,7 @@
 import type { PageEntry } from "../lib/web/app.ts";
 import * as buffersPage from "./buffers.tsx";
 import * as chatPage from "./chat.tsx";
+import * as diagnosesPage from "./diagnoses.tsx";
 import * as indexPage from "./index.tsx";
 import * as labsPage from "./labs.tsx";
 import * as packetsPage from "./packets.tsx";
@@ -18,6 +19,7 @@ export const PAGES: readonly PageEntry[] = [
   { path: "/", module: indexPage, nav: "Overview" },
   { path: "/sockets", module: socketsPage, nav: "Sockets" },
   { path: "/sockets/:id", module: socketPage },
+  { path: "/diagnoses", module: diagnosesPage, nav: "Diagnoses" },
   { path: "/packets", module: packetsPage, nav: "Packets" },
   { path: "/buffers", module: buffersPage, nav: "Buffers" },
   { path: "/labs", module: labsPage, nav: "Labs" },

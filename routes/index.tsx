@@ -1,6 +1,7 @@
 import { ENDPOINTS, tryItLines } from "../lib/net/endpoint_table.ts";
 import { definePage, page } from "../lib/web/page.tsx";
 import EndpointCards from "../islands/endpoint_cards.tsx";
+import DiagnosesSummary from "../islands/diagnoses_summary.tsx";
 import type { EndpointView } from "../lib/view/api_types.ts";
 
 export const handler = definePage.handlers({
@@ -20,18 +21,22 @@ export const handler = definePage.handlers({
       startedAt: state.startedAt,
       now: Date.now(),
       draining: service.sink.draining,
+      diagnoses: service.diagnoses.engine.active(),
     }, { title: "Overview" });
   },
 });
 
 export default definePage.page<typeof handler>(function Overview({ data }) {
   return (
-    <EndpointCards
-      endpoints={data.endpoints}
-      kernel={data.kernel}
-      startedAt={data.startedAt}
-      now={data.now}
-      draining={data.draining}
-    />
+    <>
+      <DiagnosesSummary active={data.diagnoses} now={data.now} />
+      <EndpointCards
+        endpoints={data.endpoints}
+        kernel={data.kernel}
+        startedAt={data.startedAt}
+        now={data.now}
+        draining={data.draining}
+      />
+    </>
   );
 });

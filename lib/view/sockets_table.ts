@@ -392,6 +392,8 @@ interface RowMeta {
   retrans: number | undefined;
   cwnd: number | undefined;
   pid: number | undefined;
+  /** The diagnoses' kinds, joined. */
+  diag: string | undefined;
 }
 
 function differs(m: RowMeta, s: SocketRecord): boolean {
@@ -400,12 +402,12 @@ function differs(m: RowMeta, s: SocketRecord): boolean {
     m.rx !== s.app?.rxBuffered || m.tx !== s.app?.txBuffered;
 }
 
-// Changes the row shows but that do not highlight it: tcp_info moves on every ACK, and the
-// owner appears once the kernel view's scan finds it.
+// Changes the row shows but that do not highlight it: tcp_info moves on every ACK, the
+// owner appears once the kernel view's scan finds it, a diagnosis badge comes and goes.
 function differsQuietly(m: RowMeta, s: SocketRecord): boolean {
   const info = s.kernel?.info;
   return m.rtt !== info?.rttMs || m.retrans !== retransOf(s) || m.cwnd !== info?.cwnd ||
-    m.pid !== s.process?.pid;
+    m.pid !== s.process?.pid || m.diag !== s.diagnoses?.join();
 }
 
 function remember(m: RowMeta, s: SocketRecord): void {
@@ -420,6 +422,7 @@ function remember(m: RowMeta, s: SocketRecord): void {
   m.retrans = retransOf(s);
   m.cwnd = s.kernel?.info?.cwnd;
   m.pid = s.process?.pid;
+  m.diag = s.diagnoses?.join();
 }
 
 /** How a row is drawn beyond its data: its version (for memoising) and its highlight. */

@@ -154,3 +154,15 @@ Deno.test("RowTracker renders tcp_info and owner changes again without highlight
   tracker.update(at(3, 9), 30_200);
   assert.notEqual(tracker.flags("a", 30_200).flash, flashed);
 });
+
+Deno.test("RowTracker gives a row a new version, quietly, when its diagnoses come and go", () => {
+  const tracker = new RowTracker();
+  tracker.update([socket("a")], 10_000);
+  const first = tracker.flags("a", 10_000);
+  tracker.update([socket("a", { diagnoses: ["peer-not-reading"] })], 20_000);
+  const second = tracker.flags("a", 20_000);
+  assert.ok(second.version > first.version, "the badge shows");
+  assert.equal(second.flash, "");
+  tracker.update([socket("a")], 30_000);
+  assert.ok(tracker.flags("a", 30_000).version > second.version, "the badge goes");
+});
