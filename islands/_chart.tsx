@@ -72,6 +72,11 @@ export function Chart(props: ChartProps) {
     // The x axis spans the data until there is a full window of it, then scrolls.
     const xRange = (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => {
       const w = latest.current.window;
+      // No sample yet: the axis shows the last window up to now, not 1970.
+      if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) {
+        const now = Date.now() / 1000;
+        return [now - (w ?? 60), now];
+      }
       if (min === max) return [min - 1, max + 1];
       return w === undefined || max - min < w ? [min, max] : [max - w, max];
     };
