@@ -75,9 +75,14 @@ function block(
   return bytes;
 }
 
-/** The section header block that starts every pcapng file (little-endian, length unknown). */
-export function sectionHeaderBlock(application = "sockscope"): Uint8Array {
-  return block(SHB, 16, [[4, encoder.encode(application)]], (view) => {
+/**
+ * The section header block that starts every pcapng file (little-endian, length unknown);
+ * `comment` (shown by `capinfos` and Wireshark's capture properties) says what the file is.
+ */
+export function sectionHeaderBlock(application = "sockscope", comment?: string): Uint8Array {
+  const options: Option[] = [[4, encoder.encode(application)]];
+  if (comment !== undefined) options.unshift([1, encoder.encode(comment)]);
+  return block(SHB, 16, options, (view) => {
     view.setUint32(8, BYTE_ORDER_MAGIC, true);
     view.setUint16(12, 1, true); // major version
     view.setUint16(14, 0, true); // minor version
@@ -330,6 +335,12 @@ interface TcpConv {
   isnRemote: number;
 }
 
+/** The section comment of a file {@linkcode PcapngEncoder} makes: what it is not. */
+export const SYNTHESIZED_COMMENT =
+  "sockscope source=app: packets synthesized from the app's reads and writes (payload bytes " +
+  "exact; handshakes, ACKs, windows, options and timing invented). source=wire has the real " +
+  "frames where the wire view is on.";
+
 /**
  * Turns capture events into pcapng blocks. One encoder per file or export:
  * it remembers which connections already got a handshake in it, so a
@@ -341,7 +352,7 @@ export class PcapngEncoder {
 
   /** The section header and interface description blocks a file starts with. */
   header(): Uint8Array[] {
-    return [sectionHeaderBlock(), interfaceDescriptionBlock()];
+    return [sectionHeaderBlock("sockscope", SYNTHESIZED_COMMENT), interfaceDescriptionBlock()];
   }
 
   /** A TCP connection opened: SYN, SYN-ACK, ACK at `ts` (epoch ms). */

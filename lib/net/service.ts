@@ -26,6 +26,8 @@ import { type EndpointAddress, joinKernel } from "./socket_view.ts";
 import { TcpEndpoint } from "./tcp_endpoint.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
 import type { KernelStatus } from "../view/api_types.ts";
+import { interfaceFor } from "../wire/capture.ts";
+import { WireView } from "../wire/wire_view.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -102,7 +104,22 @@ export interface ServiceOptions {
    * service records (packet log, capture, capture files, notes, spans). @default none
    */
   token?: string;
+  /**
+   * Capture the endpoints' real segments (lib/wire: needs root or CAP_NET_RAW, else off with
+   * the reason). Off by default here so in-process services (tests) open no capture;
+   * `deno task start` turns it on unless `--no-wire`. @default false
+   */
+  wire?: boolean;
+  /** Bytes kept of each captured frame. @default 256 */
+  wireSnaplen?: number;
+  /** Size of the wire capture's ring. @default 8388608 */
+  wireRing?: number;
+  /** Why the wire view is off when `wire` is false. @default "turned off (--no-wire)" */
+  wireOffReason?: string;
 }
+
+/** The reason the wire view gives when it was not asked for. */
+export const WIRE_OFF_REASON = "turned off (--no-wire)";
 
 /** Everything the service hands the endpoint modules as they build their behaviours. */
 interface EndpointSetup {
@@ -145,6 +162,8 @@ export class Service {
   readonly tracing: ConnTracing | null;
   /** Masks the dashboard's token in everything recorded; null without a token. */
   readonly redactor: Redactor | null;
+  /** The real segments of the endpoints; unavailable (with its reason) when off. */
+  readonly wire: WireView;
   #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
@@ -262,6 +281,8 @@ export class Service {
       if (err instanceof Error) err.message = `Cannot listen for ${binding}: ${err.message}`;
       throw err;
     }
+    // Opened before the descriptor plan counts what is open: its socket is one of them.
+    this.wire = this.#openWire(options);
     // Planned once every listener is bound (they are among the open descriptors) and before
     // any accept continues: the constructor has not yielded since the first listen.
     const listeners = [...this.tcp.values()].reduce((n, e) => n + e.listenerCount, 0);
@@ -280,6 +301,46 @@ export class Service {
     }, reading.source));
     this.#sweeper = setInterval(() => this.#sweep(), 1000);
     this.#sweeper.unref();
+  }
+
+  // After the endpoints bound: their ports (0 resolved) go into the capture's filter.
+  #openWire(options: ServiceOptions): WireView {
+    const settings = { snaplen: options.wireSnaplen, ringBytes: options.wireRing };
+    if (options.wire !== true) {
+      return WireView.off(options.wireOffReason ?? WIRE_OFF_REASON, settings);
+    }
+    let interfaces: { name: string; address: string }[] = [];
+    try {
+      interfaces = Deno.networkInterfaces();
+    } catch {
+      // Without --allow-sys only loopback and wildcard hosts resolve; that is the default.
+    }
+    const iface = interfaceFor(this.host, interfaces);
+    if (iface === undefined) {
+      return WireView.off(`no network interface holds ${this.host}`, settings);
+    }
+    const ports = [
+      ...[...this.tcp.values()].map((e) => e.port),
+      ...[...this.udp.values()].map((e) => e.port),
+    ];
+    return WireView.open({ ...settings, interface: iface, ports });
+  }
+
+  /**
+   * The record with the wire's verdict on how it ended: a connection whose RST was seen was
+   * reset (by whom), whatever the app read (seed 004's client closes with unread data: the
+   * server reads end of stream, then the RST comes).
+   */
+  #wireVerdict(record: SocketRecord): SocketRecord {
+    if (record.closeReason === null || record.transport !== "tcp" || record.remote === null) {
+      return record;
+    }
+    const seen = this.wire.connection({ local: record.local, remote: record.remote });
+    if (seen === null || seen.resetBy === "") return record;
+    const closeReason = seen.resetBy === "remote"
+      ? "reset by peer (RST on the wire)"
+      : "reset by us (RST on the wire)";
+    return { ...record, closeReason };
   }
 
   /** Every endpoint's bound address. */
@@ -309,6 +370,7 @@ export class Service {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
     const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
+    if (this.wire.available) records = records.map((r) => this.#wireVerdict(r));
     if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
     if (filter.endpoint === undefined && filter.states === undefined) return records;
     return records.filter((r) =>
@@ -323,7 +385,7 @@ export class Service {
     const live = this.registry.live(id);
     if (live === undefined) {
       const closed = this.registry.get(id);
-      if (closed !== undefined) return closed;
+      if (closed !== undefined) return this.#wireVerdict(closed);
       return (await this.sockets()).find((r) => r.id === id);
     }
     const kernel = await this.#sampleKernel();
@@ -355,6 +417,7 @@ export class Service {
       ...[...this.udp.values()].map((e) => e.close()),
     ]);
     await this.captureFiles?.close();
+    await this.wire.close();
     await this.#lines?.flush();
   }
 

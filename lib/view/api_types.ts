@@ -23,6 +23,12 @@ export type { ClientRun } from "../net/launcher.ts";
 export type { EndpointRecord } from "../net/registry.ts";
 export type { ChatMessage, ChatParticipant } from "../net/endpoints/chat.ts";
 export type { Fault, FaultMode } from "./fault.ts";
+export type {
+  WireConnectionSummary,
+  WireSegment,
+  WireSegmentOptions,
+  WireStatus,
+} from "../wire/wire_view.ts";
 
 /** Whether the kernel view is available, and why not. */
 export interface KernelStatus {
