@@ -23,6 +23,8 @@ export interface MainProcess extends AsyncDisposable {
 export interface StartMainOptions {
   /** RLIMIT_NOFILE (soft and hard) of the process: prlimit where it exists, else bash's ulimit. */
   nofile?: number;
+  /** A command line the process runs under (e.g. `capsh --drop=…`), given the argv after it. */
+  wrap?: string[];
 }
 
 function onPath(name: string): string | null {
@@ -56,6 +58,7 @@ export function startMain(
     ...["run", "-A", MAIN, "--port", "0", "--no-kernel", ...ports, ...args],
   ];
   if (options.nofile !== undefined) argv = withNofile(argv, options.nofile);
+  if (options.wrap !== undefined) argv = [...options.wrap, ...argv];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: { NO_COLOR: "1", ...env },

@@ -370,7 +370,6 @@ export class Service {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
     const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
-    if (this.wire.available) records = records.map((r) => this.#wireVerdict(r));
     if (kernel !== null) records = joinKernel(records, kernel, this.addresses());
     if (filter.endpoint === undefined && filter.states === undefined) return records;
     return records.filter((r) =>
