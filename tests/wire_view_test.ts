@@ -240,6 +240,61 @@ Deno.test("GET /api/capture.pcapng?source=app says in its section header that it
   }
 });
 
+Deno.test("GET /api/capture.pcapng?source=app orders the peer's FIN before an answer written after it", async () => {
+  await using svc = startService();
+  const c = await connect(svc.port("frame-close"));
+  try {
+    const clientPort = (c.localAddr as Deno.NetAddr).port;
+    // Seed 002's close framing: the half-close ends the message, the answer follows it.
+    await writeAll(c, encoder.encode("Hello"));
+    await c.closeWrite();
+    await waitFor("the connection closed", () => svc.service.registry.closed().length > 0);
+    const { file } = await download(svc.app, "/api/capture.pcapng?source=app&endpoint=frame-close");
+    try {
+      const rows = (await tshark([
+        "-r",
+        file,
+        "-T",
+        "fields",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "tcp.flags",
+        "-e",
+        "tcp.len",
+        "-e",
+        "tcp.seq",
+        "-e",
+        "tcp.ack",
+      ])).trim().split("\n").map((l) => l.split("\t"));
+      const clientFin = rows.findIndex((r) => Number(r[0]) === clientPort && (Number(r[1]) & 1));
+      const answer = rows.findIndex((r) => Number(r[0]) !== clientPort && r[2] === "5");
+      assert(clientFin !== -1 && answer > clientFin, rows.join("\n"));
+      // The answer acknowledges the FIN (relative ack 7 = 1 + 5 bytes + the FIN).
+      assertEquals(rows[answer][4], "7");
+      const analysis = await tshark([
+        "-r",
+        file,
+        "-Y",
+        "tcp.analysis.flags",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+      ]);
+      assertEquals(
+        analysis.trim(),
+        "",
+        "tshark finds no analysis warnings in the synthesized file",
+      );
+    } finally {
+      await Deno.remove(file);
+    }
+  } finally {
+    closeQuietly(c);
+  }
+});
+
 Deno.test("the wire view's parameters answer 400 when out of bounds", async () => {
   await using svc = startService();
   const c = await connect(svc.port("echo"));
