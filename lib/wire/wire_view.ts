@@ -214,6 +214,7 @@ export class WireView {
   #byKey = new Map<string, ConnStore>();
   #kept = 0;
   #seq = 0;
+  #payloadBytes = 0;
 
   private constructor(
     capture: WireCapture | null,
@@ -292,6 +293,11 @@ export class WireView {
     };
   }
 
+  /** TCP payload bytes of every captured segment (retransmissions counted again). */
+  get payloadBytes(): number {
+    return this.#payloadBytes;
+  }
+
   /** Segments kept in all, connections with a store. */
   get size(): { segments: number; connections: number } {
     return { segments: this.#kept, connections: this.#stores.size };
@@ -303,6 +309,7 @@ export class WireView {
     if (!decodeFrame(f.bytes, f.offset, f.capturedLength, f.wireLength, f.ts, p)) return;
     if (p.protocol !== 6) return;
     const info = this.#info;
+    this.#payloadBytes += p.payloadLength;
     const conn = this.#tracker.track(p, info);
     let store = this.#stores.get(conn);
     if (store === undefined || store.stream !== conn.stream) store = this.#newStore(conn, store);
