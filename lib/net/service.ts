@@ -416,7 +416,8 @@ export class Service {
       ...[...this.udp.values()].map((e) => e.close()),
     ]);
     await this.captureFiles?.close();
-    await this.wire.close();
+    // Unset when a port in use stopped the constructor before the capture opened.
+    await (this.wire as WireView | undefined)?.close();
     await this.#lines?.flush();
   }
 
