@@ -150,8 +150,11 @@ class SegmentRecord {
   tsEcr = 0;
   frameLength = 0;
   wireLength = 0;
-  constructor(readonly frame: Uint8Array) {}
+  /** Sized to its first frame (a handshake's is about 70 bytes), grown when a larger one comes. */
+  frame: Uint8Array = EMPTY;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** One connection's kept segments and counters. */
 class ConnStore {
@@ -160,8 +163,8 @@ class ConnStore {
   /** Index in `tail` of its oldest record once it is full. */
   tailStart = 0;
   seen = 0;
-  /** Segments seen per analysis bit, in {@linkcode ANALYSIS_NAMES}'s order. */
-  readonly counts = new Uint32Array(ANALYSIS_NAMES.length);
+  /** Segments seen per analysis bit, in {@linkcode ANALYSIS_NAMES}'s order; made on the first. */
+  counts: Uint32Array | null = null;
   resetBy: "" | "A" | "B" = "";
   finA = false;
   finB = false;
@@ -319,7 +322,10 @@ export class WireView {
     store.seen++;
     const a = info.analysis;
     // Bit i of the mask is ANALYSIS_NAMES[i]: count each set bit.
-    for (let m = a; m !== 0; m &= m - 1) store.counts[31 - Math.clz32(m & -m)]++;
+    if (a !== 0) {
+      const counts = store.counts ??= new Uint32Array(ANALYSIS_NAMES.length);
+      for (let m = a; m !== 0; m &= m - 1) counts[31 - Math.clz32(m & -m)]++;
+    }
     if (conn.resetBy !== "" && store.resetBy === "") store.resetBy = conn.resetBy;
     if (p.flags & 0x01) {
       if (info.fromA) store.finA = true;
@@ -327,11 +333,11 @@ export class WireView {
     }
     let rec: SegmentRecord;
     if (store.head.length < this.headSegments) {
-      rec = new SegmentRecord(new Uint8Array(this.snaplen));
+      rec = new SegmentRecord();
       store.head.push(rec);
       this.#kept++;
     } else if (store.tail.length < this.tailSegments) {
-      rec = new SegmentRecord(new Uint8Array(this.snaplen));
+      rec = new SegmentRecord();
       store.tail.push(rec);
       this.#kept++;
     } else {
@@ -360,7 +366,10 @@ export class WireView {
     rec.hasTs = p.hasTimestamp;
     rec.tsVal = p.tsVal;
     rec.tsEcr = p.tsEcr;
-    const n = Math.min(f.capturedLength, rec.frame.length);
+    const n = Math.min(f.capturedLength, this.snaplen);
+    // Exact for an idle connection's few small frames; a reused tail record stops growing at
+    // the largest frame its connection sends (the snap length), so bulk allocates nothing.
+    if (rec.frame.length < n) rec.frame = new Uint8Array(n);
     // One short-lived view per frame: measured 3-5x cheaper than a byte loop (memcpy inside).
     rec.frame.set(f.bytes.subarray(f.offset, f.offset + n));
     rec.frameLength = n;
@@ -448,8 +457,10 @@ export class WireView {
     const found = this.#store(tuple);
     const out: Record<string, number> = {};
     if (found === null) return out;
+    const counts = found.store.counts;
+    if (counts === null) return out;
     ANALYSIS_NAMES.forEach(([, name], i) => {
-      if (found.store.counts[i] > 0) out[name] = found.store.counts[i];
+      if (counts[i] > 0) out[name] = counts[i];
     });
     return out;
   }
