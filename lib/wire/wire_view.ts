@@ -8,7 +8,9 @@
  * `tailSegments` (how it is going or how it ended), each with its frame cut to the snap length;
  * a bulk transfer overwrites only its own middle. Past `maxSegments` kept in all, the store of
  * the connection first seen goes whole (closed ones first in practice: they were seen earliest).
- * Memory: at most `maxSegments` × (about 120 + snaplen) bytes.
+ * Memory: at most `maxSegments` records of about 250 bytes plus their frame (up to the snap
+ * length); an idle connection (its handshake kept) costs about 3 KB of heap with the tracker's
+ * state, measured on 4,000 connections.
  *
  * Per frame: one decode into a reused packet, one tracker step, one map lookup, and a copy of
  * the frame into a record; records and their frame buffers are allocated only while a
