@@ -503,8 +503,10 @@ export interface WireCost {
   packets: (number | null)[];
   /** Captured TCP payload bytes equal the app's bytes (in + out) in every run. */
   bytesMatch: boolean | null;
-  /** Per run: captured TCP payload bytes less the app's bytes (in + out). */
+  /** Per run: captured TCP payload bytes, less retransmitted ones, less the app's (in + out). */
   bytesDiff: (number | null)[];
+  /** Per run: payload bytes of segments analysed as retransmissions. */
+  retransmitted: (number | null)[];
   /** The reason when the wire view could not open. */
   unavailable: string | null;
 }
@@ -544,6 +546,7 @@ function wireCost(w: Workload, runs: readonly Run[]): WireCost {
         packets: number;
         drops: number;
         payloadBytes: number;
+        retransmittedBytes: number;
         appBytes: number;
       }
       | undefined;
@@ -558,11 +561,17 @@ function wireCost(w: Workload, runs: readonly Run[]): WireCost {
     offBare: median(offBare),
     drops: on.map((r) => wire(r)?.drops ?? null),
     packets: on.map((r) => wire(r)?.packets ?? null),
-    bytesMatch: known.length === 0 ? null : known.every((x) => x!.payloadBytes === x!.appBytes),
+    // Retransmitted segments carry their bytes twice on the wire; the app counted them once.
+    bytesMatch: known.length === 0
+      ? null
+      : known.every((x) => x!.payloadBytes - (x!.retransmittedBytes ?? 0) === x!.appBytes),
     bytesDiff: on.map((r) => {
       const x = wire(r);
-      return x === undefined || !x.available ? null : x.payloadBytes - x.appBytes;
+      return x === undefined || !x.available
+        ? null
+        : x.payloadBytes - (x.retransmittedBytes ?? 0) - x.appBytes;
     }),
+    retransmitted: on.map((r) => wire(r)?.retransmittedBytes ?? null),
     unavailable,
   };
 }
@@ -584,7 +593,8 @@ export function wireTable(rows: readonly WireCost[]): string {
     "off / bare",
     "drops",
     "packets",
-    "payload − app bytes",
+    "payload − retransmitted − app bytes",
+    "retransmitted bytes",
     "goal (issue 17)",
   ];
   const body = rows.map((c) => [
@@ -599,6 +609,7 @@ export function wireTable(rows: readonly WireCost[]): string {
     c.drops.map((d) => d ?? "–").join(", "),
     c.packets.map((p) => p ?? "–").join(", "),
     c.bytesDiff.map((d) => d ?? "–").join(", "),
+    c.retransmitted.map((d) => d ?? "–").join(", "),
     wireGoal(c),
   ]);
   return markdownTable(head, body);

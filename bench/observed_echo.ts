@@ -72,6 +72,7 @@ onStop(maxSeconds, async () => {
       packets: wire.packets,
       drops: wire.drops,
       payloadBytes: service.wire.payloadBytes,
+      retransmittedBytes: service.wire.retransmittedBytes,
       appBytes: s.bytesIn + s.bytesOut,
     },
     ...(dashboard ? { dashboard: polled } : {}),

@@ -33,6 +33,7 @@ import {
 } from "./capture.ts";
 import { decodeFrame, formatAddress, tcpFlagNames, WirePacket } from "./decode.ts";
 import {
+  A_RETRANSMISSION,
   ANALYSIS_NAMES,
   analysisNames,
   type TcpConnection,
@@ -222,6 +223,7 @@ export class WireView {
   #kept = 0;
   #seq = 0;
   #payloadBytes = 0;
+  #retransmittedBytes = 0;
 
   private constructor(
     capture: WireCapture | null,
@@ -305,6 +307,11 @@ export class WireView {
     return this.#payloadBytes;
   }
 
+  /** Payload bytes of the segments analysed as retransmissions (counted in `payloadBytes` too). */
+  get retransmittedBytes(): number {
+    return this.#retransmittedBytes;
+  }
+
   /** Segments kept in all, connections with a store. */
   get size(): { segments: number; connections: number } {
     return { segments: this.#kept, connections: this.#stores.size };
@@ -327,6 +334,7 @@ export class WireView {
     const a = info.analysis;
     // Bit i of the mask is ANALYSIS_NAMES[i]: count each set bit.
     if (a !== 0) {
+      if ((a & A_RETRANSMISSION) !== 0) this.#retransmittedBytes += p.payloadLength;
       const counts = store.counts ??= new Uint32Array(ANALYSIS_NAMES.length);
       for (let m = a; m !== 0; m &= m - 1) counts[31 - Math.clz32(m & -m)]++;
     }
