@@ -187,7 +187,10 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   return out;
 }
 
-type ServerKind = "bare" | "observed";
+type ServerKind = "bare" | "observed" | "no-wire";
+
+/** Workloads that also run the observed server with `--no-wire`: the wire view's own cost. */
+const WIRE_WORKLOADS = ["rtt-32x64", "tp-64x16k"];
 
 /** CPU busy outside the server and the load generator above which a run counts as contended. */
 const CONTENDED_CORES = 0.1;
@@ -327,9 +330,11 @@ async function runOnce(
 ): Promise<{ load: LoadResult; stats: ServerStats | null }> {
   const runSeconds = args.warmup + args.seconds;
   const serverArgs = ["--max-seconds", String(Math.ceil(runSeconds + 60))];
-  if (kind === "observed" && args.dashboard) serverArgs.push("--dashboard");
-  if (kind === "observed" && args.serviceOptions !== null) {
-    serverArgs.push("--options", args.serviceOptions);
+  if (kind !== "bare" && args.dashboard) serverArgs.push("--dashboard");
+  if (kind !== "bare") {
+    const options = args.serviceOptions === null ? {} : parseOptionsJson(args.serviceOptions);
+    if (kind === "no-wire") options.wire = false;
+    if (Object.keys(options).length > 0) serverArgs.push("--options", JSON.stringify(options));
   }
   const script = kind === "bare" ? "bench/bare_echo.ts" : "bench/observed_echo.ts";
   // The service runs with the V8 flags `deno task start` gives it; the bare loop with Deno's defaults.
@@ -482,6 +487,132 @@ function compare(w: Workload, runs: readonly Run[]): Comparison {
     perCpuRatio: median(used.map(([b, o]) => ratio(perCpu(o), perCpu(b)))),
     pairs: used.length,
   };
+}
+
+/** The wire view's own cost in one workload: observed (wire on) over `--no-wire`, per round. */
+export interface WireCost {
+  w: Workload;
+  /** Median over rounds of on / off and of on / bare; ranges. */
+  onOff: number | null;
+  onOffMin: number | null;
+  onOffMax: number | null;
+  onBare: number | null;
+  offBare: number | null;
+  /** PACKET_STATISTICS drops and packets per run with the wire on. */
+  drops: (number | null)[];
+  packets: (number | null)[];
+  /** Captured TCP payload bytes equal the app's bytes (in + out) in every run. */
+  bytesMatch: boolean | null;
+  /** Per run: captured TCP payload bytes, less retransmitted ones, less the app's (in + out). */
+  bytesDiff: (number | null)[];
+  /** Per run: payload bytes of segments analysed as retransmissions. */
+  retransmitted: (number | null)[];
+  /** The reason when the wire view could not open. */
+  unavailable: string | null;
+}
+
+function wireCost(w: Workload, runs: readonly Run[]): WireCost {
+  const byRound = (kind: ServerKind, round: number) =>
+    runs.find((r) => r.server === kind && r.round === round);
+  const rounds = [...new Set(runs.map((r) => r.round))];
+  const onOff: number[] = [];
+  const onBare: number[] = [];
+  const offBare: number[] = [];
+  for (const round of rounds) {
+    const [b, on, off] = [
+      byRound("bare", round),
+      byRound("observed", round),
+      byRound("no-wire", round),
+    ];
+    if (on !== undefined && off !== undefined) {
+      const r = ratio(figureOf(w, on.load), figureOf(w, off.load));
+      if (r !== null) onOff.push(r);
+    }
+    if (b !== undefined && on !== undefined) {
+      const r = ratio(figureOf(w, on.load), figureOf(w, b.load));
+      if (r !== null) onBare.push(r);
+    }
+    if (b !== undefined && off !== undefined) {
+      const r = ratio(figureOf(w, off.load), figureOf(w, b.load));
+      if (r !== null) offBare.push(r);
+    }
+  }
+  const on = runs.filter((r) => r.server === "observed");
+  const wire = (r: Run) =>
+    r.stats?.wire as
+      | {
+        available: boolean;
+        reason: string | null;
+        packets: number;
+        drops: number;
+        payloadBytes: number;
+        retransmittedBytes: number;
+        appBytes: number;
+      }
+      | undefined;
+  const unavailable = on.map(wire).find((x) => x !== undefined && !x.available)?.reason ?? null;
+  const known = on.map(wire).filter((x) => x !== undefined && x.available);
+  return {
+    w,
+    onOff: median(onOff),
+    onOffMin: onOff.length === 0 ? null : Math.min(...onOff),
+    onOffMax: onOff.length === 0 ? null : Math.max(...onOff),
+    onBare: median(onBare),
+    offBare: median(offBare),
+    drops: on.map((r) => wire(r)?.drops ?? null),
+    packets: on.map((r) => wire(r)?.packets ?? null),
+    // Retransmitted segments carry their bytes twice on the wire; the app counted them once.
+    bytesMatch: known.length === 0
+      ? null
+      : known.every((x) => x!.payloadBytes - (x!.retransmittedBytes ?? 0) === x!.appBytes),
+    bytesDiff: on.map((r) => {
+      const x = wire(r);
+      return x === undefined || !x.available
+        ? null
+        : x.payloadBytes - (x.retransmittedBytes ?? 0) - x.appBytes;
+    }),
+    retransmitted: on.map((r) => wire(r)?.retransmittedBytes ?? null),
+    unavailable,
+  };
+}
+
+// Issue 17's targets: on/bare and on/off per workload, no drops, payload bytes exact.
+function wireGoal(c: WireCost): string {
+  const [bare, own] = c.w.mode === "rtt" ? [0.88, 0.9] : [0.92, 0.95];
+  const met = c.onBare !== null && c.onBare >= bare && c.onOff !== null && c.onOff >= own &&
+    c.drops.every((d) => d === 0);
+  return `on/bare ≥ ${bare}, on/off ≥ ${own}, 0 drops: ${met ? "met" : "not met"}`;
+}
+
+/** The wire view's table: on/off, each against the bare loop, drops, bytes. */
+export function wireTable(rows: readonly WireCost[]): string {
+  const head = [
+    "wire view",
+    "on / off (range)",
+    "on / bare",
+    "off / bare",
+    "drops",
+    "packets",
+    "payload − retransmitted − app bytes",
+    "retransmitted bytes",
+    "goal (issue 17)",
+  ];
+  const body = rows.map((c) => [
+    c.w.label,
+    c.unavailable !== null
+      ? `unavailable: ${c.unavailable}`
+      : `${x2(c.onOff)}` + (c.onOffMin !== null && c.onOffMin !== c.onOffMax
+        ? ` (${c.onOffMin.toFixed(2)}–${c.onOffMax!.toFixed(2)})`
+        : ""),
+    x2(c.onBare),
+    x2(c.offBare),
+    c.drops.map((d) => d ?? "–").join(", "),
+    c.packets.map((p) => p ?? "–").join(", "),
+    c.bytesDiff.map((d) => d ?? "–").join(", "),
+    c.retransmitted.map((d) => d ?? "–").join(", "),
+    wireGoal(c),
+  ]);
+  return markdownTable(head, body);
 }
 
 /** The results table: medians, observed/bare ratios, and what the server spent. */
@@ -790,7 +921,11 @@ async function main(argv: readonly string[]): Promise<void> {
     for (const w of workloads) {
       const runs: Run[] = [];
       for (let round = 0; round < args.rounds; round++) {
-        const order: ServerKind[] = round % 2 === 0 ? ["bare", "observed"] : ["observed", "bare"];
+        const kinds: ServerKind[] = WIRE_WORKLOADS.includes(w.name)
+          ? ["bare", "observed", "no-wire"]
+          : ["bare", "observed"];
+        // Rotated by round so drift and order hit every server alike.
+        const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
         for (const server of order) {
           // Other work on the machine (others' tests) steals cores: wait for a quiet moment
           // and repeat a contended run, both within the run's budgets.
@@ -822,6 +957,10 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const rows = results.map(({ w, runs }) => compare(w, runs));
   if (rows.length > 0) console.log(resultTable(rows));
+  const wireRows = results.filter(({ w }) => WIRE_WORKLOADS.includes(w.name)).map(({ w, runs }) =>
+    wireCost(w, runs)
+  );
+  if (wireRows.length > 0) console.log(`\n${wireTable(wireRows)}`);
   const extra: ExtraResults = { udp: null, app: null, conns: null };
   // The extras start their own servers and load generators, pinned the same way.
   const quick = args.rounds === 1 && args.seconds <= 1 ? ["--quick"] : [];

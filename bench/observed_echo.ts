@@ -1,6 +1,7 @@
 /**
  * The service under test: sockscope's `Service` with every endpoint on port 0
- * and default options (packet log on). Prints `{"port":N}` (the echo port)
+ * and default options (packet log on), the wire view on as `deno task start` runs it
+ * (`--options '{"wire":false}'` for `--no-wire`). Prints `{"port":N}` (the echo port)
  * once listening; on SIGTERM prints `{"stats":{…}}` (the echo endpoint's
  * counters) and exits.
  *
@@ -20,7 +21,7 @@ import { onStop, serverArgs } from "./_server.ts";
 const { maxSeconds, dashboard, serviceOptions } = serverArgs(Deno.args);
 // Every endpoint on a free port, so a running service on the default ports does not collide.
 const ports = Object.fromEntries(ENDPOINTS.map((e) => [e.name, 0]));
-const service = new Service({ ...serviceOptions, ports } as ServiceOptions);
+const service = new Service({ wire: true, ...serviceOptions, ports } as ServiceOptions);
 const echo = service.tcp.get("echo")!;
 
 const polled = { polls: 0, entries: 0, jsonBytes: 0 };
@@ -46,6 +47,15 @@ onStop(maxSeconds, async () => {
   // Share of the newest reads that filled exactly one small slot (see buffer_pool.ts).
   const recent = service.log.query({ endpoint: "echo", dir: "in", limit: service.log.capacity });
   const smallFull = recent.filter((e) => e.len === service.pool.smallSize).length;
+  // Frames still in the ring's open block are handed over within its 8 ms retire timeout.
+  let before = -1;
+  for (let i = 0; i < 20 && service.wire.available; i++) {
+    const now = service.wire.status().packets;
+    if (now === before) break;
+    before = now;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const wire = service.wire.status();
   const stats = {
     accepted: s.accepted,
     bytesIn: s.bytesIn,
@@ -56,6 +66,15 @@ onStop(maxSeconds, async () => {
     largeInUse: service.pool.largeInUse,
     recentReads: recent.length,
     recentSmallFullReads: smallFull,
+    wire: {
+      available: wire.available,
+      reason: wire.reason,
+      packets: wire.packets,
+      drops: wire.drops,
+      payloadBytes: service.wire.payloadBytes,
+      retransmittedBytes: service.wire.retransmittedBytes,
+      appBytes: s.bytesIn + s.bytesOut,
+    },
     ...(dashboard ? { dashboard: polled } : {}),
   };
   await service.close();

@@ -48,6 +48,12 @@ export default function App({ Component, url, title, state, assets }: LayoutProp
             (or start with <code>deno task start</code>, which builds it first).
           </p>
         )}
+        {!state.service.wire.available && (
+          <p class="banner info" id="wire-off">
+            Wire view off: {state.service.wire.reason}. Segments, the real close and{" "}
+            <code>?source=wire</code> captures need it; everything else works.
+          </p>
+        )}
         <main>
           <Component />
         </main>

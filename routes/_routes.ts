@@ -29,6 +29,8 @@ import { handler as sockets } from "./api/sockets.ts";
 import { handler as socket } from "./api/sockets/[id].ts";
 import { handler as socketClose } from "./api/sockets/[id]/close.ts";
 import { handler as socketStream } from "./api/sockets/[id]/stream.ts";
+import { handler as socketWire } from "./api/sockets/[id]/wire.ts";
+import { handler as wire } from "./api/wire.ts";
 import { handler as metrics } from "./metrics.ts";
 
 /** Every API route and its handlers. */
@@ -39,6 +41,7 @@ export const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/sockets/:id", socket],
   ["/api/sockets/:id/close", socketClose],
   ["/api/sockets/:id/stream", socketStream],
+  ["/api/sockets/:id/wire", socketWire],
   ["/api/packets", packets],
   ["/api/events", events],
   ["/api/sink/drain", sinkDrain],
@@ -50,6 +53,7 @@ export const ROUTES: ReadonlyArray<readonly [string, Handlers]> = [
   ["/api/diagnoses", diagnoses],
   ["/api/diagnoses/reproduce", diagnosesReproduce],
   ["/api/capture.pcapng", capture],
+  ["/api/wire", wire],
   ["/api/captures", captures],
   ["/api/captures/:name", captureFile],
   ["/metrics", metrics],

@@ -20,6 +20,7 @@ export const handler = define.handlers({
       sockets: service.kernelStatus.available ? sockets : null,
       uptimeSeconds: (Date.now() - state.startedAt) / 1000,
       capture: service.capture?.stats() ?? null,
+      wire: service.wire.available ? service.wire.status() : null,
       captureFiles: service.captureFiles === null ? null : {
         files: service.captureFiles.list().length,
         gapRecords: service.captureFiles.gapRecords,

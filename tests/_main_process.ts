@@ -25,6 +25,8 @@ export interface StartMainOptions {
   nofile?: number;
   /** Deno's permission flags for the process. @default ["-A"] */
   permissions?: string[];
+  /** A command line the process runs under (e.g. `capsh --drop=…`), given the argv after it. */
+  wrap?: string[];
 }
 
 function onPath(name: string): string | null {
@@ -67,6 +69,7 @@ export function startMain(
     ],
   ];
   if (options.nofile !== undefined) argv = withNofile(argv, options.nofile);
+  if (options.wrap !== undefined) argv = [...options.wrap, ...argv];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: { NO_COLOR: "1", ...env },

@@ -90,7 +90,8 @@ export interface CaptureConn extends ConnInfo {
 
 /** One record, as a reader sees it; the object and its payload are reused after the visit. */
 export interface CaptureRecord {
-  kind: "in" | "out" | "open" | "close";
+  /** `fin`: the peer half-closed (its FIN read) before the connection closed. */
+  kind: "in" | "out" | "open" | "fin" | "close";
   conn: CaptureConn;
   /** Epoch milliseconds. */
   ts: number;
@@ -118,7 +119,7 @@ export interface CaptureCursor {
 }
 
 const HEADER = 32;
-const K_IN = 1, K_OUT = 2, K_OPEN = 3, K_CLOSE = 4;
+const K_IN = 1, K_OUT = 2, K_OPEN = 3, K_CLOSE = 4, K_FIN = 5;
 const F_RESET = 1, F_REMOTE_CLOSER = 2;
 /** An `out` record whose payload is its connection's previous `in` record's (an echo). */
 const F_REF = 4;
@@ -130,7 +131,7 @@ const REF_SIZE = HEADER + 16;
 const F_LENT = 16;
 /** A kept record that is the first piece of a packet whose last piece follows (same seq). */
 const F_SPLIT = 32;
-const KINDS = ["", "in", "out", "open", "close"] as const;
+const KINDS = ["", "in", "out", "open", "close", "fin"] as const;
 /** A kept record: the ring's header, then its seq (f64), then the payload, always a copy. */
 const KEPT_HEADER = HEADER + 8;
 const EMPTY = new Uint8Array(0);
@@ -334,6 +335,11 @@ export class CaptureRing implements PacketTap {
   /** A TCP connection or a UDP flow opened. */
   opened(src: PacketSource, ts: number): void {
     this.#append(K_OPEN, 0, this.#index(src), ts, EMPTY);
+  }
+
+  /** A TCP connection's peer half-closed: the export puts its FIN here, before later writes. */
+  halfClosed(src: PacketSource, ts: number): void {
+    this.#append(K_FIN, F_REMOTE_CLOSER, this.#index(src), ts, EMPTY);
   }
 
   /** A TCP connection or a UDP flow ended. */
@@ -1027,6 +1033,9 @@ export function encodeRecord(encoder: PcapngEncoder, rec: CaptureRecord, out: Ui
       return;
     case "open":
       encoder.opened(rec.conn, rec.ts, out);
+      return;
+    case "fin":
+      encoder.finReceived(rec.conn, rec.ts, rec.offIn, rec.offOut, out);
       return;
     case "close":
       encoder.closed(rec.conn, rec.reset, rec.closer, rec.ts, rec.offIn, rec.offOut, out);

@@ -56,6 +56,11 @@ export interface PacketTap {
   opened(src: PacketSource, ts: number): void;
   /** `reset` when the connection ended by RST rather than FIN (never for a UDP flow). */
   closed(src: PacketSource, reset: boolean, ts: number): void;
+  /**
+   * A TCP connection's peer half-closed (its FIN read as end of stream) while ours stays open:
+   * writes may follow, and a capture orders them after the FIN.
+   */
+  halfClosed?(src: PacketSource, ts: number): void;
 }
 
 /** One tap that calls each of `taps` in turn; null when there are none. */
@@ -73,6 +78,9 @@ export function composeTaps(taps: readonly (PacketTap | null | undefined)[]): Pa
     },
     opened(src, ts) {
       for (const t of list) t.opened(src, ts);
+    },
+    halfClosed(src, ts) {
+      for (const t of list) t.halfClosed?.(src, ts);
     },
     closed(src, reset, ts) {
       for (const t of list) t.closed(src, reset, ts);
@@ -319,6 +327,11 @@ export class PacketLog {
   /** A TCP connection (for the tap's synthesized handshake) or a UDP flow opened. */
   opened(src: PacketSource, ts: number): void {
     if (this.tap !== null) this.tap.opened(src, ts);
+  }
+
+  /** A TCP connection's peer half-closed: end of stream read (for the tap). */
+  halfClosed(src: PacketSource, ts: number): void {
+    this.tap?.halfClosed?.(src, ts);
   }
 
   /** A TCP connection closed, by FIN or by RST, or a UDP flow ended (for the tap). */

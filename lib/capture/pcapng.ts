@@ -75,9 +75,14 @@ function block(
   return bytes;
 }
 
-/** The section header block that starts every pcapng file (little-endian, length unknown). */
-export function sectionHeaderBlock(application = "sockscope"): Uint8Array {
-  return block(SHB, 16, [[4, encoder.encode(application)]], (view) => {
+/**
+ * The section header block that starts every pcapng file (little-endian, length unknown);
+ * `comment` (shown by `capinfos` and Wireshark's capture properties) says what the file is.
+ */
+export function sectionHeaderBlock(application = "sockscope", comment?: string): Uint8Array {
+  const options: Option[] = [[4, encoder.encode(application)]];
+  if (comment !== undefined) options.unshift([1, encoder.encode(comment)]);
+  return block(SHB, 16, options, (view) => {
     view.setUint32(8, BYTE_ORDER_MAGIC, true);
     view.setUint16(12, 1, true); // major version
     view.setUint16(14, 0, true); // minor version
@@ -329,7 +334,15 @@ interface TcpConv {
   /** Sequence numbers of each side's first byte, minus 1: seq = isn + 1 + offset - base. */
   isnLocal: number;
   isnRemote: number;
+  /** The peer's FIN was sent already (it takes one sequence number). */
+  remoteFin?: boolean;
 }
+
+/** The section comment of a file {@linkcode PcapngEncoder} makes: what it is not. */
+export const SYNTHESIZED_COMMENT =
+  "sockscope source=app: packets synthesized from the app's reads and writes (payload bytes " +
+  "exact; handshakes, ACKs, windows, options and timing invented). source=wire has the real " +
+  "frames where the wire view is on.";
 
 /**
  * Turns capture events into pcapng blocks. One encoder per file or export:
@@ -342,7 +355,7 @@ export class PcapngEncoder {
 
   /** The section header and interface description blocks a file starts with. */
   header(): Uint8Array[] {
-    return [sectionHeaderBlock(), interfaceDescriptionBlock()];
+    return [sectionHeaderBlock("sockscope", SYNTHESIZED_COMMENT), interfaceDescriptionBlock()];
   }
 
   /** A TCP connection opened: SYN, SYN-ACK, ACK at `ts` (epoch ms). */
@@ -375,8 +388,9 @@ export class PcapngEncoder {
       return;
     }
     const c = this.#conv(conn, ts, offIn, offOut, out);
+    const fin = c.remoteFin ? 1 : 0;
     let seqBase = dir === "out" ? c.isnLocal + 1 + offOut : c.isnRemote + 1 + offIn;
-    const ack = dir === "out" ? c.isnRemote + 1 + offIn : c.isnLocal + 1 + offOut;
+    const ack = dir === "out" ? c.isnRemote + 1 + offIn + fin : c.isnLocal + 1 + offOut;
     const flow = dir === "out" ? c.out : c.in;
     for (let at = 0; at < bytes.length; at += MAX_TCP_PAYLOAD) {
       const part = bytes.subarray(at, at + MAX_TCP_PAYLOAD);
@@ -387,8 +401,42 @@ export class PcapngEncoder {
   }
 
   /**
+   * The peer half-closed at `ts`: its FIN and our ACK, before anything we write after it
+   * (a close-framed answer, seed 004's echo).
+   */
+  finReceived(conn: ConnInfo, ts: number, offIn: number, offOut: number, out: Uint8Array[]): void {
+    if (conn.transport !== "tcp") return;
+    const c = this.#conv(conn, ts, offIn, offOut, out);
+    if (c.remoteFin) return;
+    const us = ts * 1000;
+    const localNext = c.isnLocal + 1 + offOut;
+    const remoteNext = c.isnRemote + 1 + offIn;
+    out.push(
+      enhancedPacketBlock(
+        us,
+        tcpPacket(
+          c.in,
+          { seq: remoteNext, ack: localNext, flags: FIN | ACK },
+          EMPTY,
+          this.#nextId(),
+        ),
+      ),
+      enhancedPacketBlock(
+        us,
+        tcpPacket(
+          c.out,
+          { seq: localNext, ack: remoteNext + 1, flags: ACK },
+          EMPTY,
+          this.#nextId(),
+        ),
+      ),
+    );
+    c.remoteFin = true;
+  }
+
+  /**
    * A TCP connection closed at `ts`: a FIN exchange started by `closer`, or
-   * an RST from it when `reset`.
+   * an RST from it when `reset`; after {@linkcode finReceived}, our FIN and its ACK only.
    */
   closed(
     conn: ConnInfo,
@@ -411,7 +459,15 @@ export class PcapngEncoder {
       out.push(
         enhancedPacketBlock(us, tcpPacket(flow, { seq, ack, flags }, EMPTY, this.#nextId())),
       );
-    if (reset) {
+    if (c.remoteFin) {
+      // The peer's FIN went out already: ours closes the connection.
+      if (reset) {
+        send(c.out, localNext, remoteNext + 1, RST | ACK);
+      } else {
+        send(c.out, localNext, remoteNext + 1, FIN | ACK);
+        send(c.in, remoteNext + 1, localNext + 1, ACK);
+      }
+    } else if (reset) {
       send(xFlow, xNext, yNext, RST | ACK);
     } else {
       send(xFlow, xNext, yNext, FIN | ACK);

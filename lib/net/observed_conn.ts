@@ -447,6 +447,8 @@ export class ObservedConn implements PacketSource {
 
   #onEnd(): void {
     if (this.state === "ESTABLISHED") this.state = "CLOSE_WAIT";
+    // Recorded now, before any answer the end handler writes: the FIN came first.
+    this.#ctx.log.halfClosed(this, nowMs());
     const end = this.#handler!.end;
     if (end === undefined) {
       this.close("closed by peer");

@@ -35,6 +35,7 @@ import { DiagnosisMonitor, type DiagnosisMonitorOptions } from "../diagnoses/mon
 import { readNetCounters } from "../kernel/net_counters.ts";
 import { Scenarios, type ScenariosOptions } from "../diagnoses/scenarios.ts";
 import { timeWaitLimit } from "../diagnoses/rules.ts";
+import { WireView } from "../wire/wire_view.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -138,7 +139,22 @@ export interface ServiceOptions {
    * service records (packet log, capture, capture files, notes, spans). @default none
    */
   token?: string;
+  /**
+   * Capture the endpoints' real segments (lib/wire: needs root or CAP_NET_RAW, else off with
+   * the reason). Off by default here so in-process services (tests) open no capture;
+   * `deno task start` turns it on unless `--no-wire`. @default false
+   */
+  wire?: boolean;
+  /** Bytes kept of each captured frame. @default 256 */
+  wireSnaplen?: number;
+  /** Size of the wire capture's ring. @default 8388608 */
+  wireRing?: number;
+  /** Why the wire view is off when `wire` is false. @default "turned off (--no-wire)" */
+  wireOffReason?: string;
 }
+
+/** The reason the wire view gives when it was not asked for. */
+export const WIRE_OFF_REASON = "turned off (--no-wire)";
 
 /** Everything the service hands the endpoint modules as they build their behaviours. */
 interface EndpointSetup {
@@ -149,17 +165,19 @@ interface EndpointSetup {
   tracing: ConnTracing | null;
 }
 
+/**
+ * The machine's interfaces where --allow-sys grants them (asked first, so Deno does not prompt
+ * on a terminal); none otherwise: loopback and wildcard hosts are told apart without them, which
+ * is enough for the default 127.0.0.1.
+ */
+function hostInterfaces(): { name: string; address: string }[] {
+  const state = Deno.permissions.querySync?.({ name: "sys", kind: "networkInterfaces" }).state;
+  return state === "granted" ? Deno.networkInterfaces() : [];
+}
+
 /** The interface a link-layer lab receives on: the one `host` is reached on, else `lo`. */
 function linkInterface(host: string): string {
-  let interfaces: { name: string; address: string }[] = [];
-  // Asked first so Deno does not prompt on a terminal; without --allow-sys only loopback and
-  // wildcards are told apart, which is enough for the default 127.0.0.1.
-  if (
-    Deno.permissions.querySync?.({ name: "sys", kind: "networkInterfaces" }).state === "granted"
-  ) {
-    interfaces = Deno.networkInterfaces();
-  }
-  return interfaceFor(host, interfaces) ?? "lo";
+  return interfaceFor(host, hostInterfaces()) ?? "lo";
 }
 
 /** The running endpoints and their shared observation state. */
@@ -199,6 +217,8 @@ export class Service {
   readonly diagnoses: DiagnosisMonitor;
   /** The scenarios that reproduce each diagnosis against the service itself. */
   readonly scenarios: Scenarios;
+  /** The real segments of the endpoints; unavailable (with its reason) when off. */
+  readonly wire: WireView;
   #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
   #kernelStatus: KernelStatus;
@@ -366,6 +386,8 @@ export class Service {
       if (err instanceof Error) err.message = `Cannot listen for ${binding}: ${err.message}`;
       throw err;
     }
+    // Opened before the descriptor plan counts what is open: its socket is one of them.
+    this.wire = this.#openWire(options);
     // Planned once every listener is bound (they are among the open descriptors) and before
     // any accept continues: the constructor has not yielded since the first listen.
     const listeners = [...this.tcp.values()].reduce((n, e) => n + e.listenerCount, 0);
@@ -385,6 +407,41 @@ export class Service {
     this.#sweeper = setInterval(() => this.#sweep(), 1000);
     this.#sweeper.unref();
     this.diagnoses.start();
+  }
+
+  // After the endpoints bound: their ports (0 resolved) go into the capture's filter.
+  #openWire(options: ServiceOptions): WireView {
+    const settings = { snaplen: options.wireSnaplen, ringBytes: options.wireRing };
+    if (options.wire !== true) {
+      return WireView.off(options.wireOffReason ?? WIRE_OFF_REASON, settings);
+    }
+    const iface = interfaceFor(this.host, hostInterfaces());
+    if (iface === undefined) {
+      return WireView.off(`no network interface holds ${this.host}`, settings);
+    }
+    // A Unix endpoint has no port (0): its bytes never reach an interface.
+    const ports = [
+      ...[...this.tcp.values()].map((e) => e.port),
+      ...[...this.udp.values()].map((e) => e.port),
+    ].filter((port) => port > 0);
+    return WireView.open({ ...settings, interface: iface, ports });
+  }
+
+  /**
+   * The record with the wire's verdict on how it ended: a connection whose RST was seen was
+   * reset (by whom), whatever the app read (seed 004's client closes with unread data: the
+   * server reads end of stream, then the RST comes).
+   */
+  #wireVerdict(record: SocketRecord): SocketRecord {
+    if (record.closeReason === null || record.transport !== "tcp" || record.remote === null) {
+      return record;
+    }
+    const seen = this.wire.connection({ local: record.local, remote: record.remote });
+    if (seen === null || seen.resetBy === "") return record;
+    const closeReason = seen.resetBy === "remote"
+      ? "reset by peer (RST on the wire)"
+      : "reset by us (RST on the wire)";
+    return { ...record, closeReason };
   }
 
   /** Every endpoint's bound address. */
@@ -426,7 +483,7 @@ export class Service {
     const live = this.registry.live(id);
     if (live === undefined) {
       const closed = this.registry.get(id);
-      if (closed !== undefined) return closed;
+      if (closed !== undefined) return this.#wireVerdict(closed);
       return (await this.sockets()).find((r) => r.id === id);
     }
     const kernel = await this.#sampleKernel();
@@ -473,6 +530,8 @@ export class Service {
       ...[...this.link.values()].map((e) => e.close()),
     ]);
     await this.captureFiles?.close();
+    // Unset when a port in use stopped the constructor before the capture opened.
+    await (this.wire as WireView | undefined)?.close();
     await this.#lines?.flush();
   }
 

@@ -152,9 +152,9 @@ export class TcpEndpoint implements Observed {
     return this.#listeners.length;
   }
 
-  /** The port the listener is bound to. */
+  /** The port the listener is bound to; 0 for a Unix socket or before it is bound. */
   get port(): number {
-    return this.stats.address!.port;
+    return this.stats.address?.port ?? 0;
   }
 
   /** Switches the endpoint's fault; `{mode: "none"}` restores normal behaviour. */

@@ -71,6 +71,8 @@ export function banner(service: Service, options: BannerOptions): string {
         "timeout, no connection cap, accept errors are fatal",
     );
   }
+  // Before the kernel view line, which readers of the banner take as its last.
+  lines.push(wireLine(service));
   lines.push(
     service.kernelStatus.reason === "Kernel view not configured"
       ? "  kernel view: off (--no-kernel)"
@@ -126,4 +128,13 @@ function fdBudgetLine(service: Service, maxConns: number): string {
   return `  descriptors: ${plan.budget} connections for all TCP endpoints and client runs ` +
     `together (limit ${plan.limit} ${assumed ? plan.limitSource : `from ${plan.limitSource}`}, ` +
     `reserve ${plan.reserve}: ${parts})${short}`;
+}
+
+/** The banner's wire-view line: where it captures, or why it is off. */
+export function wireLine(service: Service): string {
+  const wire = service.wire.status();
+  return wire.available
+    ? `  wire view: on, capturing the endpoints' ports on ${wire.interfaces.join(", ")} ` +
+      `(snaplen ${wire.snaplen} bytes)`
+    : `  wire view: off: ${wire.reason}`;
 }

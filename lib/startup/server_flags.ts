@@ -22,6 +22,7 @@ import { FRAMING_DEFAULTS, MAX_DELIMITER } from "../protocol/framing.ts";
 import { HTTP_SERVER_DEFAULTS as HTTP } from "../web/http_server.ts";
 import { SSE_DEFAULTS } from "../web/sse.ts";
 import { parseIp } from "../web/trust.ts";
+import { WIRE_VIEW_DEFAULTS } from "../wire/wire_view.ts";
 
 /** The service's command line, parsed. */
 export interface ServerFlags {
@@ -386,6 +387,34 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "kernel",
     negate: true,
     help: "do not read the kernel's socket table",
+  },
+  {
+    type: "boolean",
+    name: "no-wire",
+    to: "service.wire",
+    negate: true,
+    help: "do not capture the endpoints' real segments (the wire view; needs root or " +
+      "CAP_NET_RAW, off with the reason without)",
+  },
+  {
+    type: "int",
+    name: "wire-snaplen",
+    arg: "BYTES",
+    to: "service.wireSnaplen",
+    min: 64,
+    max: 65535,
+    default: WIRE_VIEW_DEFAULTS.snaplen,
+    help: "bytes kept of each captured frame (headers and the start of the payload)",
+  },
+  {
+    type: "int",
+    name: "wire-ring",
+    arg: "BYTES",
+    to: "service.wireRing",
+    min: 1 << 20,
+    max: 1 << 30,
+    default: WIRE_VIEW_DEFAULTS.ringBytes,
+    help: "the wire capture's kernel ring (the kernel drops frames when it is full)",
   },
   {
     type: "string",

@@ -16,6 +16,8 @@ export interface MetricsInput {
   uptimeSeconds: number;
   /** The full-payload capture; null when it is off. */
   capture?: CaptureStats | null;
+  /** The wire view's capture counters; null or absent when it is off. */
+  wire?: { packets: number; bytes: number; drops: number } | null;
   /** The capture's files on disk; null without `--capture-dir`. */
   captureFiles?: { files: number; gapRecords: number; errors: number } | null;
   /** App-protocol request latency (seconds) by endpoint. */
@@ -234,6 +236,27 @@ export function renderMetrics(input: MetricsInput): string {
       "counter",
       "Captured payload bytes evicted from the ring by newer ones.",
       capture.droppedBytes,
+    );
+  }
+  const wire = input.wire ?? null;
+  if (wire !== null) {
+    scalar(
+      "sockscope_wire_packets_total",
+      "counter",
+      "Frames the wire view captured on the endpoints' ports.",
+      wire.packets,
+    );
+    scalar(
+      "sockscope_wire_bytes_total",
+      "counter",
+      "Bytes on the wire of the frames the wire view captured.",
+      wire.bytes,
+    );
+    scalar(
+      "sockscope_wire_drops_total",
+      "counter",
+      "Frames the kernel dropped from the wire view's ring (PACKET_STATISTICS).",
+      wire.drops,
     );
   }
   const files = input.captureFiles ?? null;

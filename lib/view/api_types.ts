@@ -33,6 +33,12 @@ export type {
   EvidenceSource,
   Severity,
 } from "../diagnoses/types.ts";
+export type {
+  WireConnectionSummary,
+  WireSegment,
+  WireSegmentOptions,
+  WireStatus,
+} from "../wire/wire_view.ts";
 export type { ScenarioRun, ScenarioState } from "../diagnoses/scenarios.ts";
 
 /** `GET /api/diagnoses` (`?active=1`: only the active ones). */
