@@ -36,6 +36,7 @@ import { readNetCounters } from "../kernel/net_counters.ts";
 import { Scenarios, type ScenariosOptions } from "../diagnoses/scenarios.ts";
 import { timeWaitLimit } from "../diagnoses/rules.ts";
 import { WireView } from "../wire/wire_view.ts";
+import { wireEvidence } from "../diagnoses/wire_evidence.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
@@ -388,6 +389,16 @@ export class Service {
     }
     // Opened before the descriptor plan counts what is open: its socket is one of them.
     this.wire = this.#openWire(options);
+    // The diagnoses read the wire by the socket row's 4-tuple (live or recently closed: a
+    // reset's RST comes after the close); off, they keep saying which evidence they lack.
+    if (this.wire.available) {
+      this.diagnoses.wire = wireEvidence(this.wire, (id) => {
+        const r = this.registry.get(id);
+        return r === undefined || r.transport !== "tcp" || r.remote === null
+          ? null
+          : { local: r.local, remote: r.remote };
+      });
+    }
     // Planned once every listener is bound (they are among the open descriptors) and before
     // any accept continues: the constructor has not yielded since the first listen.
     const listeners = [...this.tcp.values()].reduce((n, e) => n + e.listenerCount, 0);

@@ -171,6 +171,7 @@ class ConnStore {
     readonly stream: number,
     readonly hostA: string,
     readonly portA: number,
+    readonly portB: number,
   ) {}
 
   get kept(): number {
@@ -418,6 +419,7 @@ export class WireView {
       conn.stream,
       hostA,
       conn.portA,
+      conn.portB,
     );
     this.#stores.set(conn, store);
     this.#byKey.set(store.key, store);
@@ -496,6 +498,28 @@ export class WireView {
       if (counts[i] > 0) out[name] = counts[i];
     });
     return out;
+  }
+
+  /**
+   * SYNs toward `port` (a listener's) that the analysis calls retransmissions, captured at or
+   * after `since` (epoch ms): a client's SYN repeated because the listener dropped the first
+   * (a full accept queue). Reads only the connections' heads, where handshakes are kept.
+   */
+  synRetransmits(port: number, since = 0): number {
+    let n = 0;
+    for (const store of this.#stores.values()) {
+      if (store.portA !== port && store.portB !== port) continue;
+      const meta = store.headMeta;
+      for (let i = 0; i < store.headCount; i++) {
+        const m = i * META;
+        const bits = meta[m + M_BITS];
+        // A SYN without ACK, sent toward `port`: from A when B holds the port.
+        if ((bits & 0x12) !== 0x02 || meta[m + M_TS] < since) continue;
+        const toPort = (bits & 0x200) !== 0 ? store.portB : store.portA;
+        if (toPort === port && ((bits >>> 10) & A_RETRANSMISSION) !== 0) n++;
+      }
+    }
+    return n;
   }
 
   /**
