@@ -7,8 +7,16 @@
  * packets the log still holds.
  */
 import { Fragment } from "preact";
-import { useMemo, useRef, useState } from "preact/hooks";
-import type { ConnStream, KernelStatus, PacketEntry, SocketRecord } from "../lib/view/api_types.ts";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type {
+  ConnStream,
+  KernelStatus,
+  PacketEntry,
+  SocketRecord,
+  WireSegment,
+} from "../lib/view/api_types.ts";
+import { ladder, type QueueSample } from "../lib/view/ladder.ts";
+import { Ladder } from "./_ladder.tsx";
 import { island } from "../lib/web/island.tsx";
 import { Chart, COLORS, Samples } from "./_chart.tsx";
 import {
@@ -38,7 +46,74 @@ export interface ConnDetailProps {
   previewBytes: number;
   /** The other end of the same connection, where both ends are on this host. */
   counterpart: SocketRecord | null;
+  /** The wire ladder's first batch (a TCP connection), or null: no ladder for this socket. */
+  wire?: ConnWire | null;
   now: number;
+}
+
+/** What the page hands the ladder: the wire view's state and the segments it had. */
+export interface ConnWire {
+  available: boolean;
+  /** Why the wire view is off; null when on. */
+  reason: string | null;
+  /** Which line our socket is. */
+  side: "server" | "client";
+  /** Its segments, oldest first. */
+  segments: WireSegment[];
+}
+
+/** Segments the page keeps (the ladder draws the latest 1,000 items of all kinds). */
+const KEEP_SEGMENTS = 2000;
+/** Queue samples the ladder keeps (those that changed). */
+const KEEP_LADDER_SAMPLES = 600;
+
+/**
+ * The connection's segments: the page's first batch, then those after the last seq, fetched
+ * when `version` (the socket's counters and state, from its live event) moves: no polling,
+ * one request at a time, a missed change caught by the next.
+ */
+function useWireSegments(
+  id: string,
+  initial: ConnWire | null | undefined,
+  version: string,
+): WireSegment[] {
+  const [segments, setSegments] = useState(initial?.segments ?? []);
+  const last = useRef(initial?.segments.at(-1)?.seq ?? 0);
+  const busy = useRef(false);
+  const pending = useRef(false);
+  const on = initial?.available === true;
+  useEffect(() => {
+    if (!on) return;
+    const load = async (): Promise<void> => {
+      if (busy.current) {
+        pending.current = true;
+        return;
+      }
+      busy.current = true;
+      try {
+        const res = await fetch(
+          `/api/sockets/${encodeURIComponent(id)}/wire?after=${last.current}`,
+        );
+        if (!res.ok) return;
+        const body = await res.json() as { segments: WireSegment[] };
+        const fresh = body.segments.filter((s) => s.seq > last.current);
+        if (fresh.length > 0) {
+          last.current = fresh[fresh.length - 1].seq;
+          setSegments((old) => old.concat(fresh).slice(-KEEP_SEGMENTS));
+        }
+      } catch {
+        // The next change asks again.
+      } finally {
+        busy.current = false;
+        if (pending.current) {
+          pending.current = false;
+          void load();
+        }
+      }
+    };
+    void load();
+  }, [id, on, version]);
+  return segments;
 }
 
 const KEEP_PACKETS = 5000;
@@ -336,6 +411,7 @@ function ConnDetail(props: ConnDetailProps) {
   const newest = useRef(props.lastSeq);
   const queues = useRef(new Samples(4, 600));
   const [queueData, setQueueData] = useState<(number | null)[][]>([[], [], [], [], []]);
+  const [ladderSamples, setLadderSamples] = useState<QueueSample[]>([]);
   const open = socket.closedAt === null && !gone;
   const id = socket.id;
 
@@ -361,6 +437,16 @@ function ConnDetail(props: ConnDetailProps) {
           s.app?.rxBuffered ?? null,
           s.app?.txBuffered ?? null,
         ]));
+        // The ladder marks the kernel queues where they changed, not every second.
+        if (s.kernel) {
+          const q = { ts: Date.now(), recvQ: s.kernel.recvQ, sendQ: s.kernel.sendQ };
+          setLadderSamples((old) => {
+            const prev = old.at(-1);
+            return prev !== undefined && prev.recvQ === q.recvQ && prev.sendQ === q.sendQ
+              ? old
+              : old.concat(q).slice(-KEEP_LADDER_SAMPLES);
+          });
+        }
       },
       packets(data) {
         const fresh = data.packets.filter((p) => p.seq > newest.current);
@@ -372,6 +458,14 @@ function ConnDetail(props: ConnDetailProps) {
   );
 
   const bytes = useMemo(() => byteHistory(socket, packets), [socket, packets]);
+  const wireVersion =
+    `${socket.bytesIn}/${socket.bytesOut}/${socket.state}/${socket.closedAt}/${gone}`;
+  const segments = useWireSegments(id, props.wire, wireVersion);
+  const side = props.wire?.side ?? "server";
+  const ladderModel = useMemo(
+    () => ladder(segments, packets, ladderSamples, { side }),
+    [segments, packets, ladderSamples, side],
+  );
   // Oldest first, opened at the newest and following them, as the follow stream.
   const table = useFollowEnd<HTMLDivElement>(packets.length);
   const close = async () => {
@@ -550,6 +644,28 @@ function ConnDetail(props: ConnDetailProps) {
             )}
         </div>
       </div>
+      {props.wire && (
+        <div class="card" data-wire-ladder="">
+          <div class="toolbar">
+            <h2>On the wire</h2>
+            <span class="muted small">
+              the captured segments as a ladder, with the app's reads and writes and the kernel
+              queues where they changed, on one time axis (quiet stretches compressed)
+            </span>
+          </div>
+          {!props.wire.available
+            ? (
+              <p class="muted" data-wire-off="">
+                The wire view is off:{" "}
+                {props.wire.reason ?? "unknown reason"}. The packets below are the app's reads and
+                writes only.
+              </p>
+            )
+            : segments.length === 0
+            ? <p class="muted small">No segments of this connection were captured (yet).</p>
+            : <Ladder model={ladderModel} />}
+        </div>
+      )}
       {!hasStream && (
         <p class="muted">
           {listen

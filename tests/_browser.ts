@@ -43,6 +43,8 @@ export interface HarnessOptions {
   token?: string;
   /** The browser window, e.g. 1280 px wide for what a laptop shows. @default VIEWPORT */
   viewport?: { width: number; height: number };
+  /** Turn the service's wire view on (needs root or CAP_NET_RAW). @default false */
+  wire?: boolean;
 }
 
 async function requireChromium(): Promise<void> {
@@ -129,6 +131,7 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
     ports: Object.fromEntries(ENDPOINTS.map((e) => [e.name, 0])),
     kernel: new KernelTable({ minIntervalMs: 0 }),
     captureBytes: options.captureBytes,
+    wire: options.wire,
   });
   const state: AppState = { service, startedAt: Date.now(), dashboard: "" };
   const ac = new AbortController();

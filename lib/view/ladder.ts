@@ -11,24 +11,9 @@
  * @module
  */
 
-/**
- * One captured TCP segment, as `/api/sockets/:id/wire` sends it (structurally the same as
- * api_types.ts's `WireSegment`: the two fold into one at merge).
- */
-export interface WireSegment {
-  seq: number;
-  /** ms since the epoch (the kernel's timestamp). */
-  ts: number;
-  /** From our socket's side: `in` arrived, `out` was sent. */
-  dir: "in" | "out";
-  flags: string[];
-  tcpSeq: number;
-  tcpAck: number;
-  win: number;
-  len: number;
-  options: Record<string, unknown>;
-  analysis: string[];
-}
+import type { WireSegment } from "./api_types.ts";
+
+export type { WireSegment };
 
 /** An app read or write (a packet-log entry: only these fields are used). */
 export interface LadderAppEvent {

@@ -1,9 +1,29 @@
 import type { SocketRecord } from "../../lib/net/types.ts";
 import { definePage, page } from "../../lib/web/page.tsx";
-import ConnDetail from "../../islands/conn_detail.tsx";
+import ConnDetail, { type ConnWire } from "../../islands/conn_detail.tsx";
+import type { Service } from "../../lib/net/service.ts";
 
 /** Packets of one connection handed to the page. */
 const PACKETS = 2000;
+
+/** Segments of one connection handed to the page (the ladder draws the latest 1,000 items). */
+const SEGMENTS = 1000;
+
+/** The ladder's first batch: a TCP connection's segments, or why there are none; null if no ladder. */
+function wireOf(service: Service, socket: SocketRecord): ConnWire | null {
+  if (socket.transport !== "tcp" || socket.remote === null) return null;
+  const { wire } = service;
+  const ports = new Set(service.addresses().map((a) => a.address.port));
+  const tuple = { local: socket.local, remote: socket.remote };
+  const all = wire.segments(tuple);
+  return {
+    available: wire.available,
+    reason: wire.reason,
+    // Which line our socket is: a role where the service knows it, else by the endpoint port.
+    side: socket.role ?? (ports.has(socket.local.port) ? "server" : "client"),
+    segments: all.slice(-SEGMENTS),
+  };
+}
 
 function sameAddr(a: SocketRecord["local"] | null, b: SocketRecord["local"] | null): boolean {
   return a !== null && b !== null && a.port === b.port &&
@@ -35,6 +55,7 @@ export const handler = definePage.handlers({
       counterpart,
       kernel: service.kernelStatus,
       packets: service.log.query({ conn: id, limit: PACKETS }),
+      wire: wireOf(service, socket),
       lastSeq,
       previewBytes: service.log.previewBytes,
       now: Date.now(),
@@ -66,6 +87,7 @@ export default definePage.page<typeof handler>(function SocketPage({ data }) {
         counterpart={data.counterpart}
         kernel={data.kernel}
         packets={data.packets}
+        wire={data.wire}
         lastSeq={data.lastSeq}
         previewBytes={data.previewBytes}
         now={data.now}

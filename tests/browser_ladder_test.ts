@@ -1,0 +1,63 @@
+/**
+ * The wire ladder on the connection page at 1280 px: a client echoes a few messages; the
+ * server socket's page draws the handshake (SYN, SYN-ACK), the data segments and the app's
+ * reads on one axis; a message sent while the page is open arrives on the ladder live.
+ * Screenshot: shots/ladder-echo.png.
+ *
+ * Needs /usr/bin/chromium and the wire view (root or CAP_NET_RAW); SOCKSCOPE_SKIP_BROWSER=1
+ * skips it.
+ */
+import { ok as assert } from "node:assert/strict";
+import { BROWSER_TEST, open, shot, start } from "./_browser.ts";
+import { closeQuietly, connect, encoder, readExactly, waitFor, writeAll } from "./_helpers.ts";
+
+const LAPTOP = { width: 1280, height: 800 };
+
+Deno.test({
+  name: "the connection page draws the wire ladder with the app's reads, live",
+  ...BROWSER_TEST,
+  async fn() {
+    await using h = await start({ viewport: LAPTOP, timeoutMs: 20_000, wire: true });
+    assert(h.service.wire.available, `the wire view is off: ${h.service.wire.reason}`);
+    const conn = await connect(h.port("echo"));
+    try {
+      for (const text of ["hello\n", "ladder\n", "world\n"]) {
+        await writeAll(conn, encoder.encode(text));
+        await readExactly(conn, text.length);
+      }
+      const port = (conn.localAddr as Deno.NetAddr).port;
+      const row = await waitFor(
+        "the echo server's socket",
+        async () =>
+          (await h.service.sockets()).find((r) =>
+            r.ours && r.endpoint === "echo" && r.kind === "conn" && r.remote?.port === port
+          ),
+      );
+      // The segments are in the wire view before the page asks for them.
+      await waitFor(
+        "the echoes on the wire",
+        () => h.service.wire.segments({ local: row.local, remote: row.remote! }).length >= 9,
+      );
+      await open(h, `/sockets/${encodeURIComponent(row.id)}`, "conn_detail");
+      const ladder = h.page.locator("[data-wire-ladder] svg");
+      await ladder.waitFor();
+      const labels = await ladder.locator("g[data-seq] text").allTextContents();
+      assert(labels.some((l) => l.trim() === "SYN"), labels.join(" | "));
+      assert(labels.some((l) => l.trim() === "SYN, ACK"), labels.join(" | "));
+      assert(labels.some((l) => /len=6 /.test(l)), labels.join(" | "));
+      assert(await h.page.locator('[data-wire-ladder] [data-group="handshake"]').count() > 0);
+      const reads = await ladder.locator("text[data-app]").allTextContents();
+      assert(reads.some((r) => /^app: read 6 B/.test(r)), reads.join(" | "));
+      assert(reads.some((r) => /^app: write 6 B/.test(r)), reads.join(" | "));
+
+      // Live: the next exchange shows without a reload (len=5: "live\n").
+      await writeAll(conn, encoder.encode("live\n"));
+      await readExactly(conn, 5);
+      await ladder.locator("g[data-seq] text", { hasText: "len=5 " }).first().waitFor();
+      await ladder.locator("text[data-app]", { hasText: "read 5 B" }).first().waitFor();
+      await shot(h, "ladder-echo", true);
+    } finally {
+      closeQuietly(conn);
+    }
+  },
+});
