@@ -20,6 +20,9 @@ export interface LadderProps {
 }
 
 /** The ladder SVG with its pager. */
+/** Room above the drawing for the client and server headings, clear of the first arrow. */
+const HEAD = 20;
+
 export function Ladder({ model, page }: LadderProps) {
   const rows = [
     ...model.arrows.map((a) => a.y1),
@@ -51,9 +54,9 @@ export function Ladder({ model, page }: LadderProps) {
         </nav>
       )}
       <svg
-        viewBox={`0 ${y0} ${WIDTH} ${height}`}
+        viewBox={`0 ${y0 - HEAD} ${WIDTH} ${height + HEAD}`}
         width={WIDTH}
-        height={height}
+        height={height + HEAD}
         role="img"
         aria-label="Segments between client and server over time"
       >
@@ -62,8 +65,8 @@ export function Ladder({ model, page }: LadderProps) {
             <path d="M0,0 L8,4 L0,8 z" fill="currentColor" />
           </marker>
         </defs>
-        <text x={X.client} y={y0 + 12} text-anchor="middle">client</text>
-        <text x={X.server} y={y0 + 12} text-anchor="middle">server</text>
+        <text x={X.client} y={y0 - 8} text-anchor="middle">client</text>
+        <text x={X.server} y={y0 - 8} text-anchor="middle">server</text>
         <line x1={X.client} x2={X.client} y1={y0 + 16} y2={y0 + height} stroke="currentColor" />
         <line x1={X.server} x2={X.server} y1={y0 + 16} y2={y0 + height} stroke="currentColor" />
         {model.groups.filter((g) => g.y2 >= top && g.y1 <= bottom).map((g) => (

@@ -614,11 +614,13 @@ function ConnDetail(props: ConnDetailProps) {
         </div>
         <div class="card">
           <h2>Queues {open ? "(sampled every second while this page is open)" : ""}</h2>
-          {!open && queueData[0].length === 0
+          {queueData[0].length < 2
             ? (
               <p class="muted small">
-                Queues are sampled while the page is open; this socket was already gone. Its last
-                values are in the table on the left.
+                {open
+                  ? "Sampling: the chart starts with the second sample, a second from now."
+                  : "Queues are sampled while the page is open; this socket was already gone. " +
+                    "Its last values are in the table on the left."}
               </p>
             )
             : (
