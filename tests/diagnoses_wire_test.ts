@@ -62,6 +62,21 @@ Deno.test("diagnoses with the wire: reset-with-unread-data shows the RST", async
   await svc.service.scenarios.close();
 });
 
+Deno.test("diagnoses with the wire: seed 004's send-then-close client is a reset the wire saw", async () => {
+  await using svc = startService({ wire: true });
+  // The seed's client: send, close at once. The echo meets a closed socket and its kernel
+  // answers RST; the app itself only reads end of stream, so only the wire can tell.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: svc.port("echo") });
+  await conn.write(new TextEncoder().encode("Hello"));
+  conn.close();
+  const d = await withEvidence(
+    svc,
+    "reset-with-unread-data",
+    (wire) => wire.some((e) => /RST seen/.test(e.what)),
+  );
+  ok(d.evidence.some((e) => e.what === "close reason" && /RST on the wire/.test(String(e.value))));
+});
+
 Deno.test("diagnoses with the wire off: the evidence says what it lacks", async () => {
   await using svc = startService({ scenarios: { holdMs: 4000 } });
   await reproduce(svc, "peer-not-reading");

@@ -280,7 +280,17 @@ export class Service {
       }
       events = new EventLog(sink);
     }
-    this.diagnoses = new DiagnosisMonitor(this, {
+    const closedWithVerdict = () =>
+      // Seed 004's client: the app read end of stream, the wire saw the RST that followed.
+      this.registry.closed().map((r) => this.wire === undefined ? r : this.#wireVerdict(r));
+    const kernelStatus = () => this.kernelStatus;
+    this.diagnoses = new DiagnosisMonitor({
+      sockets: (options) => this.sockets(options),
+      registry: { closed: closedWithVerdict },
+      get kernelStatus() {
+        return kernelStatus();
+      },
+    }, {
       readCounters: () => readNetCounters(),
       ...options.diagnoses,
     });
