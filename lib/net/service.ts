@@ -229,6 +229,10 @@ export class Service {
   #closed = false;
 
   constructor(options: ServiceOptions = {}) {
+    // Bad input is refused before any port is bound.
+    if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+      throw new TypeError("Cannot start TLS: --tls-cert and --tls-key go together");
+    }
     this.host = options.host ?? "127.0.0.1";
     this.unixPath = options.unixPath ?? defaultUnixPath();
     this.registry = new Registry({ keepClosed: options.keepClosed });
@@ -563,9 +567,6 @@ export class Service {
    */
   #certificate(options: ServiceOptions): TlsCertificate | null {
     if (this.tls !== null) return this.tls;
-    if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
-      throw new TypeError("Cannot start TLS: --tls-cert and --tls-key go together");
-    }
     if (options.tlsCert !== undefined) {
       return this.tls = readCertificate(options.tlsCert, options.tlsKey!);
     }
