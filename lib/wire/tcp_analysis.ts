@@ -266,7 +266,8 @@ export class TcpTracker {
     out.relSeq = (p.seq - fwd.baseSeq) >>> 0;
     out.relAck = (flags & TCP_ACK) !== 0 ? (p.ack - rev.baseSeq) >>> 0 : p.ack;
     out.window = (flags & TCP_SYN) === 0 && fwd.winScale >= 0
-      ? p.window * 2 ** fwd.winScale
+      // The shift is at most 14: a multiply, not `2 **` (a libm pow() call per segment).
+      ? p.window * (1 << fwd.winScale)
       : p.window;
     out.len = p.payloadLength;
     out.analysis = analysis;
