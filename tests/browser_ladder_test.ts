@@ -111,9 +111,11 @@ Deno.test({
       await writeAll(conn, encoder.encode("last\n"));
       await readExactly(conn, 5);
       await figure.locator("g[data-seq] text", { hasText: "len=5 " }).first().waitFor();
-      console.log(`ladder at 1,000 items: ${pages} pages, ${rows} rows on the page, first paint ${
-        drawnMs.toFixed(0)
-      } ms after navigation began`);
+      console.log(
+        `ladder at 1,000 items: ${pages} pages, ${rows} rows on the page, first paint ${
+          drawnMs.toFixed(0)
+        } ms after navigation began`,
+      );
       await shot(h, "ladder-1000", true);
     } finally {
       closeQuietly(conn);

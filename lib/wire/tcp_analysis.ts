@@ -136,6 +136,10 @@ export class TcpConnection {
   /** Who reset it: "A", "B" or "" (none). */
   resetBy: "" | "A" | "B" = "";
   hash = 0;
+  /** Kernel time this connection last moved up the least-recently-active list. */
+  touchedTs = 0;
+  /** The tracker's user's own state for this connection (the wire view's store); null at first. */
+  data: unknown = null;
   // Hash bucket chain and least-recently-active list.
   nextInBucket: TcpConnection | null = null;
   newer: TcpConnection | null = null;
@@ -227,7 +231,9 @@ export class TcpTracker {
       conn = this.#create(p, hash);
       side = 1;
     } else {
-      this.#touch(conn);
+      // Relinking on every segment costs more than the order is worth: a connection moves up
+      // at most once per TOUCH_MS, so the list is ordered to within that.
+      if (p.ts - conn.touchedTs >= TOUCH_MS) this.#touch(conn, p.ts);
       const fwd = side === 1 ? conn.a : conn.b;
       // A new SYN with another ISN on a known 4-tuple is a new connection (ports reused).
       if ((p.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && fwd.baseSet && p.seq !== fwd.baseSeq) {
@@ -274,7 +280,11 @@ export class TcpTracker {
     return conn;
   }
 
-  /** Drops connections inactive since before `beforeTs` (ms since the epoch); returns how many. */
+  /**
+   * Drops connections inactive since before `beforeTs` (ms since the epoch); returns how many.
+   * The list's order is kept to within a second: a connection active less than a second before
+   * `beforeTs` may stay until the next sweep.
+   */
   sweep(beforeTs: number): number {
     let n = 0;
     while (this.#oldest !== null && this.#oldest.lastTs < beforeTs) {
@@ -302,6 +312,7 @@ export class TcpTracker {
     conn.portA = p.srcPort;
     conn.portB = p.dstPort;
     conn.firstTs = p.ts;
+    conn.touchedTs = p.ts;
     conn.hash = hash;
     conn.nextInBucket = this.#buckets.get(hash) ?? null;
     this.#buckets.set(hash, conn);
@@ -313,7 +324,8 @@ export class TcpTracker {
     return conn;
   }
 
-  #touch(conn: TcpConnection): void {
+  #touch(conn: TcpConnection, ts: number): void {
+    conn.touchedTs = ts;
     if (this.#newest === conn) return;
     // Unlink, then put first.
     if (conn.newer !== null) conn.newer.older = conn.older;
@@ -343,7 +355,11 @@ export class TcpTracker {
   }
 }
 
-// The same hash for both directions, so one lookup finds the connection either way.
+// How stale the least-recently-active order may be, ms.
+const TOUCH_MS = 1000;
+
+// The same hash for both directions, so one lookup finds the connection either way; 30 bits,
+// so the Map's keys stay small integers (a 32-bit key is a heap number: slower, and allocated).
 function tupleHash(p: WirePacket): number {
   const n = p.family === 4 ? 4 : 16;
   let s = 0x811c9dc5;
@@ -354,7 +370,7 @@ function tupleHash(p: WirePacket): number {
   }
   s = Math.imul(s ^ p.srcPort, 0x01000193);
   d = Math.imul(d ^ p.dstPort, 0x01000193);
-  return (s + d) | 0;
+  return (s + d) & 0x3fffffff;
 }
 
 // 1: the packet goes A to B; -1: B to A; 0: another connection.

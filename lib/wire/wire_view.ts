@@ -329,8 +329,10 @@ export class WireView {
     const info = this.#info;
     this.#payloadBytes += p.payloadLength;
     const conn = this.#tracker.track(p, info);
-    let store = this.#stores.get(conn);
-    if (store === undefined || store.stream !== conn.stream) store = this.#newStore(conn, store);
+    // The store hangs on the connection (no map lookup per frame); a reused 4-tuple is a new
+    // stream and gets a new store.
+    let store = conn.data as ConnStore | null;
+    if (store === null || store.stream !== conn.stream) store = this.#newStore(conn, store);
     store.seen++;
     const a = info.analysis;
     // Bit i of the mask is ANALYSIS_NAMES[i]: count each set bit.
@@ -410,8 +412,8 @@ export class WireView {
     if (this.#kept > this.maxSegments) this.#evict();
   };
 
-  #newStore(conn: TcpConnection, old: ConnStore | undefined): ConnStore {
-    if (old !== undefined) this.#drop(conn, old);
+  #newStore(conn: TcpConnection, old: ConnStore | null): ConnStore {
+    if (old !== null) this.#drop(conn, old);
     const hostA = formatAddress(conn.family, conn.addrA);
     const hostB = formatAddress(conn.family, conn.addrB);
     const store = new ConnStore(
@@ -423,11 +425,13 @@ export class WireView {
     );
     this.#stores.set(conn, store);
     this.#byKey.set(store.key, store);
+    conn.data = store;
     return store;
   }
 
   #drop(conn: TcpConnection, store: ConnStore): void {
     this.#stores.delete(conn);
+    if (conn.data === store) conn.data = null;
     if (this.#byKey.get(store.key) === store) this.#byKey.delete(store.key);
     this.#kept -= store.kept;
   }
