@@ -31,6 +31,11 @@ export interface DiagnosisMonitorOptions extends DiagnosisEngineOptions {
   readCounters?: () => Promise<NetCountersReading>;
   /** Epoch ms. @default Date.now */
   now?: () => number;
+  /**
+   * False runs no timer at all (`--no-diagnoses`): nothing is sampled for the diagnoses and the
+   * API says they are off. @default true
+   */
+  enabled?: boolean;
 }
 
 /** Listens for diagnoses that appear or clear. */
@@ -50,6 +55,8 @@ export class DiagnosisMonitor {
   readonly thresholds: RuleThresholds;
   /** The interval in force: `intervalMs`, or longer when ticks cost more. */
   intervalMs: number;
+  /** False when made with `enabled: false`: the timer never runs. */
+  readonly enabled: boolean;
   #service: DiagnosedService;
   #baseMs: number;
   #readCounters: (() => Promise<NetCountersReading>) | null;
@@ -61,7 +68,7 @@ export class DiagnosisMonitor {
 
   /** Makes a monitor of `service`; {@linkcode start} runs its timer. */
   constructor(service: DiagnosedService, options: DiagnosisMonitorOptions = {}) {
-    const { intervalMs = 1000, readCounters, now, ...engine } = options;
+    const { intervalMs = 1000, readCounters, now, enabled = true, ...engine } = options;
     if (!(intervalMs >= 0)) {
       throw new RangeError(`Cannot make DiagnosisMonitor: intervalMs "${intervalMs}" is negative`);
     }
@@ -73,6 +80,7 @@ export class DiagnosisMonitor {
     this.#baseMs = intervalMs;
     this.intervalMs = intervalMs;
     this.#readCounters = readCounters ?? null;
+    this.enabled = enabled;
   }
 
   /** Calls `listener` for each diagnosis that appears or clears; returns the unsubscribe. */
@@ -83,7 +91,7 @@ export class DiagnosisMonitor {
 
   /** Starts the timer (unref'd: it never keeps the process alive). */
   start(): void {
-    if (this.#baseMs === 0 || this.#stopped || this.#timer !== undefined) return;
+    if (!this.enabled || this.#baseMs === 0 || this.#stopped || this.#timer !== undefined) return;
     this.#schedule(this.#baseMs);
   }
 
