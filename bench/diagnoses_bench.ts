@@ -272,7 +272,11 @@ async function inProcess(conns: number, args: Args): Promise<DiagnosesRun> {
   } finally {
     await hold.send("close").catch(() => {});
     await hold.line().catch(() => "");
-    hold.child.kill();
+    try {
+      hold.child.kill();
+    } catch {
+      // Exited once its connections were closed.
+    }
     await hold.child.status;
     await service.close();
   }

@@ -17,7 +17,8 @@ export const DIAGNOSIS_BUDGET = 0.05;
 
 /** What the monitor reads of the service (lib/net/service.ts `Service`). */
 export interface DiagnosedService {
-  sockets(options: { kernelMaxAgeMs?: number }): Promise<SocketRecord[]>;
+  /** Joined rows; the monitor asks for no owners (`owners: false`): no rule reads them. */
+  sockets(options: { kernelMaxAgeMs?: number; owners?: boolean }): Promise<SocketRecord[]>;
   /** The recently closed sockets, with the wire's verdict on how each ended where it has one. */
   readonly registry: { closed(): SocketRecord[] };
   readonly kernelStatus: { available: boolean };
@@ -111,7 +112,7 @@ export class DiagnosisMonitor {
   async #tick(): Promise<DiagnosisChange[]> {
     const started = performance.now();
     const [sockets, reading] = await Promise.all([
-      this.#service.sockets({ kernelMaxAgeMs: Math.max(this.intervalMs, 250) }),
+      this.#service.sockets({ kernelMaxAgeMs: Math.max(this.intervalMs, 250), owners: false }),
       this.#readCounters === null
         ? Promise.resolve({ counters: null, portRange: null })
         : this.#readCounters().catch(() => ({ counters: null, portRange: null })),
