@@ -1,10 +1,11 @@
 /**
  * Runs the diagnosis engine on a timer against the running service: each
  * tick takes the joined socket rows (reusing the kernel table's cached
- * sample), the recently closed sockets and the system counters, feeds them to
- * the engine and tells subscribers what appeared or cleared. The ticks keep
- * to a share of one core: at 10,000 connections a joined snapshot costs tens
- * of ms, so the interval stretches rather than the service slowing down.
+ * sample, without the socket owners: no rule reads them), the recently closed
+ * sockets and the system counters, feeds them to the engine and tells
+ * subscribers what appeared or cleared. The ticks keep to a share of one core:
+ * at 10,000 connections a tick costs tens of ms, so the interval stretches
+ * (doubling at most per tick) rather than the service slowing down.
  */
 import type { NetCountersReading } from "../kernel/net_counters.ts";
 import type { SocketRecord } from "../net/types.ts";
@@ -145,7 +146,11 @@ export class DiagnosisMonitor {
       this.#timer = undefined;
       this.tick().catch(() => []).then(() => {
         if (this.#stopped) return;
-        this.intervalMs = Math.max(this.#baseMs, Math.ceil(this.lastTookMs / DIAGNOSIS_BUDGET));
+        // Within the budget, but at most twice the last interval: one slow tick (the first
+        // after 10,000 connects took over a second) must not silence the diagnoses for 20×
+        // its time; ticks that stay slow double it again each time.
+        const budgeted = Math.ceil(this.lastTookMs / DIAGNOSIS_BUDGET);
+        this.intervalMs = Math.max(this.#baseMs, Math.min(budgeted, 2 * this.intervalMs));
         this.#schedule(this.intervalMs);
       });
     }, ms);
