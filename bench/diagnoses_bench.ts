@@ -8,7 +8,8 @@
  *   table's cache, and times (a) the rules alone (`DiagnosisEngine.update` over the joined rows
  *   of one real sample, nothing else), (b) the monitor's whole tick (kernel dump, joins, owners,
  *   counters, rules), with the kernel dump and the socket-owner lookup timed apart, and the same
- *   tick when a connection arrived just before (the owner lookup then scans /proc);
+ *   tick when a connection arrived just before (the owner lookup then scans /proc), and the
+ *   kernel dumps per second when a dashboard's sockets stream samples every second too;
  * - then main.ts in a child process holds the connections of this one and the bench reads its
  *   CPU time over `--seconds`, with the diagnoses on and with `--no-diagnoses`, idle and with a
  *   dashboard's event stream open (`/api/events?packets=0`, the sockets table every second).
@@ -99,6 +100,8 @@ export interface DiagnosesRun {
   tickMs: number;
   /** The kernel dumps made per tick (1 when nothing else shares them). */
   dumpsPerTick: number;
+  /** Kernel dumps per second with the monitor and a 1 s sockets stream (1: they share). */
+  dumpsPerSecondWithStream: number;
   /** One sock_diag dump with tcp_info, ms (median). */
   dumpMs: number | null;
   /** The owner lookup (/proc) inside the tick, ms (median; 0 when the tick makes none). */
@@ -221,6 +224,28 @@ async function inProcess(conns: number, args: Args): Promise<DiagnosesRun> {
       tickOwners.push(...ownerMs);
     }
     const dumpsPerTick = tickDumps.length / args.ticks;
+    // The monitor and the sockets stream of an open dashboard, both every second (the stream
+    // asks as lib/live/event_source.ts does), 300 and 700 ms apart: kernel dumps per second.
+    const together: number[] = [];
+    for (const offset of [300, 700]) {
+      await sleep(1000);
+      dumps.length = 0;
+      const seconds = 4;
+      const stop = performance.now() + seconds * 1000;
+      const every = async (first: number, work: () => Promise<unknown>) => {
+        await sleep(first);
+        while (performance.now() < stop) {
+          const t0 = performance.now();
+          await work();
+          await sleep(Math.max(0, 1000 - (performance.now() - t0)));
+        }
+      };
+      await Promise.all([
+        every(0, () => monitor.tick()),
+        every(offset, () => service.sockets({ kernelMaxAgeMs: 1000 })),
+      ]);
+      together.push(dumps.length / seconds);
+    }
     // A connection arrives, then the next tick (past the owner lookup's 2 s between scans).
     const newConn: number[] = [];
     const newConnOwners: number[] = [];
@@ -260,6 +285,7 @@ async function inProcess(conns: number, args: Args): Promise<DiagnosesRun> {
       rulesMs: median(rules)!,
       tickMs: median(ticks)!,
       dumpsPerTick,
+      dumpsPerSecondWithStream: Math.max(...together),
       dumpMs: median(tickDumps),
       ownersMs: median(tickOwners) ?? 0,
       tickNewConnMs: median(newConn)!,
@@ -406,7 +432,7 @@ export function diagnosesTable(r: DiagnosesBenchResult): string {
       "conns (rows)",
       "rules ms/sample",
       "monitor tick ms",
-      "kernel dump ms (per tick)",
+      "kernel dump ms (per tick; per s with a stream)",
       "owners ms in tick",
       "tick after a new conn ms (owners)",
       "service CPU % idle: on / off",
@@ -416,7 +442,7 @@ export function diagnosesTable(r: DiagnosesBenchResult): string {
       `${x.conns} (${x.rows})`,
       f(x.rulesMs),
       f(x.tickMs, 1),
-      `${f(x.dumpMs, 1)} (${f(x.dumpsPerTick, 1)})`,
+      `${f(x.dumpMs, 1)} (${f(x.dumpsPerTick, 1)}; ${f(x.dumpsPerSecondWithStream, 2)})`,
       f(x.ownersMs),
       `${f(x.tickNewConnMs, 1)} (${f(x.ownersNewConnMs, 1)})`,
       `${f(x.cpuOn, 2)} / ${f(x.cpuOff, 2)}`,
