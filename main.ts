@@ -46,6 +46,7 @@ async function main(args: string[]): Promise<number> {
       kernel: flags.kernel
         ? new KernelTable({ ipv6: !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) })
         : undefined,
+      ...(flags.diagnoses ? {} : { diagnoses: { enabled: false } }),
     });
   } catch (err) {
     console.error(`sockscope: cannot start: ${err instanceof Error ? err.message : err}`);

@@ -10,6 +10,7 @@ import { main as cli } from "../cli.ts";
 import type { Diagnosis, DiagnosisKind } from "../lib/diagnoses/types.ts";
 import type { ScenarioRun } from "../lib/diagnoses/scenarios.ts";
 import { type CliIo } from "../lib/cli/io.ts";
+import { parseServerFlags } from "../lib/startup/server_flags.ts";
 import {
   AppReader,
   appRequest,
@@ -277,4 +278,17 @@ Deno.test("client doctor: exit 0 with no problem, 1 with one, --json", async () 
   const down = captureIo();
   strictEqual(await cli(["doctor", "--url", "http://127.0.0.1:1", "--timeout", "2"], down), 1);
   await svc.service.scenarios.close();
+});
+
+Deno.test("--no-diagnoses: no samples, the API says they are off, doctor exits 1", async () => {
+  strictEqual(parseServerFlags([]).diagnoses, true);
+  strictEqual(parseServerFlags(["--no-diagnoses"]).diagnoses, false);
+  await using svc = diagService({ diagnoses: { enabled: false } });
+  strictEqual(svc.service.diagnoses.enabled, false);
+  const res = await svc.api<{ diagnoses: Diagnosis[]; monitoring: boolean }>("/api/diagnoses");
+  deepStrictEqual(res.body, { diagnoses: [], monitoring: false });
+  await using server = Deno.serve({ hostname: HOST, port: 0, onListen() {} }, svc.app.fetch);
+  const io = captureIo();
+  strictEqual(await cli(["doctor", "--url", `http://${HOST}:${server.addr.port}`], io), 1);
+  ok(io.err.includes("--no-diagnoses"), io.err);
 });

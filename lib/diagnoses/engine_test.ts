@@ -1,9 +1,9 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, strictEqual } from "node:assert/strict";
 import type { KernelSocketInfo, SocketRecord } from "../net/types.ts";
 import { socketRecord } from "../view/_socket_test_util.ts";
 import { DiagnosisEngine } from "./engine.ts";
-import type { DiagnosisSample } from "./rules.ts";
-import type { NetCounters, WireCounts } from "./types.ts";
+import { type DiagnosisSample, evaluate, RuleMemory } from "./rules.ts";
+import type { NetCounters, WireCounts, WireEvidence } from "./types.ts";
 
 function conn(
   id: string,
@@ -311,4 +311,47 @@ Deno.test("retransmissions ignores a few among many segments and D-SACKed ones",
   assertEquals(engine.update(sample(1000, [r(100000, 10, 0)])), []); // 0.01% of segments
   assertEquals(engine.update(sample(2000, [r(100100, 30, 20)])), []); // all D-SACKed
   assertEquals(engine.update(sample(3000, [r(100200, 50, 20)])).length, 1); // 20 of 100 lost
+});
+
+Deno.test("the rules read the wire's counts only for a socket with a finding", () => {
+  const asked: string[] = [];
+  const wire: WireEvidence = {
+    counts(id) {
+      asked.push(id);
+      return null;
+    },
+  };
+  const engine = new DiagnosisEngine({ appearMs: 0 });
+  const rows = (i: number) => [
+    ...Array.from({ length: 50 }, (_, n) =>
+      conn(`h${n}`, {
+        bytesIn: i * 10,
+        kernel: { state: "ESTABLISHED", recvQ: 0, sendQ: 0, info: { bytesAcked: i * 10 } },
+      })),
+    conn("stuck", {
+      kernel: {
+        state: "ESTABLISHED",
+        recvQ: 0,
+        sendQ: 400000,
+        info: { bytesAcked: 5, timer: "persist", sndWnd: 0 },
+      },
+    }),
+  ];
+  for (let i = 0; i < 3; i++) engine.update(sample(i * 1000, rows(i), { wire }));
+  // Each look decodes the connection's kept segments: 50 healthy sockets cost none.
+  assertEquals(new Set(asked), new Set(["stuck"]));
+});
+
+Deno.test("the rules forget sockets that went, though the rows hold their peers' ends", () => {
+  const memory = new RuleMemory();
+  const ends = (n: number) =>
+    Array.from({ length: n }, (_, i) => [
+      conn(`s${i}`),
+      conn(`k${i}`, { ours: false, kernelOnly: true }),
+    ]).flat();
+  evaluate(sample(0, ends(100)), memory);
+  strictEqual(memory.sockets.size, 100);
+  // 40 connections closed: 120 rows remain, more than the 100 sockets remembered.
+  evaluate(sample(1000, ends(60)), memory);
+  strictEqual(memory.sockets.size, 60);
 });

@@ -1,10 +1,11 @@
 /**
  * Runs the diagnosis engine on a timer against the running service: each
  * tick takes the joined socket rows (reusing the kernel table's cached
- * sample), the recently closed sockets and the system counters, feeds them to
- * the engine and tells subscribers what appeared or cleared. The ticks keep
- * to a share of one core: at 10,000 connections a joined snapshot costs tens
- * of ms, so the interval stretches rather than the service slowing down.
+ * sample, without the socket owners: no rule reads them), the recently closed
+ * sockets and the system counters, feeds them to the engine and tells
+ * subscribers what appeared or cleared. The ticks keep to a share of one core:
+ * at 10,000 connections a tick costs tens of ms, so the interval stretches
+ * (doubling at most per tick) rather than the service slowing down.
  */
 import type { NetCountersReading } from "../kernel/net_counters.ts";
 import type { SocketRecord } from "../net/types.ts";
@@ -17,7 +18,8 @@ export const DIAGNOSIS_BUDGET = 0.05;
 
 /** What the monitor reads of the service (lib/net/service.ts `Service`). */
 export interface DiagnosedService {
-  sockets(options: { kernelMaxAgeMs?: number }): Promise<SocketRecord[]>;
+  /** Joined rows; the monitor asks for no owners (`owners: false`): no rule reads them. */
+  sockets(options: { kernelMaxAgeMs?: number; owners?: boolean }): Promise<SocketRecord[]>;
   /** The recently closed sockets, with the wire's verdict on how each ended where it has one. */
   readonly registry: { closed(): SocketRecord[] };
   readonly kernelStatus: { available: boolean };
@@ -31,6 +33,11 @@ export interface DiagnosisMonitorOptions extends DiagnosisEngineOptions {
   readCounters?: () => Promise<NetCountersReading>;
   /** Epoch ms. @default Date.now */
   now?: () => number;
+  /**
+   * False runs no timer at all (`--no-diagnoses`): nothing is sampled for the diagnoses and the
+   * API says they are off. @default true
+   */
+  enabled?: boolean;
 }
 
 /** Listens for diagnoses that appear or clear. */
@@ -50,6 +57,8 @@ export class DiagnosisMonitor {
   readonly thresholds: RuleThresholds;
   /** The interval in force: `intervalMs`, or longer when ticks cost more. */
   intervalMs: number;
+  /** False when made with `enabled: false`: the timer never runs. */
+  readonly enabled: boolean;
   #service: DiagnosedService;
   #baseMs: number;
   #readCounters: (() => Promise<NetCountersReading>) | null;
@@ -61,7 +70,7 @@ export class DiagnosisMonitor {
 
   /** Makes a monitor of `service`; {@linkcode start} runs its timer. */
   constructor(service: DiagnosedService, options: DiagnosisMonitorOptions = {}) {
-    const { intervalMs = 1000, readCounters, now, ...engine } = options;
+    const { intervalMs = 1000, readCounters, now, enabled = true, ...engine } = options;
     if (!(intervalMs >= 0)) {
       throw new RangeError(`Cannot make DiagnosisMonitor: intervalMs "${intervalMs}" is negative`);
     }
@@ -73,6 +82,7 @@ export class DiagnosisMonitor {
     this.#baseMs = intervalMs;
     this.intervalMs = intervalMs;
     this.#readCounters = readCounters ?? null;
+    this.enabled = enabled;
   }
 
   /** Calls `listener` for each diagnosis that appears or clears; returns the unsubscribe. */
@@ -83,7 +93,7 @@ export class DiagnosisMonitor {
 
   /** Starts the timer (unref'd: it never keeps the process alive). */
   start(): void {
-    if (this.#baseMs === 0 || this.#stopped || this.#timer !== undefined) return;
+    if (!this.enabled || this.#baseMs === 0 || this.#stopped || this.#timer !== undefined) return;
     this.#schedule(this.#baseMs);
   }
 
@@ -103,7 +113,7 @@ export class DiagnosisMonitor {
   async #tick(): Promise<DiagnosisChange[]> {
     const started = performance.now();
     const [sockets, reading] = await Promise.all([
-      this.#service.sockets({ kernelMaxAgeMs: Math.max(this.intervalMs, 250) }),
+      this.#service.sockets({ kernelMaxAgeMs: Math.max(this.intervalMs, 250), owners: false }),
       this.#readCounters === null
         ? Promise.resolve({ counters: null, portRange: null })
         : this.#readCounters().catch(() => ({ counters: null, portRange: null })),
@@ -136,7 +146,11 @@ export class DiagnosisMonitor {
       this.#timer = undefined;
       this.tick().catch(() => []).then(() => {
         if (this.#stopped) return;
-        this.intervalMs = Math.max(this.#baseMs, Math.ceil(this.lastTookMs / DIAGNOSIS_BUDGET));
+        // Within the budget, but at most twice the last interval: one slow tick (the first
+        // after 10,000 connects took over a second) must not silence the diagnoses for 20×
+        // its time; ticks that stay slow double it again each time.
+        const budgeted = Math.ceil(this.lastTookMs / DIAGNOSIS_BUDGET);
+        this.intervalMs = Math.max(this.#baseMs, Math.min(budgeted, 2 * this.intervalMs));
         this.#schedule(this.intervalMs);
       });
     }, ms);

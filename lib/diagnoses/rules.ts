@@ -9,14 +9,7 @@
  * ({@linkcode RuleMemory}): a few numbers of the previous sample.
  */
 import type { SocketRecord } from "../net/types.ts";
-import type {
-  DiagnosisKind,
-  Evidence,
-  NetCounters,
-  Severity,
-  WireCounts,
-  WireEvidence,
-} from "./types.ts";
+import type { DiagnosisKind, Evidence, NetCounters, Severity, WireEvidence } from "./types.ts";
 
 /** The thresholds of the rules; the README's Diagnoses section explains each. */
 export interface RuleThresholds {
@@ -170,6 +163,8 @@ export function evaluate(
   // TIME_WAIT sockets per endpoint, ours and the peers' (theirs hold the client's ports).
   const timeWait = new Map<string, number>();
   let fullest: { record: SocketRecord; ratio: number } | null = null;
+  // Sockets the memory holds figures of in this sample, to tell when some went away.
+  let remembered = 0;
 
   for (const r of sample.sockets) {
     const k = r.kernel;
@@ -218,7 +213,6 @@ export function evaluate(
       !isNew && k !== null && r.transport === "tcp" &&
       (k.state === "ESTABLISHED" || k.state === "CLOSE_WAIT")
     ) {
-      const wireCounts = wire?.counts(r.id) ?? null;
       // The persist timer backs off too while a live peer answers its probes with a zero
       // window (backoff 3 within 2 s measured on loopback): only an unanswered retransmission
       // or unanswered probes say the peer is gone.
@@ -229,13 +223,15 @@ export function evaluate(
       const peerStuck = !vanished && stalledOut &&
         (info?.sndWnd === 0 || info?.timer === "persist" ||
           k.sendQ + txBuffered >= t.stuckQueueBytes);
-      if (vanished) out.push(peerVanished(r, wire, wireCounts));
-      else if (peerStuck) out.push(peerNotReading(r, wire, wireCounts));
+      // The wire's counts are read only for a socket that has a finding: reading them decodes
+      // the connection's kept segments, which at 10,000 sockets cost more than the rest.
+      if (vanished) out.push(peerVanished(r, wire));
+      else if (peerStuck) out.push(peerNotReading(r, wire));
       // A writer blocked by a peer that does not read stops reading too: that is the peer's
       // doing, so service-not-reading waits until our sends move.
       const inStuck = !peerStuck && k.recvQ > 0 && r.bytesIn === prev.bytesIn &&
         k.recvQ >= prev.recvQ && (k.recvQ >= t.stuckQueueBytes || r.app?.paused === true);
-      if (inStuck) out.push(serviceNotReading(r, wire, wireCounts));
+      if (inStuck) out.push(serviceNotReading(r, wire));
       // Loopback under load retransmits ~10 segments a second (tail loss probes, spurious
       // timeouts) out of ~100,000: count those the peer did not report as duplicates, and only
       // when they are a share of what was sent.
@@ -245,7 +241,7 @@ export function evaluate(
         !vanished && retrans >= t.retransSegments &&
         (sent <= 0 || retrans >= sent * t.retransShare)
       ) {
-        out.push(retransmissions(r, retrans, totalRetrans, sent, wire, wireCounts));
+        out.push(retransmissions(r, retrans, totalRetrans, sent, wire));
       }
       const split = splitWaits - prev.splitWaits;
       if (split >= t.nagleMessages) out.push(nagle(r, split, delayedAcks, wire));
@@ -259,9 +255,11 @@ export function evaluate(
     prev.drops = drops;
     prev.splitWaits = splitWaits;
     prev.seen = sampleNo;
+    remembered++;
   }
-  // Sockets gone since the last sample: forget them (one pass, only when some went).
-  if (memory.sockets.size > sample.sockets.length) {
+  // Sockets gone since the last sample: forget them (one pass, only when some went; the rows
+  // also hold TIME_WAIT, listeners and the peers' ends, which the memory does not).
+  if (memory.sockets.size > remembered) {
     for (const [id, prev] of memory.sockets) {
       if (prev.seen !== sampleNo) memory.sockets.delete(id);
     }
@@ -347,7 +345,8 @@ function queues(r: SocketRecord): Evidence[] {
   return out;
 }
 
-function peerNotReading(r: SocketRecord, wire: WireEvidence | null, w: WireCounts | null): Finding {
+function peerNotReading(r: SocketRecord, wire: WireEvidence | null): Finding {
+  const w = wire?.counts(r.id) ?? null;
   const k = r.kernel!;
   const info = k.info;
   const evidence = queues(r);
@@ -388,11 +387,8 @@ function peerNotReading(r: SocketRecord, wire: WireEvidence | null, w: WireCount
   };
 }
 
-function serviceNotReading(
-  r: SocketRecord,
-  wire: WireEvidence | null,
-  w: WireCounts | null,
-): Finding {
+function serviceNotReading(r: SocketRecord, wire: WireEvidence | null): Finding {
+  const w = wire?.counts(r.id) ?? null;
   const k = r.kernel!;
   const evidence = queues(r);
   evidence.push({ what: "bytes the app read since the last sample", value: 0, source: "app" });
@@ -415,7 +411,8 @@ function serviceNotReading(
   };
 }
 
-function peerVanished(r: SocketRecord, wire: WireEvidence | null, w: WireCounts | null): Finding {
+function peerVanished(r: SocketRecord, wire: WireEvidence | null): Finding {
+  const w = wire?.counts(r.id) ?? null;
   const info = r.kernel!.info;
   const evidence: Evidence[] = [
     { what: "retransmission backoff (tcpi_backoff)", value: info?.backoff ?? 0, source: "kernel" },
@@ -452,8 +449,8 @@ function retransmissions(
   total: number,
   sent: number,
   wire: WireEvidence | null,
-  w: WireCounts | null,
 ): Finding {
+  const w = wire?.counts(r.id) ?? null;
   const info = r.kernel!.info;
   const evidence: Evidence[] = [
     { what: "segments retransmitted since the last sample", value: delta, source: "kernel" },

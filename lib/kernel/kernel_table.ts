@@ -27,6 +27,13 @@ export interface KernelSampleOptions {
    * view refreshed every 250 ms asks for samples that fresh. @default the table's minIntervalMs
    */
   maxAgeMs?: number;
+  /**
+   * Find each row's process (the table's `owners`). The diagnoses' per-second sample says
+   * false: they never read owners, and a lookup after a new connection scans /proc (tens of ms
+   * at 10,000 connections). A sample taken without owners gets them when a later caller wants
+   * them. @default true
+   */
+  owners?: boolean;
 }
 
 /** Reads the rows of one source, keeping only `ports` when given (sorted, distinct). */
@@ -62,8 +69,8 @@ export interface KernelTableOptions {
    */
   ipv6?: boolean;
   /**
-   * Finds the process holding each row's socket (as `ss -p`), on every fresh sample; `null`
-   * for none. @default a SocketOwners reading /proc
+   * Finds the process holding each row's socket (as `ss -p`), once per sample, for the callers
+   * that want owners; `null` for none. @default a SocketOwners reading /proc
    */
   owners?: Pick<SocketOwners, "attach"> | null;
 }
@@ -92,6 +99,8 @@ export class KernelTable {
   #owners: Pick<SocketOwners, "attach"> | null;
   #readUnix: ((paths: readonly string[]) => Promise<KernelSocket[]>) | null;
   #unix: Entry = { takenAt: -Infinity };
+  // The row lists whose owners were looked up already (a cached sample is asked again).
+  #owned = new WeakSet<KernelSocket[]>();
 
   /** Makes a table reading the real kernel unless readers are given. */
   constructor(options: KernelTableOptions = {}) {
@@ -119,11 +128,24 @@ export class KernelTable {
 
   /**
    * The table now, or the last sample if it is younger than `minIntervalMs` (or `maxAgeMs`,
-   * when less). Never rejects
+   * when less), with each row's process unless `owners` is false. Never rejects
    * for the kernel's sake (a failed read is an `ok: false` sample); rejects with a
    * TypeError or RangeError for a bad port or age.
    */
   sample(options: KernelSampleOptions = {}): Promise<KernelSample> {
+    const rows = this.#sample(options);
+    return options.owners === false ? rows : rows.then((sample) => this.#withOwners(sample));
+  }
+
+  async #withOwners(sample: KernelSample): Promise<KernelSample> {
+    if (!sample.ok || this.#owners === null || this.#owned.has(sample.sockets)) return sample;
+    // Concurrent callers may both look: the lookup shares its scan, and a known inode is a get.
+    await this.#owners.attach(sample.sockets);
+    this.#owned.add(sample.sockets);
+    return sample;
+  }
+
+  #sample(options: KernelSampleOptions): Promise<KernelSample> {
     let ports: number[] | undefined;
     try {
       // No ports, or an empty list, means every socket.
@@ -234,7 +256,6 @@ export class KernelTable {
     if (this.#readNetlink !== null) {
       try {
         const sockets = await this.#readNetlink(read);
-        await this.#owners?.attach(sockets);
         return { ok: true, source: "netlink", at, tookMs: this.#since(start), sockets };
       } catch {
         // Netlink needs FFI (--allow-ffi) and sock_diag; /proc holds the same table, slower.
@@ -242,7 +263,6 @@ export class KernelTable {
     }
     try {
       const sockets = await this.#readProc(ports);
-      await this.#owners?.attach(sockets);
       return { ok: true, source: "proc", at, tookMs: this.#since(start), sockets };
     } catch (error) {
       const reason = error instanceof ProcUnavailable

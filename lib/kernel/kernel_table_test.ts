@@ -1,6 +1,11 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { KernelSocket } from "../net/types.ts";
-import { type KernelReader, type KernelSample, KernelTable } from "./kernel_table.ts";
+import {
+  type KernelReader,
+  type KernelSample,
+  KernelTable,
+  type KernelTableOptions,
+} from "./kernel_table.ts";
 
 const fixtures = new URL("../../tests/fixtures/kernel/", import.meta.url);
 const procFiles: Record<string, Uint8Array> = {};
@@ -20,7 +25,11 @@ const ROW: KernelSocket = {
 
 /** A fake kernel: a clock, a netlink reader and a /proc that count their use. */
 function fakeKernel(
-  options: { netlink?: KernelReader | null; files?: Record<string, Uint8Array | Error> } = {},
+  options: {
+    netlink?: KernelReader | null;
+    files?: Record<string, Uint8Array | Error>;
+    owners?: KernelTableOptions["owners"];
+  } = {},
 ) {
   const fake = {
     t: 10_000,
@@ -38,6 +47,7 @@ function fakeKernel(
       fake.t += 3; // the read takes 3 ms
       return netlink(read);
     }),
+    owners: options.owners,
     readFile: (path) => {
       fake.reads.push(path);
       const file = files[path];
@@ -210,6 +220,36 @@ Deno.test("KernelTable.sample() reads again for a caller asking for fresher rows
     name: "RangeError",
     message: 'Cannot sample the kernel table: maxAgeMs "-1" is not 0 or more',
   });
+});
+
+Deno.test("KernelTable.sample() finds owners only for callers that want them, once a sample", async () => {
+  const looked: KernelSocket[][] = [];
+  const { fake, table } = fakeKernel({
+    netlink: () => [{ ...ROW, inode: 42 }],
+    owners: {
+      attach(rows) {
+        looked.push([...rows]);
+        for (const row of rows) row.process = { pid: 7, command: "deno" };
+        return Promise.resolve();
+      },
+    },
+  });
+  // The diagnoses' sample: no owner lookup (it scans /proc after a new connection).
+  const bare = await table.sample({ owners: false });
+  ok(bare.ok);
+  strictEqual(bare.sockets[0].process, undefined);
+  strictEqual(looked.length, 0);
+  // The sockets table within the cache: the same rows, now with their owners, looked up once.
+  const owned = await table.sample();
+  ok(owned.ok);
+  strictEqual(owned.sockets, bare.sockets);
+  deepStrictEqual(owned.sockets[0].process, { pid: 7, command: "deno" });
+  await table.sample();
+  strictEqual(looked.length, 1);
+  fake.t += 600;
+  await table.sample();
+  strictEqual(looked.length, 2);
+  strictEqual(fake.netlinkCalls.length, 2);
 });
 
 Deno.test("KernelTable.sample() caches a failure too", async () => {

@@ -40,7 +40,7 @@ import { wireEvidence } from "../diagnoses/wire_evidence.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
 export interface KernelSource {
-  sample(options?: { ports?: number[]; maxAgeMs?: number }): Promise<
+  sample(options?: { ports?: number[]; maxAgeMs?: number; owners?: boolean }): Promise<
     | { ok: true; source: string; at: number; tookMs: number; sockets: KernelSocket[] }
     | { ok: false; reason: string; source: null; at: number }
   >;
@@ -488,11 +488,14 @@ export class Service {
   /**
    * Every live socket joined with the kernel's table (narrow it with
    * lib/view/socket_filter.ts). `kernelMaxAgeMs` asks for kernel rows at most
-   * that old, for a view refreshed more often than the table's cache.
+   * that old, for a view refreshed more often than the table's cache; `owners: false` skips
+   * finding each row's process (the diagnoses never show it).
    */
-  async sockets(options: { kernelMaxAgeMs?: number } = {}): Promise<SocketRecord[]> {
+  async sockets(
+    options: { kernelMaxAgeMs?: number; owners?: boolean } = {},
+  ): Promise<SocketRecord[]> {
     // Sample first: the snapshots then come after the await, as fresh as the kernel's rows.
-    const kernel = await this.#sampleKernel(options.kernelMaxAgeMs);
+    const kernel = await this.#sampleKernel(options.kernelMaxAgeMs, options.owners);
     const unix = await this.#sampleUnix(options.kernelMaxAgeMs);
     let records = this.registry.snapshots();
     if (kernel !== null) {
@@ -590,11 +593,11 @@ export class Service {
     }
   }
 
-  async #sampleKernel(maxAgeMs?: number): Promise<KernelSocket[] | null> {
+  async #sampleKernel(maxAgeMs?: number, owners?: boolean): Promise<KernelSocket[] | null> {
     if (this.#kernel === undefined) return null;
     // A Unix socket has no port; its rows come from the AF_UNIX dump, by path.
     const ports = this.addresses().filter((a) => a.transport !== "unix").map((a) => a.address.port);
-    const sample = await this.#kernel.sample({ ports, maxAgeMs });
+    const sample = await this.#kernel.sample({ ports, maxAgeMs, owners });
     if (!sample.ok) {
       this.#kernelStatus = {
         available: false,

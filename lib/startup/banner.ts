@@ -71,6 +71,7 @@ export function banner(service: Service, options: BannerOptions): string {
         "timeout, no connection cap, accept errors are fatal",
     );
   }
+  if (!service.diagnoses.enabled) lines.push("  diagnoses: off (--no-diagnoses)");
   // Before the kernel view line, which readers of the banner take as its last.
   lines.push(wireLine(service));
   lines.push(

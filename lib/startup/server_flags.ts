@@ -36,6 +36,8 @@ export interface ServerFlags {
   allowHosts: string[];
   /** Read the kernel's socket table (`--no-kernel` turns it off). */
   kernel: boolean;
+  /** Run the diagnoses' monitor (`--no-diagnoses` turns it off). */
+  diagnoses: boolean;
   /** The dashboard's own HTTP server. */
   http: { maxConns: number; headerTimeoutMs: number; sseMaxBehindMs: number };
   /** `--udp-fast`: accepted and ignored, the batched UDP path being the default now. */
@@ -387,6 +389,13 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     to: "kernel",
     negate: true,
     help: "do not read the kernel's socket table",
+  },
+  {
+    type: "boolean",
+    name: "no-diagnoses",
+    to: "diagnoses",
+    negate: true,
+    help: "do not sample the sockets for diagnoses (/api/diagnoses then says they are off)",
   },
   {
     type: "boolean",

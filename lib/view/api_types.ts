@@ -44,6 +44,8 @@ export type { ScenarioRun, ScenarioState } from "../diagnoses/scenarios.ts";
 /** `GET /api/diagnoses` (`?active=1`: only the active ones). */
 export interface DiagnosesResponse {
   diagnoses: Diagnosis[];
+  /** False when the service runs with `--no-diagnoses`: nothing is diagnosed. */
+  monitoring: boolean;
 }
 
 /** `GET /api/diagnoses/reproduce`: every kind's scenario and its latest run. */

@@ -11,9 +11,10 @@ export const handler = define.handlers({
     if (active !== null && active !== "0" && active !== "1") {
       return jsonError(400, `Invalid "active": "${active}" is not 0 or 1`);
     }
-    const engine = state.service.diagnoses.engine;
+    const { engine, enabled } = state.service.diagnoses;
     const body: DiagnosesResponse = {
       diagnoses: active === "1" ? engine.active() : engine.all(),
+      monitoring: enabled,
     };
     return json(body);
   },

@@ -55,7 +55,14 @@ export const doctorCommand = defineCommand<DoctorValues>({
         await res.body?.cancel();
         throw new Error(`Cannot read diagnoses: ${url} answered ${res.status}`);
       }
-      const { diagnoses } = await res.json() as { diagnoses: Diagnosis[] };
+      const { diagnoses, monitoring } = await res.json() as {
+        diagnoses: Diagnosis[];
+        monitoring?: boolean;
+      };
+      // No diagnoses because none are looked for is not health: a script must not pass on it.
+      if (monitoring === false) {
+        throw new Error(`Cannot read diagnoses: ${base} runs with --no-diagnoses`);
+      }
       const problems = diagnoses.filter((d) => d.severity === "problem").length;
       const result: DoctorResult = { url: base, diagnoses, problems };
       return {
