@@ -312,8 +312,11 @@ export class Scenarios {
     const listening = async () => {
       const rows = await this.#host.sockets({ endpoint: "echo", states: ["LISTEN"] });
       const backlog = rows.find((r) => r.kind === "listener")?.kernel?.sendQ;
-      if (backlog === undefined) {
-        throw new RangeError("Cannot reproduce: the kernel view does not show echo's backlog");
+      // /proc has no backlog for LISTEN (0); sock_diag through FFI has.
+      if (backlog === undefined || backlog === 0) {
+        throw new RangeError(
+          "Cannot reproduce: the kernel view does not show echo's backlog; run the service with --allow-ffi (sock_diag shows it, /proc does not)",
+        );
       }
       return backlog;
     };
