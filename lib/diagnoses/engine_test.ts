@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import type { KernelSocketInfo, SocketRecord } from "../net/types.ts";
 import { socketRecord } from "../view/_socket_test_util.ts";
 import { DiagnosisEngine } from "./engine.ts";
+import { nextIntervalMs } from "./monitor.ts";
 import type { DiagnosisSample } from "./rules.ts";
 import type { NetCounters, WireCounts } from "./types.ts";
 
@@ -311,4 +312,13 @@ Deno.test("retransmissions ignores a few among many segments and D-SACKed ones",
   assertEquals(engine.update(sample(1000, [r(100000, 10, 0)])), []); // 0.01% of segments
   assertEquals(engine.update(sample(2000, [r(100100, 30, 20)])), []); // all D-SACKed
   assertEquals(engine.update(sample(3000, [r(100200, 50, 20)])).length, 1); // 20 of 100 lost
+});
+
+Deno.test("nextIntervalMs(): one slow tick does not stretch the interval; steady cost does", () => {
+  assertEquals(nextIntervalMs(1000, []), 1000);
+  assertEquals(nextIntervalMs(1000, [15, 639, 16]), 1000);
+  assertEquals(nextIntervalMs(1000, [16, 639]), 1000);
+  // 10,000 connections: every tick costs ~120 ms, so ticks run every 2.4 s (5% of a core).
+  assertEquals(nextIntervalMs(1000, [120, 130, 125]), 2400);
+  assertEquals(nextIntervalMs(1000, [120, 130, 20]), 1000);
 });

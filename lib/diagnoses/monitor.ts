@@ -15,6 +15,23 @@ import type { RuleThresholds } from "./rules.ts";
 /** Share of one core the ticks may take. */
 export const DIAGNOSIS_BUDGET = 0.05;
 
+/** Ticks whose cost {@linkcode nextIntervalMs} weighs: the cheapest of them counts. */
+export const TICK_COST_WINDOW = 3;
+
+/**
+ * The next interval: `baseMs`, or longer so that ticks stay within
+ * {@linkcode DIAGNOSIS_BUDGET} of a core. A tick's time is wall time (the snapshot awaits the
+ * kernel table and /proc), so one stall (a busy core, a collection, a sample queued behind
+ * another) would stretch the interval twelvefold and delay every diagnosis by as much
+ * (measured: one 639 ms tick made it 12.8 s): the cheapest of the last
+ * {@linkcode TICK_COST_WINDOW} ticks is the cost, which a really costly table (10,000
+ * connections) keeps high on every tick.
+ */
+export function nextIntervalMs(baseMs: number, recentTookMs: readonly number[]): number {
+  if (recentTookMs.length === 0) return baseMs;
+  return Math.max(baseMs, Math.ceil(Math.min(...recentTookMs) / DIAGNOSIS_BUDGET));
+}
+
 /** What the monitor reads of the service (lib/net/service.ts `Service`). */
 export interface DiagnosedService {
   sockets(options: { kernelMaxAgeMs?: number }): Promise<SocketRecord[]>;
@@ -58,6 +75,7 @@ export class DiagnosisMonitor {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<DiagnosisChange[]> | null = null;
   #stopped = false;
+  #recentTookMs: number[] = [];
 
   /** Makes a monitor of `service`; {@linkcode start} runs its timer. */
   constructor(service: DiagnosedService, options: DiagnosisMonitorOptions = {}) {
@@ -136,7 +154,9 @@ export class DiagnosisMonitor {
       this.#timer = undefined;
       this.tick().catch(() => []).then(() => {
         if (this.#stopped) return;
-        this.intervalMs = Math.max(this.#baseMs, Math.ceil(this.lastTookMs / DIAGNOSIS_BUDGET));
+        this.#recentTookMs.push(this.lastTookMs);
+        if (this.#recentTookMs.length > TICK_COST_WINDOW) this.#recentTookMs.shift();
+        this.intervalMs = nextIntervalMs(this.#baseMs, this.#recentTookMs);
         this.#schedule(this.intervalMs);
       });
     }, ms);
