@@ -25,10 +25,11 @@ export const TICK_COST_WINDOW = 3;
  * another) would stretch the interval twelvefold and delay every diagnosis by as much
  * (measured: one 639 ms tick made it 12.8 s): the cheapest of the last
  * {@linkcode TICK_COST_WINDOW} ticks is the cost, which a really costly table (10,000
- * connections) keeps high on every tick.
+ * connections) keeps high on every tick. Until there are that many, `baseMs`.
  */
 export function nextIntervalMs(baseMs: number, recentTookMs: readonly number[]): number {
-  if (recentTookMs.length === 0) return baseMs;
+  // The first ticks (a process still compiling, a table cached cold) say little yet.
+  if (recentTookMs.length < TICK_COST_WINDOW) return baseMs;
   return Math.max(baseMs, Math.ceil(Math.min(...recentTookMs) / DIAGNOSIS_BUDGET));
 }
 
