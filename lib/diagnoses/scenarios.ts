@@ -226,7 +226,9 @@ export class Scenarios {
       },
       "accept-queue-overflow": {
         description:
-          "The pause-accept fault on echo and a burst of connects beyond the accept queue.",
+          "The pause-accept fault on echo and a burst of connects beyond the accept queue; " +
+          `a backlog larger than ${SCENARIO_BACKLOG} per listener is set to ${SCENARIO_BACKLOG} ` +
+          "(listen(2) again on echo's sockets, as --backlog does) for the run, then restored.",
         run: (signal) => this.#acceptBurst(signal),
       },
       "nagle-delayed-ack": {
