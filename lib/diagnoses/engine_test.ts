@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert, strictEqual } from "node
 import type { KernelSocketInfo, SocketRecord } from "../net/types.ts";
 import { socketRecord } from "../view/_socket_test_util.ts";
 import { DiagnosisEngine } from "./engine.ts";
+import { nextIntervalMs } from "./monitor.ts";
 import { type DiagnosisSample, evaluate, RuleMemory } from "./rules.ts";
 import type { NetCounters, WireCounts, WireEvidence } from "./types.ts";
 
@@ -354,4 +355,16 @@ Deno.test("the rules forget sockets that went, though the rows hold their peers'
   // 40 connections closed: 120 rows remain, more than the 100 sockets remembered.
   evaluate(sample(1000, ends(60)), memory);
   strictEqual(memory.sockets.size, 60);
+});
+
+Deno.test("nextIntervalMs(): one slow tick does not stretch the interval; steady cost does", () => {
+  assertEquals(nextIntervalMs(1000, []), 1000);
+  assertEquals(nextIntervalMs(1000, [15, 639, 16]), 1000);
+  assertEquals(nextIntervalMs(1000, [639]), 1000, "the first ticks say little");
+  assertEquals(nextIntervalMs(1000, [639, 700]), 1000);
+  // 10,000 connections: every tick costs ~120 ms, so ticks run every 2.4 s (5% of a core).
+  assertEquals(nextIntervalMs(1000, [120, 130, 125]), 2400);
+  assertEquals(nextIntervalMs(1000, [120, 130, 20]), 1000);
+  // Growing, at most twice the previous interval a tick.
+  assertEquals(nextIntervalMs(1000, [332, 330, 340], 1000), 2000);
 });

@@ -16,6 +16,31 @@ import type { RuleThresholds } from "./rules.ts";
 /** Share of one core the ticks may take. */
 export const DIAGNOSIS_BUDGET = 0.05;
 
+/** Ticks whose cost {@linkcode nextIntervalMs} weighs: the cheapest of them counts. */
+export const TICK_COST_WINDOW = 3;
+
+/**
+ * The next interval: `baseMs`, or longer so that ticks stay within
+ * {@linkcode DIAGNOSIS_BUDGET} of a core. A tick's time is wall time (the snapshot awaits the
+ * kernel table and /proc), so one stall (a busy core, a collection, a sample queued behind
+ * another) would stretch the interval twelvefold and delay every diagnosis by as much
+ * (measured: one 639 ms tick made it 12.8 s): the cheapest of the last
+ * {@linkcode TICK_COST_WINDOW} ticks is the cost, which a really costly table (10,000
+ * connections) keeps high on every tick. Until there are that many, `baseMs`. And it grows at
+ * most to twice `previousMs` a tick (the first after 10,000 connects took 332 ms: 6.6 s at once);
+ * ticks that stay slow double it again each time.
+ */
+export function nextIntervalMs(
+  baseMs: number,
+  recentTookMs: readonly number[],
+  previousMs = Infinity,
+): number {
+  // The first ticks (a process still compiling, a table cached cold) say little yet.
+  if (recentTookMs.length < TICK_COST_WINDOW) return baseMs;
+  const budgeted = Math.ceil(Math.min(...recentTookMs) / DIAGNOSIS_BUDGET);
+  return Math.max(baseMs, Math.min(budgeted, 2 * previousMs));
+}
+
 /** What the monitor reads of the service (lib/net/service.ts `Service`). */
 export interface DiagnosedService {
   /** Joined rows; the monitor asks for no owners (`owners: false`): no rule reads them. */
@@ -67,6 +92,7 @@ export class DiagnosisMonitor {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<DiagnosisChange[]> | null = null;
   #stopped = false;
+  #recentTookMs: number[] = [];
 
   /** Makes a monitor of `service`; {@linkcode start} runs its timer. */
   constructor(service: DiagnosedService, options: DiagnosisMonitorOptions = {}) {
@@ -146,11 +172,9 @@ export class DiagnosisMonitor {
       this.#timer = undefined;
       this.tick().catch(() => []).then(() => {
         if (this.#stopped) return;
-        // Within the budget, but at most twice the last interval: one slow tick (the first
-        // after 10,000 connects took over a second) must not silence the diagnoses for 20×
-        // its time; ticks that stay slow double it again each time.
-        const budgeted = Math.ceil(this.lastTookMs / DIAGNOSIS_BUDGET);
-        this.intervalMs = Math.max(this.#baseMs, Math.min(budgeted, 2 * this.intervalMs));
+        this.#recentTookMs.push(this.lastTookMs);
+        if (this.#recentTookMs.length > TICK_COST_WINDOW) this.#recentTookMs.shift();
+        this.intervalMs = nextIntervalMs(this.#baseMs, this.#recentTookMs, this.intervalMs);
         this.#schedule(this.intervalMs);
       });
     }, ms);

@@ -26,21 +26,23 @@ Deno.test("DiagnosisMonitor asks for the rows without their owners", async () =>
   strictEqual(asked[0].owners, false);
 });
 
-Deno.test("DiagnosisMonitor stretches its interval at most twofold after one slow tick", async () => {
-  // One tick of 150 ms, then fast ones: within the 5% budget the next wait would be 3 s.
-  const { service, asked } = slowService([150, 0]);
+Deno.test("DiagnosisMonitor: one slow tick leaves the interval; slow ticks grow it twofold a tick", async () => {
+  // Fast, one of 150 ms (within the 5% budget that alone would ask for 3 s), fast again, then
+  // slow for good.
+  const { service, asked } = slowService([0, 0, 0, 150, 0, 0, 0, 150]);
   const monitor = new DiagnosisMonitor(service, { intervalMs: 100 });
+  const seen: number[] = [];
   monitor.start();
   try {
-    await waitFor("the slow tick", () => asked.length >= 1 && monitor.lastTookMs > 0, {
-      timeoutMs: 10_000,
-    });
+    await waitFor("the ticks", () => {
+      if (seen.at(-1) !== monitor.intervalMs) seen.push(monitor.intervalMs);
+      return asked.length >= 12;
+    }, { timeoutMs: 20_000, intervalMs: 5 });
     ok(monitor.lastTookMs / DIAGNOSIS_BUDGET > 2000, `${monitor.lastTookMs} ms`);
-    strictEqual(monitor.intervalMs, 200);
-    // The fast ticks that follow bring it back to the base interval.
-    await waitFor("a fast tick", () => asked.length >= 3 && monitor.intervalMs === 100, {
-      timeoutMs: 10_000,
-    });
+    // 100 until three slow ticks in a row; then 200, 400, 800: never a jump to 3 s.
+    strictEqual(seen[0], 100);
+    for (let i = 1; i < seen.length; i++) strictEqual(seen[i], 2 * seen[i - 1], seen.join(" "));
+    ok(seen.length >= 2, seen.join(" "));
   } finally {
     monitor.stop();
   }

@@ -10,6 +10,14 @@ import type { Fault } from "../view/fault.ts";
 import type { Address, SocketRecord } from "../net/types.ts";
 import { DIAGNOSIS_KINDS, type DiagnosisKind } from "./types.ts";
 import { sendAndCloseUnread } from "./_raw_client.ts";
+import {
+  type AttachedFilter,
+  attachSocketFilter,
+  dropAllFilter,
+  dropFractionFilter,
+  socketFilterUnavailable,
+} from "../net/socket_filter.ts";
+import { listenBacklogUnavailable, setListenBacklog } from "../net/listen_backlog.ts";
 
 /** A scenario's state. */
 export type ScenarioState = "idle" | "running" | "done" | "failed" | "unavailable";
@@ -54,6 +62,20 @@ interface Play {
   unavailable?: string;
   run(signal: AbortSignal): Promise<string>;
 }
+
+/** Share of incoming segments the retransmissions scenario's client drops. */
+export const SCENARIO_LOSS = 0.15;
+
+/**
+ * Backlog each of echo's listeners gets during the accept-queue scenario, when larger (and
+ * FFI allows): a few dozen connects fill the queues instead of thousands.
+ */
+export const SCENARIO_BACKLOG = 8;
+
+// What the filtered scenarios' client sends through echo at most.
+const BULK_BYTES = 64 * 1024 * 1024;
+// How long a filtered scenario's client waits for echo's end of stream once the filter is off.
+const DRAIN_MS = 5000;
 
 /** The scenarios of every kind, with their latest runs; one run per kind at a time. */
 export class Scenarios {
@@ -158,9 +180,11 @@ export class Scenarios {
   }
 
   #makePlays(): Record<DiagnosisKind, Play> {
-    const lossNote = "needs loss on the path: loopback drops nothing, and the service's own " +
-      "sockets cannot be moved into a network namespace; tests/diagnoses_netns_test.ts " +
-      "produces it with a service started inside a namespace pair";
+    const filterWhy = socketFilterUnavailable();
+    const lossNote = filterWhy === null ? undefined : "needs a socket filter on the scenario's " +
+      `own connection (SO_ATTACH_FILTER through FFI), which cannot be attached here: ${filterWhy}`;
+    const mechanism = "the scenario's client drops incoming segments with a socket filter " +
+      "(SO_ATTACH_FILTER): real loss at the receiver, not a simulation";
     return {
       "peer-not-reading": {
         description: "A client connects to chargen and never reads: chargen's Send-Q fills.",
@@ -202,7 +226,9 @@ export class Scenarios {
       },
       "accept-queue-overflow": {
         description:
-          "The pause-accept fault on echo and a burst of connects beyond the accept queue.",
+          "The pause-accept fault on echo and a burst of connects beyond the accept queue; " +
+          `a backlog larger than ${SCENARIO_BACKLOG} per listener is set to ${SCENARIO_BACKLOG} ` +
+          "(listen(2) again on echo's sockets, as --backlog does) for the run, then restored.",
         run: (signal) => this.#acceptBurst(signal),
       },
       "nagle-delayed-ack": {
@@ -230,11 +256,20 @@ export class Scenarios {
         },
       },
       "peer-vanished": {
-        description: "A peer that goes away without FIN or RST.",
+        description: "A client sends 1 KiB to echo, then hears nothing: " + mechanism +
+          ". Every segment for it is dropped, so echo's answer is never acknowledged and the " +
+          "service retransmits with backoff, with no FIN or RST; after the hold the filter " +
+          "comes off and the client closes.",
         unavailable: lossNote,
-        run: never,
+        run: (signal) => this.#vanish(signal),
       },
-      "retransmissions": { description: "Loss on the path.", unavailable: lossNote, run: never },
+      "retransmissions": {
+        description: "A client streams data through echo and reads it back while it drops " +
+          `${SCENARIO_LOSS * 100}% of the segments that arrive for it, at random: ` + mechanism +
+          ". Echo retransmits what was lost and the transfer goes on.",
+        unavailable: lossNote,
+        run: (signal) => this.#lossyTransfer(signal),
+      },
       "reset-with-unread-data": {
         description:
           "A client sends to echo and closes at once without reading the echo (seed 004): its kernel answers with RST.",
@@ -276,17 +311,50 @@ export class Scenarios {
 
   async #acceptBurst(signal: AbortSignal): Promise<string> {
     const addr = this.#addr("echo");
-    const listeners = await this.#host.sockets({ endpoint: "echo", states: ["LISTEN"] });
-    const backlog = listeners.find((r) => r.kind === "listener")?.kernel?.sendQ;
-    if (backlog === undefined) {
-      throw new RangeError("Cannot reproduce: the kernel view does not show echo's backlog");
+    const listening = async () => {
+      const rows = await this.#host.sockets({ endpoint: "echo", states: ["LISTEN"] });
+      const backlog = rows.find((r) => r.kind === "listener")?.kernel?.sendQ;
+      // /proc has no backlog for LISTEN (0); sock_diag through FFI has.
+      if (backlog === undefined || backlog === 0) {
+        throw new RangeError(
+          "Cannot reproduce: the kernel view does not show echo's backlog; run the service with --allow-ffi (sock_diag shows it, /proc does not)",
+        );
+      }
+      return backlog;
+    };
+    // The listener row sums the backlogs of echo's listeners (SO_REUSEPORT).
+    let backlog = await listening();
+    let shrunk: Awaited<ReturnType<typeof setListenBacklog>> | null = null;
+    let how = "";
+    const ffiWhy = listenBacklogUnavailable();
+    if (ffiWhy === null && backlog > SCENARIO_BACKLOG) {
+      // listen(2) again on echo's own sockets, as --backlog does at bind; set back after.
+      shrunk = await setListenBacklog(addr, SCENARIO_BACKLOG);
+      how = `echo's backlog shrunk from ${
+        shrunk.before.join("+")
+      } to ${SCENARIO_BACKLOG} per listener for the run, then restored; `;
     }
-    const count = backlog + 16 * Math.max(1, listeners.length);
-    if (count > this.#maxConnects) {
-      throw new RangeError(
-        `Cannot reproduce: filling echo's accept queues takes ${count} connects (more than ${this.#maxConnects}); start the service with a smaller --backlog (e.g. 64)`,
-      );
+    try {
+      if (shrunk !== null) backlog = await listening();
+      const listeners = shrunk?.fds.length ?? 1;
+      const count = backlog + 16 * Math.max(1, listeners);
+      if (count > this.#maxConnects) {
+        throw new RangeError(
+          `Cannot reproduce: filling echo's accept queues (backlog ${backlog}) takes ${count} connects, more than ${this.#maxConnects}, and the scenario cannot shrink the backlog for its run (${ffiWhy}); run the service with --allow-ffi, or start it with a smaller --backlog (e.g. --backlog 64)`,
+        );
+      }
+      return how + await this.#burst(signal, addr, count, backlog);
+    } finally {
+      shrunk?.restore();
     }
+  }
+
+  async #burst(
+    signal: AbortSignal,
+    addr: Address,
+    count: number,
+    backlog: number,
+  ): Promise<string> {
     const conns: Deno.Conn[] = [];
     let closing = false;
     const pending: Promise<void>[] = [];
@@ -306,8 +374,74 @@ export class Scenarios {
     // Accept runs again: the connects still waiting complete (SYN retries), closed as they do.
     closing = true;
     for (const c of conns) c.close();
-    await Promise.race([Promise.all(pending), sleep(10_000, new AbortController().signal)]);
+    const waited = new AbortController();
+    await Promise.race([Promise.all(pending), sleep(10_000, waited.signal).catch(() => {})]);
+    waited.abort();
     return note;
+  }
+
+  /** A connection to echo whose incoming segments are all dropped for the hold. */
+  async #vanish(signal: AbortSignal): Promise<string> {
+    const conn = await Deno.connect(this.#addr("echo"));
+    let filter: AttachedFilter | null = null;
+    try {
+      // One exchange first: echo's kernel then has a round-trip time from data, so its
+      // retransmission timer starts at the 200 ms floor and backs off from there (without a
+      // sample it was 1 s in some runs, and backoff 3 took ~10 s instead of ~1.5 s).
+      await writeAll(conn, new Uint8Array([0x76]));
+      await conn.read(new Uint8Array(16));
+      filter = await attachSocketFilter(conn, dropAllFilter());
+      // Small, so echo's answer is one segment and nothing looks like a full queue.
+      await writeAll(conn, new Uint8Array(1024).fill(0x76));
+      await this.#hold(signal).catch(() => {});
+    } finally {
+      // Echo's answer comes at the server's next retransmission, which backoff puts up to
+      // about the hold's length later: read it, so the close is clean (no RST, which would be
+      // a reset-with-unread-data of its own).
+      await endFiltered(conn, filter, undefined, this.#holdMs + DRAIN_MS);
+    }
+    return "held a connection to echo whose every incoming segment was dropped for " +
+      `${this.#holdMs / 1000} s; then took the filter off and closed it`;
+  }
+
+  /** A bulk transfer through echo while a random share of incoming segments is dropped. */
+  async #lossyTransfer(signal: AbortSignal): Promise<string> {
+    const conn = await Deno.connect(this.#addr("echo"));
+    let filter: AttachedFilter | null = null;
+    let written = 0;
+    let read = 0;
+    let reader: Promise<void> = Promise.resolve();
+    try {
+      filter = await attachSocketFilter(conn, dropFractionFilter(SCENARIO_LOSS));
+      // Read all along: echo writes each chunk back before it reads the next.
+      reader = (async () => {
+        const buf = new Uint8Array(65536);
+        try {
+          while (true) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            read += n;
+          }
+        } catch {
+          // Closed below.
+        }
+      })();
+      // Paced (16 KiB every 4 ms, ~4 MB/s): a few hundred segments a second make tens of
+      // losses a second, and the service's own loop, which runs this client and echo both,
+      // stays free for its monitor.
+      const block = new Uint8Array(16384).fill(0x72);
+      const end = Date.now() + this.#holdMs;
+      while (!signal.aborted && Date.now() < end && written < BULK_BYTES) {
+        await writeAll(conn, block);
+        written += block.length;
+        await sleep(4, signal).catch(() => {});
+      }
+    } finally {
+      await endFiltered(conn, filter, reader);
+    }
+    return `${written} bytes through echo with ${
+      SCENARIO_LOSS * 100
+    }% of incoming segments dropped; ${read} read back`;
   }
 
   async #udpBurst(signal: AbortSignal): Promise<string> {
@@ -349,8 +483,38 @@ export class Scenarios {
   }
 }
 
-function never(): Promise<string> {
-  return Promise.reject(new Error("unavailable"));
+/**
+ * Ends a filtered scenario's connection cleanly: the filter off, our FIN, then echo's
+ * remaining bytes and end of stream read (bounded), so neither side closes with data unread
+ * (which would reset, and be a diagnosis of its own).
+ */
+async function endFiltered(
+  conn: Deno.TcpConn,
+  filter: AttachedFilter | null,
+  reader?: Promise<void>,
+  drainMs = DRAIN_MS,
+): Promise<void> {
+  try {
+    filter?.detach();
+    await conn.closeWrite();
+    const drained = reader ?? (async () => {
+      const buf = new Uint8Array(65536);
+      while (await conn.read(buf) !== null) {
+        // Echo's answer, retransmitted now that the filter is off.
+      }
+    })().catch(() => {});
+    const waited = new AbortController();
+    await Promise.race([drained, sleep(drainMs, waited.signal).catch(() => {})]);
+    waited.abort();
+  } catch {
+    // The connection failed: closed below all the same.
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
