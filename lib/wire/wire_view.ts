@@ -134,26 +134,104 @@ export interface WireTuple {
   remote: Address;
 }
 
-// A kept segment is META doubles in its store's meta array (no object per segment: an idle
-// connection's three handshake segments cost about 400 bytes, not 1.5 KB): capture order, kernel
-// time, flags | fromA << 9 | analysis << 10, relative seq and ack, scaled window, payload length,
-// where its frame starts in its frame array, and wire length * 65536 + captured length.
-const META = 9;
-const M_SEQ = 0, M_TS = 1, M_BITS = 2, M_REL_SEQ = 3, M_REL_ACK = 4, M_WIN = 5, M_LEN = 6;
-const M_AT = 7, M_LENGTHS = 8;
+// A kept segment is a record of REC bytes (no object per segment) followed by its frame cut to
+// the snap length and padded to 8 bytes: capture order and kernel time (doubles), then as
+// 32-bit words flags | fromA << 9 | analysis << 10, relative seq and ack, scaled window, payload
+// length, wire length, captured length (a GSO frame's lengths pass 64 KiB).
+const REC = 48;
+const R_SEQ = 0, R_TS = 1; // Float64 index from the record's start / 8
+const W_BITS = 4, W_REL_SEQ = 5, W_REL_ACK = 6, W_WIN = 7, W_LEN = 8, W_WIRE = 9, W_CAP = 10;
+
+/** Views of one buffer of records; every record and block starts 8-byte aligned. */
+class Region {
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly f64: Float64Array;
+  constructor(bytes: number) {
+    const buffer = new ArrayBuffer(bytes);
+    this.u8 = new Uint8Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+  }
+}
+
+// A head block starts with the raw sequence numbers the relative ones count from (two words:
+// for SACK edges at query time; kept here, not as object fields that box as heap numbers).
+const HEAD_HDR = 8;
+
+// Block sizes the shared pages hand out to heads. An idle connection's handshake (three frames
+// of 66-94 bytes and their records) takes one block of 384 or 512 bytes in a page shared with
+// other connections: no buffer or typed array of its own (each costs ~250 bytes of heap and
+// malloc besides its data). A head that outgrows the last size gets a buffer of its own.
+const BLOCK_SIZES = [128, 192, 256, 384, 512, 768, 1024, 1536, 2048];
+const PAGE_BYTES = 64 * 1024;
 
 /**
- * One connection's kept segments and counters. The head grows by appending (frames packed end
- * to end); the tail is a ring of fixed slots (a snap length each), grown by doubling until it
- * holds `tailSegments`, then overwritten oldest first.
+ * Shared pages carved into blocks of the sizes above, freed blocks reused per size (a page is
+ * never given back: the kept segments are bounded by `maxSegments`, so is the high water).
+ */
+class Slab {
+  #page: (Region | null)[] = BLOCK_SIZES.map(() => null);
+  #next: number[] = BLOCK_SIZES.map(() => PAGE_BYTES);
+  #freeRegion: Region[][] = BLOCK_SIZES.map(() => []);
+  #freeAt: number[][] = BLOCK_SIZES.map(() => []);
+  /** The block `alloc` found. */
+  region: Region = EMPTY;
+  at = 0;
+
+  /** Takes a block of size class `c` into `region` and `at`. */
+  alloc(c: number): void {
+    const free = this.#freeRegion[c];
+    if (free.length > 0) {
+      this.region = free.pop()!;
+      this.at = this.#freeAt[c].pop()!;
+      return;
+    }
+    const size = BLOCK_SIZES[c];
+    if (this.#next[c] + size > PAGE_BYTES) {
+      this.#page[c] = new Region(PAGE_BYTES);
+      this.#next[c] = 0;
+    }
+    this.region = this.#page[c]!;
+    this.at = this.#next[c];
+    this.#next[c] += size;
+  }
+
+  free(c: number, region: Region, at: number): void {
+    this.#freeRegion[c].push(region);
+    this.#freeAt[c].push(at);
+  }
+}
+
+const EMPTY = new Region(0);
+
+/** The smallest block size class holding `bytes`, or -1 past the last. */
+function sizeClass(bytes: number): number {
+  for (let c = 0; c < BLOCK_SIZES.length; c++) if (BLOCK_SIZES[c] >= bytes) return c;
+  return -1;
+}
+
+/** `n` rounded up to a multiple of 8. */
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/**
+ * One connection's kept segments and counters. The head is one block of records packed end to
+ * end (in a shared page while small; moved to a bigger block as it fills); the tail is a buffer
+ * of fixed slots (a record and a snap length each), grown by doubling until it holds
+ * `tailSegments`, then overwritten oldest first.
  */
 class ConnStore {
-  headMeta = new Float64Array(4 * META);
-  headFrames = new Uint8Array(256);
+  head: Region = EMPTY;
+  headAt = 0;
+  headSize = 0;
+  /** The head block's size class, -1 when the head has a buffer of its own. */
+  headClass = -1;
+  headUsed = HEAD_HDR;
   headCount = 0;
-  headUsed = 0;
-  tailMeta: Float64Array<ArrayBuffer> | null = null;
-  tailFrames: Uint8Array<ArrayBuffer> | null = null;
+  tail: Region | null = null;
+  tailCap = 0;
   tailCount = 0;
   /** Slot of the tail's oldest segment once it is full. */
   tailStart = 0;
@@ -163,9 +241,8 @@ class ConnStore {
   resetBy: "" | "A" | "B" = "";
   finA = false;
   finB = false;
-  /** Raw sequence numbers the relative ones count from (for SACK edges at query time). */
-  baseA = 0;
-  baseB = 0;
+  /** Dropped from the view (its connection may still point to it). */
+  dropped = false;
   constructor(
     readonly key: string,
     readonly stream: number,
@@ -179,11 +256,10 @@ class ConnStore {
   }
 }
 
-/** Where one kept segment lives: its meta array and index, its frame array. */
+/** Where one kept segment's record lives. */
 interface Slot {
-  meta: Float64Array;
-  m: number;
-  frames: Uint8Array;
+  r: Region;
+  at: number;
 }
 
 /** Normalizes an address as the socket rows spell it (`::ffff:1.2.3.4` is `1.2.3.4`). */
@@ -219,7 +295,12 @@ export class WireView {
   #packet = new WirePacket();
   #info = new TcpSegmentInfo();
   #tracker: TcpTracker;
-  #stores = new Map<TcpConnection, ConnStore>();
+  // Stores in the order first seen (the eviction order); not keyed by the tracker's connection,
+  // which would keep every connection the tracker let go alive with its store.
+  #stores = new Set<ConnStore>();
+  #slab = new Slab();
+  #slotBytes: number;
+  #headMax: number;
   #byKey = new Map<string, ConnStore>();
   #kept = 0;
   #seq = 0;
@@ -250,6 +331,8 @@ export class WireView {
         throw new RangeError(`Cannot open wire view: ${name} "${v}" is not an integer from ${min}`);
       }
     }
+    this.#slotBytes = REC + pad8(this.snaplen);
+    this.#headMax = HEAD_HDR + this.headSegments * this.#slotBytes;
     this.#tracker = new TcpTracker({
       maxConnections: options.maxConnections ?? WIRE_VIEW_DEFAULTS.maxConnections,
     });
@@ -332,7 +415,9 @@ export class WireView {
     // The store hangs on the connection (no map lookup per frame); a reused 4-tuple is a new
     // stream and gets a new store.
     let store = conn.data as ConnStore | null;
-    if (store === null || store.stream !== conn.stream) store = this.#newStore(conn, store);
+    if (store === null || store.stream !== conn.stream || store.dropped) {
+      store = this.#newStore(conn, store);
+    }
     store.seen++;
     const a = info.analysis;
     // Bit i of the mask is ANALYSIS_NAMES[i]: count each set bit.
@@ -346,74 +431,96 @@ export class WireView {
       if (info.fromA) store.finA = true;
       else store.finB = true;
     }
-    store.baseA = conn.a.baseSeq;
-    store.baseB = conn.b.baseSeq;
     const n = Math.min(f.capturedLength, this.snaplen);
-    let meta: Float64Array;
-    let frames: Uint8Array;
-    let m: number;
+    let r: Region;
     let at: number;
     if (store.headCount < this.headSegments) {
-      m = store.headCount * META;
-      if (m + META > store.headMeta.length) {
-        store.headMeta = grow(
-          store.headMeta,
-          Math.min(2 * store.headMeta.length, this.headSegments * META),
-        );
-      }
-      at = store.headUsed;
-      if (at + n > store.headFrames.length) {
-        store.headFrames = growBytes(
-          store.headFrames,
-          Math.max(2 * store.headFrames.length, at + n),
-        );
-      }
-      meta = store.headMeta;
-      frames = store.headFrames;
+      const used = store.headUsed + REC + pad8(n);
+      if (used > store.headSize) this.#growHead(store, used);
+      r = store.head;
+      at = store.headAt + store.headUsed;
+      store.headUsed = used;
       store.headCount++;
-      store.headUsed += n;
       this.#kept++;
     } else {
-      const cap = store.tailMeta === null ? 0 : store.tailMeta.length / META;
       let slot: number;
-      if (store.tailCount < cap) {
+      if (store.tailCount < store.tailCap) {
         slot = store.tailCount++;
         this.#kept++;
-      } else if (cap < this.tailSegments) {
+      } else if (store.tailCap < this.tailSegments) {
+        const cap = store.tailCap;
         const next = Math.min(Math.max(4, 2 * cap), this.tailSegments);
-        store.tailMeta = store.tailMeta === null
-          ? new Float64Array(next * META)
-          : grow(store.tailMeta, next * META);
-        store.tailFrames = store.tailFrames === null
-          ? new Uint8Array(next * this.snaplen)
-          : growBytes(store.tailFrames, next * this.snaplen);
+        const tail = new Region(next * this.#slotBytes);
+        if (store.tail !== null) tail.u8.set(store.tail.u8);
+        store.tail = tail;
+        store.tailCap = next;
         slot = store.tailCount++;
         this.#kept++;
       } else {
         slot = store.tailStart;
-        if (++store.tailStart === cap) store.tailStart = 0;
+        if (++store.tailStart === store.tailCap) store.tailStart = 0;
       }
-      meta = store.tailMeta!;
-      frames = store.tailFrames!;
-      m = slot * META;
-      at = slot * this.snaplen;
+      r = store.tail!;
+      at = slot * this.#slotBytes;
     }
-    meta[m + M_SEQ] = ++this.#seq;
-    meta[m + M_TS] = p.ts;
-    meta[m + M_BITS] = p.flags | (info.fromA ? 0x200 : 0) | (a << 10);
-    meta[m + M_REL_SEQ] = info.relSeq;
-    meta[m + M_REL_ACK] = info.relAck;
-    meta[m + M_WIN] = info.window;
-    meta[m + M_LEN] = info.len;
-    meta[m + M_AT] = at;
-    meta[m + M_LENGTHS] = f.wireLength * 65536 + n;
+    const hw = store.headAt >>> 2;
+    store.head.u32[hw] = conn.a.baseSeq;
+    store.head.u32[hw + 1] = conn.b.baseSeq;
+    const d = at >>> 3;
+    r.f64[d + R_SEQ] = ++this.#seq;
+    r.f64[d + R_TS] = p.ts;
+    const u = r.u32;
+    const w = at >>> 2;
+    u[w + W_BITS] = p.flags | (info.fromA ? 0x200 : 0) | (a << 10);
+    u[w + W_REL_SEQ] = info.relSeq;
+    u[w + W_REL_ACK] = info.relAck;
+    u[w + W_WIN] = info.window;
+    u[w + W_LEN] = info.len;
+    u[w + W_WIRE] = f.wireLength;
+    u[w + W_CAP] = n;
     // One short-lived view per frame: measured 3-5x cheaper than a byte loop (memcpy inside).
-    frames.set(f.bytes.subarray(f.offset, f.offset + n), at);
+    r.u8.set(f.bytes.subarray(f.offset, f.offset + n), at + REC);
     if (this.#kept > this.maxSegments) this.#evict();
   };
 
+  // Moves the head to a block of at least `used` bytes: the next size in the shared pages, past
+  // them a buffer of its own (doubling, up to what `headSegments` full records take).
+  #growHead(store: ConnStore, used: number): void {
+    // The first block fits a handshake (what most idle connections keep) so it is rarely
+    // moved: three records like the first SYN's, less the 8 option bytes its last ACK lacks.
+    const want = store.headCount === 0 && this.headSegments >= 3 ? 3 * (used - HEAD_HDR) : used;
+    const c = sizeClass(Math.max(want, used));
+    let region: Region;
+    let at: number;
+    let size: number;
+    if (c >= 0) {
+      this.#slab.alloc(c);
+      region = this.#slab.region;
+      at = this.#slab.at;
+      size = BLOCK_SIZES[c];
+    } else {
+      size = pad8(Math.min(Math.max(2 * store.headSize, used), Math.max(this.#headMax, used)));
+      region = new Region(size);
+      at = 0;
+    }
+    region.u8.set(store.head.u8.subarray(store.headAt, store.headAt + store.headUsed), at);
+    this.#freeHead(store);
+    store.head = region;
+    store.headAt = at;
+    store.headSize = size;
+    store.headClass = c;
+  }
+
+  #freeHead(store: ConnStore): void {
+    if (store.headClass >= 0) this.#slab.free(store.headClass, store.head, store.headAt);
+    store.head = EMPTY;
+    store.headAt = 0;
+    store.headSize = 0;
+    store.headClass = -1;
+  }
+
   #newStore(conn: TcpConnection, old: ConnStore | null): ConnStore {
-    if (old !== null) this.#drop(conn, old);
+    if (old !== null && !old.dropped) this.#drop(old);
     const hostA = formatAddress(conn.family, conn.addrA);
     const hostB = formatAddress(conn.family, conn.addrB);
     const store = new ConnStore(
@@ -423,24 +530,28 @@ export class WireView {
       conn.portA,
       conn.portB,
     );
-    this.#stores.set(conn, store);
+    this.#stores.add(store);
     this.#byKey.set(store.key, store);
     conn.data = store;
+    // The head block also holds the base sequence numbers: one even without a head.
+    if (this.headSegments === 0) this.#growHead(store, HEAD_HDR);
     return store;
   }
 
-  #drop(conn: TcpConnection, store: ConnStore): void {
-    this.#stores.delete(conn);
-    if (conn.data === store) conn.data = null;
+  #drop(store: ConnStore): void {
+    this.#stores.delete(store);
     if (this.#byKey.get(store.key) === store) this.#byKey.delete(store.key);
     this.#kept -= store.kept;
+    this.#freeHead(store);
+    store.tail = null;
+    store.dropped = true;
   }
 
   // Drops whole stores, first seen first, until within the cap (the newest is never dropped).
   #evict(): void {
-    for (const [conn, store] of this.#stores) {
+    for (const store of this.#stores) {
       if (this.#kept <= this.maxSegments || this.#stores.size <= 1) return;
-      this.#drop(conn, store);
+      this.#drop(store);
     }
   }
 
@@ -467,7 +578,9 @@ export class WireView {
     const p = new WirePacket();
     for (const slot of ordered(store)) {
       if (out.length >= limit) break;
-      if (slot.meta[slot.m + M_SEQ] > after) out.push(toSegment(slot, store, localIsA, p));
+      if (slot.r.f64[(slot.at >>> 3) + R_SEQ] > after) {
+        out.push(toSegment(slot, store, localIsA, p));
+      }
     }
     return out;
   }
@@ -513,12 +626,14 @@ export class WireView {
     let n = 0;
     for (const store of this.#stores.values()) {
       if (store.portA !== port && store.portB !== port) continue;
-      const meta = store.headMeta;
-      for (let i = 0; i < store.headCount; i++) {
-        const m = i * META;
-        const bits = meta[m + M_BITS];
+      const { u32, f64 } = store.head;
+      for (let i = 0, at = store.headAt + HEAD_HDR; i < store.headCount; i++) {
+        const w = at >>> 2;
+        const bits = u32[w + W_BITS];
+        const ts = f64[(at >>> 3) + R_TS];
+        at += REC + pad8(u32[w + W_CAP]);
         // A SYN without ACK, sent toward `port`: from A when B holds the port.
-        if ((bits & 0x12) !== 0x02 || meta[m + M_TS] < since) continue;
+        if ((bits & 0x12) !== 0x02 || ts < since) continue;
         const toPort = (bits & 0x200) !== 0 ? store.portB : store.portA;
         if (toPort === port && ((bits >>> 10) & A_RETRANSMISSION) !== 0) n++;
       }
@@ -537,14 +652,13 @@ export class WireView {
     const out: { seq: number; ts: number; bytes: Uint8Array; wireLength: number; key: string }[] =
       [];
     for (const store of stores) {
-      for (const { meta, m, frames } of ordered(store)) {
-        const at = meta[m + M_AT];
-        const lengths = meta[m + M_LENGTHS];
+      for (const { r, at } of ordered(store)) {
+        const w = at >>> 2;
         out.push({
-          seq: meta[m + M_SEQ],
-          ts: meta[m + M_TS],
-          bytes: frames.slice(at, at + (lengths % 65536)),
-          wireLength: Math.floor(lengths / 65536),
+          seq: r.f64[(at >>> 3) + R_SEQ],
+          ts: r.f64[(at >>> 3) + R_TS],
+          bytes: r.u8.slice(at + REC, at + REC + r.u32[w + W_CAP]),
+          wireLength: r.u32[w + W_WIRE],
           key: store.key,
         });
       }
@@ -561,45 +675,34 @@ export class WireView {
   }
 }
 
-function grow(a: Float64Array, size: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(size);
-  b.set(a);
-  return b;
-}
-
-function growBytes(a: Uint8Array, size: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(size);
-  b.set(a);
-  return b;
-}
-
 // The kept segments of a store in capture order: the head, then the tail from its oldest.
 function* ordered(store: ConnStore): IterableIterator<Slot> {
-  for (let i = 0; i < store.headCount; i++) {
-    yield { meta: store.headMeta, m: i * META, frames: store.headFrames };
+  for (let i = 0, at = store.headAt + HEAD_HDR; i < store.headCount; i++) {
+    yield { r: store.head, at };
+    at += REC + pad8(store.head.u32[(at >>> 2) + W_CAP]);
   }
   const n = store.tailCount;
+  const bytes = n === 0 ? 0 : store.tail!.u8.length / store.tailCap;
   for (let i = 0; i < n; i++) {
-    const slot = (store.tailStart + i) % n;
-    yield { meta: store.tailMeta!, m: slot * META, frames: store.tailFrames! };
+    yield { r: store.tail!, at: ((store.tailStart + i) % n) * bytes };
   }
 }
 
 // A kept segment as the API shows it; its options decoded again from its frame.
 function toSegment(slot: Slot, store: ConnStore, localIsA: boolean, p: WirePacket): WireSegment {
-  const { meta, m, frames } = slot;
-  const bits = meta[m + M_BITS];
+  const { r, at } = slot;
+  const w = at >>> 2;
+  const d = at >>> 3;
+  const bits = r.u32[w + W_BITS];
   const fromA = (bits & 0x200) !== 0;
-  const at = meta[m + M_AT];
-  const lengths = meta[m + M_LENGTHS];
   const options: WireSegmentOptions = {};
-  if (decodeFrame(frames, at, lengths % 65536, Math.floor(lengths / 65536), 0, p)) {
+  if (decodeFrame(r.u8, at + REC, r.u32[w + W_CAP], r.u32[w + W_WIRE], 0, p)) {
     if (p.mss >= 0) options.mss = p.mss;
     if (p.wscale >= 0) options.wscale = p.wscale;
     if (p.sackPerm) options.sackPerm = true;
     if (p.sackBlocks > 0) {
       // Relative to the sequence space they acknowledge: the other side's.
-      const base = fromA ? store.baseB : store.baseA;
+      const base = store.head.u32[(store.headAt >>> 2) + (fromA ? 1 : 0)];
       options.sack = [];
       for (let i = 0; i < p.sackBlocks; i++) {
         options.sack.push([(p.sack[2 * i] - base) >>> 0, (p.sack[2 * i + 1] - base) >>> 0]);
@@ -608,14 +711,14 @@ function toSegment(slot: Slot, store: ConnStore, localIsA: boolean, p: WirePacke
     if (p.hasTimestamp) options.ts = [p.tsVal, p.tsEcr];
   }
   return {
-    seq: meta[m + M_SEQ],
-    ts: meta[m + M_TS],
+    seq: r.f64[d + R_SEQ],
+    ts: r.f64[d + R_TS],
     dir: fromA === localIsA ? "out" : "in",
     flags: tcpFlagNames(bits & 0x1ff),
-    tcpSeq: meta[m + M_REL_SEQ],
-    tcpAck: meta[m + M_REL_ACK],
-    win: meta[m + M_WIN],
-    len: meta[m + M_LEN],
+    tcpSeq: r.u32[w + W_REL_SEQ],
+    tcpAck: r.u32[w + W_REL_ACK],
+    win: r.u32[w + W_WIN],
+    len: r.u32[w + W_LEN],
     options,
     analysis: analysisNames(bits >>> 10),
   };
