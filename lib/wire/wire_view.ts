@@ -31,12 +31,12 @@ import {
   type WireCaptureOptions,
   type WireLibc,
 } from "./capture.ts";
-import { decodeFrame, formatAddress, tcpFlagNames, WirePacket } from "./decode.ts";
+import { decodeFrame, tcpFlagNames, WirePacket } from "./decode.ts";
 import {
   A_RETRANSMISSION,
+  A_REUSED_PORTS,
   ANALYSIS_NAMES,
   analysisNames,
-  type TcpConnection,
   TcpSegmentInfo,
   TcpTracker,
 } from "./tcp_analysis.ts";
@@ -243,6 +243,9 @@ class ConnStore {
   finB = false;
   /** Dropped from the view (its connection may still point to it). */
   dropped = false;
+  /** Sides seen (1 A, 2 B) until the base sequence numbers are final (`based`). */
+  sides = 0;
+  based = false;
   constructor(
     readonly key: string,
     readonly stream: number,
@@ -411,22 +414,28 @@ export class WireView {
     if (p.protocol !== 6) return;
     const info = this.#info;
     this.#payloadBytes += p.payloadLength;
-    const conn = this.#tracker.track(p, info);
+    const tracker = this.#tracker;
+    const conn = tracker.track(p, info);
     // The store hangs on the connection (no map lookup per frame); a reused 4-tuple is a new
     // stream and gets a new store.
-    let store = conn.data as ConnStore | null;
-    if (store === null || store.stream !== conn.stream || store.dropped) {
+    let store = tracker.data(conn) as ConnStore | null;
+    const a = info.analysis;
+    // The tracker clears a dropped connection's data, and starts a new stream on the same slot
+    // only for a reused 4-tuple (analysed as such).
+    if (store === null || store.dropped || (a & A_REUSED_PORTS) !== 0) {
       store = this.#newStore(conn, store);
     }
     store.seen++;
-    const a = info.analysis;
     // Bit i of the mask is ANALYSIS_NAMES[i]: count each set bit.
     if (a !== 0) {
       if ((a & A_RETRANSMISSION) !== 0) this.#retransmittedBytes += p.payloadLength;
       const counts = store.counts ??= new Uint32Array(ANALYSIS_NAMES.length);
       for (let m = a; m !== 0; m &= m - 1) counts[31 - Math.clz32(m & -m)]++;
     }
-    if (conn.resetBy !== "" && store.resetBy === "") store.resetBy = conn.resetBy;
+    // Only a RST changes who reset it (a new store takes what its connection had).
+    if (store.resetBy === "" && ((p.flags & 0x04) !== 0 || store.seen === 1)) {
+      store.resetBy = tracker.resetBy(conn);
+    }
     if (p.flags & 0x01) {
       if (info.fromA) store.finA = true;
       else store.finB = true;
@@ -463,9 +472,15 @@ export class WireView {
       r = store.tail!;
       at = slot * this.#slotBytes;
     }
-    const hw = store.headAt >>> 2;
-    store.head.u32[hw] = conn.a.baseSeq;
-    store.head.u32[hw + 1] = conn.b.baseSeq;
+    // The tracker sets a side's base on its first segment, the other's too on an ACK: both are
+    // final once both sides were seen or an ACK was. The head block may move: copy after.
+    if (!store.based) {
+      const hw = store.headAt >>> 2;
+      store.head.u32[hw] = tracker.baseSeq(conn, true);
+      store.head.u32[hw + 1] = tracker.baseSeq(conn, false);
+      store.sides |= info.fromA ? 1 : 2;
+      if ((p.flags & 0x10) !== 0 || store.sides === 3) store.based = true;
+    }
     const d = at >>> 3;
     r.f64[d + R_SEQ] = ++this.#seq;
     r.f64[d + R_TS] = p.ts;
@@ -519,20 +534,19 @@ export class WireView {
     store.headClass = -1;
   }
 
-  #newStore(conn: TcpConnection, old: ConnStore | null): ConnStore {
+  #newStore(conn: number, old: ConnStore | null): ConnStore {
     if (old !== null && !old.dropped) this.#drop(old);
-    const hostA = formatAddress(conn.family, conn.addrA);
-    const hostB = formatAddress(conn.family, conn.addrB);
+    const c = this.#tracker.connection(conn);
     const store = new ConnStore(
-      tupleKey(hostA, conn.portA, hostB, conn.portB),
-      conn.stream,
-      hostA,
-      conn.portA,
-      conn.portB,
+      tupleKey(c.hostA, c.portA, c.hostB, c.portB),
+      c.stream,
+      c.hostA,
+      c.portA,
+      c.portB,
     );
     this.#stores.add(store);
     this.#byKey.set(store.key, store);
-    conn.data = store;
+    this.#tracker.setData(conn, store);
     // The head block also holds the base sequence numbers: one even without a head.
     if (this.headSegments === 0) this.#growHead(store, HEAD_HDR);
     return store;
