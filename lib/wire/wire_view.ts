@@ -216,46 +216,53 @@ function pad8(n: number): number {
   return (n + 7) & ~7;
 }
 
+// A store's `bits`: who reset it, FIN seen from each side, dropped from the view, the sides
+// seen and whether the base sequence numbers are final (see `WireView.ingest`).
+const B_RESET_A = 1, B_RESET_B = 2, B_FIN_A = 4, B_FIN_B = 8, B_DROPPED = 16;
+const B_SEEN_A = 32, B_SEEN_B = 64, B_BASED = 128;
+
+/** A connection's tail: a buffer of `cap` fixed slots, made once its head is full. */
+class Tail {
+  count = 0;
+  /** Slot of the oldest segment once full. */
+  start = 0;
+  constructor(public r: Region, public cap: number) {}
+}
+
 /**
  * One connection's kept segments and counters. The head is one block of records packed end to
  * end (in a shared page while small; moved to a bigger block as it fills); the tail is a buffer
  * of fixed slots (a record and a snap length each), grown by doubling until it holds
- * `tailSegments`, then overwritten oldest first.
+ * `tailSegments`, then overwritten oldest first. Few fields (each is 8 bytes): an idle
+ * connection's store is one object of 14.
  */
 class ConnStore {
   head: Region = EMPTY;
   headAt = 0;
-  headSize = 0;
-  /** The head block's size class, -1 when the head has a buffer of its own. */
+  /** The head block's size class, -1 when the head has a buffer of its own (or none). */
   headClass = -1;
   headUsed = HEAD_HDR;
   headCount = 0;
-  tail: Region | null = null;
-  tailCap = 0;
-  tailCount = 0;
-  /** Slot of the tail's oldest segment once it is full. */
-  tailStart = 0;
+  tail: Tail | null = null;
   seen = 0;
   /** Segments seen per analysis bit, in {@linkcode ANALYSIS_NAMES}'s order; made on the first. */
   counts: Uint32Array | null = null;
-  resetBy: "" | "A" | "B" = "";
-  finA = false;
-  finB = false;
-  /** Dropped from the view (its connection may still point to it). */
-  dropped = false;
-  /** Sides seen (1 A, 2 B) until the base sequence numbers are final (`based`). */
-  sides = 0;
-  based = false;
+  bits = 0;
+  /** The next store in its hash chain (see `WireView.#byTuple`). */
+  nextSameHash: ConnStore | null = null;
   constructor(
-    readonly key: string,
-    readonly stream: number,
     readonly hostA: string,
     readonly portA: number,
+    readonly hostB: string,
     readonly portB: number,
   ) {}
 
   get kept(): number {
-    return this.headCount + this.tailCount;
+    return this.headCount + (this.tail?.count ?? 0);
+  }
+
+  get headSize(): number {
+    return this.headClass >= 0 ? BLOCK_SIZES[this.headClass] : this.head.u8.length;
   }
 }
 
@@ -269,6 +276,17 @@ interface Slot {
 function host(hostname: string): string {
   const h = hostname.replace(/^\[|\]$/g, "");
   return h.startsWith("::ffff:") && h.includes(".") ? h.slice(7) : h;
+}
+
+// The same 30-bit hash for a 4-tuple from either side (hosts normalized as `host` does).
+function tupleHash(aHost: string, aPort: number, bHost: string, bPort: number): number {
+  return (endHash(aHost, aPort) + endHash(bHost, bPort)) & 0x3fffffff;
+}
+
+function endHash(h: string, port: number): number {
+  let x = 0x811c9dc5;
+  for (let i = 0; i < h.length; i++) x = Math.imul(x ^ h.charCodeAt(i), 0x01000193);
+  return Math.imul(x ^ port, 0x01000193);
 }
 
 /** The same key for a 4-tuple from either side. */
@@ -304,7 +322,12 @@ export class WireView {
   #slab = new Slab();
   #slotBytes: number;
   #headMax: number;
-  #byKey = new Map<string, ConnStore>();
+  // Stores by a hash of their 4-tuple (either direction), chained on collision; at most one
+  // per 4-tuple, the newest. A number key, not the tuple's string: that string was a third of
+  // an idle connection's heap.
+  #byTuple = new Map<number, ConnStore>();
+  // Hosts as formatted, one string each (a service's connections share its few addresses).
+  #hosts = new Map<string, string>();
   #kept = 0;
   #seq = 0;
   #payloadBytes = 0;
@@ -422,7 +445,7 @@ export class WireView {
     const a = info.analysis;
     // The tracker clears a dropped connection's data, and starts a new stream on the same slot
     // only for a reused 4-tuple (analysed as such).
-    if (store === null || store.dropped || (a & A_REUSED_PORTS) !== 0) {
+    if (store === null || (store.bits & B_DROPPED) !== 0 || (a & A_REUSED_PORTS) !== 0) {
       store = this.#newStore(conn, store);
     }
     store.seen++;
@@ -433,13 +456,13 @@ export class WireView {
       for (let m = a; m !== 0; m &= m - 1) counts[31 - Math.clz32(m & -m)]++;
     }
     // Only a RST changes who reset it (a new store takes what its connection had).
-    if (store.resetBy === "" && ((p.flags & 0x04) !== 0 || store.seen === 1)) {
-      store.resetBy = tracker.resetBy(conn);
+    if (
+      (store.bits & (B_RESET_A | B_RESET_B)) === 0 && ((p.flags & 0x04) !== 0 || store.seen === 1)
+    ) {
+      const by = tracker.resetBy(conn);
+      if (by !== "") store.bits |= by === "A" ? B_RESET_A : B_RESET_B;
     }
-    if (p.flags & 0x01) {
-      if (info.fromA) store.finA = true;
-      else store.finB = true;
-    }
+    if (p.flags & 0x01) store.bits |= info.fromA ? B_FIN_A : B_FIN_B;
     const n = Math.min(f.capturedLength, this.snaplen);
     let r: Region;
     let at: number;
@@ -452,34 +475,39 @@ export class WireView {
       store.headCount++;
       this.#kept++;
     } else {
+      let tail = store.tail;
       let slot: number;
-      if (store.tailCount < store.tailCap) {
-        slot = store.tailCount++;
+      if (tail !== null && tail.count < tail.cap) {
+        slot = tail.count++;
         this.#kept++;
-      } else if (store.tailCap < this.tailSegments) {
-        const cap = store.tailCap;
-        const next = Math.min(Math.max(4, 2 * cap), this.tailSegments);
-        const tail = new Region(next * this.#slotBytes);
-        if (store.tail !== null) tail.u8.set(store.tail.u8);
-        store.tail = tail;
-        store.tailCap = next;
-        slot = store.tailCount++;
+      } else if (tail === null || tail.cap < this.tailSegments) {
+        const next = Math.min(Math.max(4, 2 * (tail?.cap ?? 0)), this.tailSegments);
+        const r = new Region(next * this.#slotBytes);
+        if (tail === null) {
+          tail = store.tail = new Tail(r, next);
+        } else {
+          r.u8.set(tail.r.u8);
+          tail.r = r;
+          tail.cap = next;
+        }
+        slot = tail.count++;
         this.#kept++;
       } else {
-        slot = store.tailStart;
-        if (++store.tailStart === store.tailCap) store.tailStart = 0;
+        slot = tail.start;
+        if (++tail.start === tail.cap) tail.start = 0;
       }
-      r = store.tail!;
+      r = tail.r;
       at = slot * this.#slotBytes;
     }
     // The tracker sets a side's base on its first segment, the other's too on an ACK: both are
     // final once both sides were seen or an ACK was. The head block may move: copy after.
-    if (!store.based) {
+    if ((store.bits & B_BASED) === 0) {
       const hw = store.headAt >>> 2;
       store.head.u32[hw] = tracker.baseSeq(conn, true);
       store.head.u32[hw + 1] = tracker.baseSeq(conn, false);
-      store.sides |= info.fromA ? 1 : 2;
-      if ((p.flags & 0x10) !== 0 || store.sides === 3) store.based = true;
+      const bits = store.bits | (info.fromA ? B_SEEN_A : B_SEEN_B);
+      const both = (bits & (B_SEEN_A | B_SEEN_B)) === (B_SEEN_A | B_SEEN_B);
+      store.bits = (p.flags & 0x10) !== 0 || both ? bits | B_BASED : bits;
     }
     const d = at >>> 3;
     r.f64[d + R_SEQ] = ++this.#seq;
@@ -522,7 +550,6 @@ export class WireView {
     this.#freeHead(store);
     store.head = region;
     store.headAt = at;
-    store.headSize = size;
     store.headClass = c;
   }
 
@@ -530,22 +557,27 @@ export class WireView {
     if (store.headClass >= 0) this.#slab.free(store.headClass, store.head, store.headAt);
     store.head = EMPTY;
     store.headAt = 0;
-    store.headSize = 0;
     store.headClass = -1;
   }
 
   #newStore(conn: number, old: ConnStore | null): ConnStore {
-    if (old !== null && !old.dropped) this.#drop(old);
+    if (old !== null && (old.bits & B_DROPPED) === 0) this.#drop(old);
     const c = this.#tracker.connection(conn);
     const store = new ConnStore(
-      tupleKey(c.hostA, c.portA, c.hostB, c.portB),
-      c.stream,
-      c.hostA,
+      this.#host(c.hostA),
       c.portA,
+      this.#host(c.hostB),
       c.portB,
     );
     this.#stores.add(store);
-    this.#byKey.set(store.key, store);
+    const hash = tupleHash(store.hostA, store.portA, store.hostB, store.portB);
+    const first = this.#byTuple.get(hash);
+    // An older store of the same 4-tuple (a reused port) is no longer found by it.
+    if (first !== undefined) {
+      this.#unlink(hash, first, store.hostA, store.portA, store.hostB, store.portB);
+    }
+    store.nextSameHash = this.#byTuple.get(hash) ?? null;
+    this.#byTuple.set(hash, store);
     this.#tracker.setData(conn, store);
     // The head block also holds the base sequence numbers: one even without a head.
     if (this.headSegments === 0) this.#growHead(store, HEAD_HDR);
@@ -554,11 +586,16 @@ export class WireView {
 
   #drop(store: ConnStore): void {
     this.#stores.delete(store);
-    if (this.#byKey.get(store.key) === store) this.#byKey.delete(store.key);
+    const hash = tupleHash(store.hostA, store.portA, store.hostB, store.portB);
+    const first = this.#byTuple.get(hash);
+    if (first !== undefined) {
+      this.#unlink(hash, first, store.hostA, store.portA, store.hostB, store.portB);
+    }
     this.#kept -= store.kept;
     this.#freeHead(store);
     store.tail = null;
-    store.dropped = true;
+    store.headCount = 0;
+    store.bits |= B_DROPPED;
   }
 
   // Drops whole stores, first seen first, until within the cap (the newest is never dropped).
@@ -569,13 +606,52 @@ export class WireView {
     }
   }
 
+  #host(formatted: string): string {
+    const known = this.#hosts.get(formatted);
+    if (known !== undefined) return known;
+    // Bounded: past it strings are only shared less.
+    if (this.#hosts.size >= 4096) this.#hosts.clear();
+    this.#hosts.set(formatted, formatted);
+    return formatted;
+  }
+
+  // Takes the store of this 4-tuple (as stored: A, then B) out of the chain starting at `first`.
+  #unlink(
+    hash: number,
+    first: ConnStore,
+    hostA: string,
+    portA: number,
+    hostB: string,
+    portB: number,
+  ): void {
+    let prev: ConnStore | null = null;
+    for (let s: ConnStore | null = first; s !== null; prev = s, s = s.nextSameHash) {
+      if (s.portA !== portA || s.portB !== portB || s.hostA !== hostA || s.hostB !== hostB) {
+        continue;
+      }
+      if (prev !== null) prev.nextSameHash = s.nextSameHash;
+      else if (s.nextSameHash !== null) this.#byTuple.set(hash, s.nextSameHash);
+      else this.#byTuple.delete(hash);
+      s.nextSameHash = null;
+      return;
+    }
+  }
+
   #store(tuple: WireTuple): { store: ConnStore; localIsA: boolean } | null {
-    const store = this.#byKey.get(
-      tupleKey(tuple.local.hostname, tuple.local.port, tuple.remote.hostname, tuple.remote.port),
-    );
-    if (store === undefined) return null;
-    const localIsA = store.portA === tuple.local.port && store.hostA === host(tuple.local.hostname);
-    return { store, localIsA };
+    const lh = host(tuple.local.hostname);
+    const lp = tuple.local.port;
+    const rh = host(tuple.remote.hostname);
+    const rp = tuple.remote.port;
+    for (let s = this.#byTuple.get(tupleHash(lh, lp, rh, rp)) ?? null; s !== null;) {
+      if (s.portA === lp && s.portB === rp && s.hostA === lh && s.hostB === rh) {
+        return { store: s, localIsA: true };
+      }
+      if (s.portA === rp && s.portB === lp && s.hostA === rh && s.hostB === lh) {
+        return { store: s, localIsA: false };
+      }
+      s = s.nextSameHash;
+    }
+    return null;
   }
 
   /**
@@ -604,17 +680,18 @@ export class WireView {
     const found = this.#store(tuple);
     if (found === null) return null;
     const { store, localIsA } = found;
-    const resetBy = store.resetBy === ""
+    const bits = store.bits;
+    const resetBy = (bits & (B_RESET_A | B_RESET_B)) === 0
       ? ""
-      : (store.resetBy === "A") === localIsA
+      : ((bits & B_RESET_A) !== 0) === localIsA
       ? "local"
       : "remote";
     return {
       segments: store.seen,
       kept: store.kept,
       resetBy,
-      finLocal: localIsA ? store.finA : store.finB,
-      finRemote: localIsA ? store.finB : store.finA,
+      finLocal: (bits & (localIsA ? B_FIN_A : B_FIN_B)) !== 0,
+      finRemote: (bits & (localIsA ? B_FIN_B : B_FIN_A)) !== 0,
     };
   }
 
@@ -666,6 +743,7 @@ export class WireView {
     const out: { seq: number; ts: number; bytes: Uint8Array; wireLength: number; key: string }[] =
       [];
     for (const store of stores) {
+      const key = tupleKey(store.hostA, store.portA, store.hostB, store.portB);
       for (const { r, at } of ordered(store)) {
         const w = at >>> 2;
         out.push({
@@ -673,7 +751,7 @@ export class WireView {
           ts: r.f64[(at >>> 3) + R_TS],
           bytes: r.u8.slice(at + REC, at + REC + r.u32[w + W_CAP]),
           wireLength: r.u32[w + W_WIRE],
-          key: store.key,
+          key,
         });
       }
     }
@@ -695,10 +773,11 @@ function* ordered(store: ConnStore): IterableIterator<Slot> {
     yield { r: store.head, at };
     at += REC + pad8(store.head.u32[(at >>> 2) + W_CAP]);
   }
-  const n = store.tailCount;
-  const bytes = n === 0 ? 0 : store.tail!.u8.length / store.tailCap;
-  for (let i = 0; i < n; i++) {
-    yield { r: store.tail!, at: ((store.tailStart + i) % n) * bytes };
+  const tail = store.tail;
+  if (tail === null) return;
+  const bytes = tail.r.u8.length / tail.cap;
+  for (let i = 0; i < tail.count; i++) {
+    yield { r: tail.r, at: ((tail.start + i) % tail.count) * bytes };
   }
 }
 
