@@ -8,15 +8,22 @@
  * `tailSegments` (how it is going or how it ended), each with its frame cut to the snap length;
  * a bulk transfer overwrites only its own middle. Past `maxSegments` kept in all, the store of
  * the connection first seen goes whole (closed ones first in practice: they were seen earliest).
- * Memory: 72 bytes per kept segment plus its frame (up to the snap length), no object per
- * segment; an idle connection (its handshake kept) costs about 1.35 KB of heap with the
- * tracker's state (0.55 KB of it), measured on 4,000 (bench-style synthetic handshakes).
+ * Memory: a kept segment is a 48-byte record plus its frame (up to the snap length) padded to
+ * 8 bytes, no object per segment. An idle connection (its handshake kept) costs a 384-byte
+ * block of a 64 KiB page shared with other connections (no buffer of its own), one store object
+ * of 14 fields and, while the tracker holds it (its 4,096 most recently active), a tracker slot
+ * of about 300 bytes in typed arrays. Measured with bench/wire_mem.ts (synthetic Linux
+ * handshakes, real-sized sequence numbers): 0.25 KB of heap and 0.49 KB off it per connection on
+ * 10,000 (0.27 + 0.66 KB on 4,000, each with its slot); 2.0 + 0.58 KB before the shared pages and
+ * the slots (TcpConnection objects, two typed arrays per store, a key string).
  *
- * Per frame: one decode into a reused packet, one tracker step, one map lookup, nine numbers and
- * a copy of the frame into the connection's arrays, which grow (doubling) only while its head or
- * tail fills; then the tail's oldest slot is overwritten. Measured (bench/wire_view_cost.ts,
- * process CPU): decode + analysis 67 ns a frame, the whole ingest 127 ns (4 connections) to
- * 137 ns (64: the store leaves the caches).
+ * Per frame: one decode into a reused packet, one tracker step, a record (two doubles, seven
+ * words) and a copy of the frame into the connection's head block (moved to a bigger one as it
+ * fills) or tail buffer (grown by doubling until it holds `tailSegments`); then the tail's
+ * oldest slot is overwritten. Measured (bench/wire_view_cost.ts, process CPU, medians of
+ * alternating runs): decode + analysis 67 ns a frame, the whole ingest 113-120 ns with 4 or 64
+ * connections, as before the shared pages and the tracker's slots; with sequence numbers past
+ * 2^30 (real ISNs, which boxed as heap numbers before) 122 ns against 161 (4 connections).
  *
  * The query API (for the routes and the diagnoses): {@linkcode WireView.segments},
  * {@linkcode WireView.connection}, {@linkcode WireView.analysisCounts},
@@ -482,12 +489,12 @@ export class WireView {
         this.#kept++;
       } else if (tail === null || tail.cap < this.tailSegments) {
         const next = Math.min(Math.max(4, 2 * (tail?.cap ?? 0)), this.tailSegments);
-        const r = new Region(next * this.#slotBytes);
+        const grown = new Region(next * this.#slotBytes);
         if (tail === null) {
-          tail = store.tail = new Tail(r, next);
+          tail = store.tail = new Tail(grown, next);
         } else {
-          r.u8.set(tail.r.u8);
-          tail.r = r;
+          grown.u8.set(tail.r.u8);
+          tail.r = grown;
           tail.cap = next;
         }
         slot = tail.count++;
