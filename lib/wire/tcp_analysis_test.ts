@@ -73,7 +73,7 @@ Deno.test("TcpTracker keeps at most maxConnections, dropping the least recently 
   }
   strictEqual(tracker.size, 2);
   strictEqual(tracker.evicted, 1);
-  deepStrictEqual([...tracker.connections()].map((c) => c.portA), [3, 1]);
+  deepStrictEqual([...tracker.connections()].map((c) => tracker.connection(c).portA), [3, 1]);
   strictEqual(tracker.sweep(ts + 1), 2);
   strictEqual(tracker.size, 0);
 });
@@ -85,5 +85,60 @@ Deno.test("TcpTracker starts a new stream when a SYN with another ISN reuses the
     "1 5001 128000 0",
     "0 0 100 0 reused_ports",
   ]);
-  strictEqual([...tracker.connections()][0].stream, 1);
+  strictEqual(tracker.stream([...tracker.connections()][0]), 1);
+});
+
+Deno.test("TcpTracker grows past its first slots and reuses dropped ones, every lookup intact", () => {
+  const tracker = new TcpTracker({ maxConnections: 300 });
+  const p = new WirePacket();
+  const info = new TcpSegmentInfo();
+  const send = (sport: number, flags: number, ts: number) => {
+    const seq = 0x90000000 + sport + (flags === 0x02 ? 0 : 1);
+    const f = buildFrame({ sport, seq, ack: 0xf0000001, flags });
+    decodeFrame(f, 0, f.length, f.length, ts, p);
+    return tracker.track(p, info);
+  };
+  // 500 SYNs a second apart: the first 200 go as the table fills, their slots taken again.
+  const slots = new Map<number, number>();
+  for (let port = 1; port <= 500; port++) {
+    const slot = send(port, 0x02, port * 1000);
+    slots.set(port, slot);
+    tracker.setData(slot, port);
+  }
+  strictEqual(tracker.size, 300);
+  strictEqual(tracker.evicted, 200);
+  // The 300 kept are found again (the same slot, stream and data), nothing new is made.
+  for (let port = 201; port <= 500; port++) {
+    strictEqual(send(port, 0x10, 600_000 + port), slots.get(port));
+    strictEqual(tracker.stream(slots.get(port)!), port - 1);
+    strictEqual(tracker.data(slots.get(port)!), port);
+    strictEqual(info.relSeq, 1);
+    strictEqual(tracker.baseSeq(slots.get(port)!, true), 0x90000000 + port);
+  }
+  strictEqual(tracker.size, 300);
+  strictEqual(new Set(slots.values()).size, 300);
+  // A port dropped before comes back as a new connection whose slot starts with no data.
+  const again = send(1, 0x10, 700_000);
+  strictEqual(tracker.data(again), null);
+  strictEqual(tracker.stream(again), 500);
+  strictEqual(tracker.evicted, 201);
+  deepStrictEqual(tracker.connection(again), {
+    stream: 500,
+    family: 4,
+    hostA: "127.0.0.1",
+    portA: 1,
+    hostB: "127.0.0.1",
+    portB: 2000,
+    firstTs: 700_000,
+    lastTs: 700_000,
+    firstRtt: 0,
+    closed: false,
+    resetBy: "",
+    segmentsA: 1,
+    segmentsB: 0,
+    bytesA: 0,
+    bytesB: 0,
+    finA: false,
+    finB: false,
+  });
 });

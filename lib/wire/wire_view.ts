@@ -8,15 +8,22 @@
  * `tailSegments` (how it is going or how it ended), each with its frame cut to the snap length;
  * a bulk transfer overwrites only its own middle. Past `maxSegments` kept in all, the store of
  * the connection first seen goes whole (closed ones first in practice: they were seen earliest).
- * Memory: 72 bytes per kept segment plus its frame (up to the snap length), no object per
- * segment; an idle connection (its handshake kept) costs about 1.35 KB of heap with the
- * tracker's state (0.55 KB of it), measured on 4,000 (bench-style synthetic handshakes).
+ * Memory: a kept segment is a 48-byte record plus its frame (up to the snap length) padded to
+ * 8 bytes, no object per segment. An idle connection (its handshake kept) costs a 384-byte
+ * block of a 64 KiB page shared with other connections (no buffer of its own), one store object
+ * of 14 fields and, while the tracker holds it (its 4,096 most recently active), a tracker slot
+ * of about 300 bytes in typed arrays. Measured with bench/wire_mem.ts (synthetic Linux
+ * handshakes, real-sized sequence numbers): 0.25 KB of heap and 0.49 KB off it per connection on
+ * 10,000 (0.27 + 0.66 KB on 4,000, each with its slot); 2.0 + 0.58 KB before the shared pages and
+ * the slots (TcpConnection objects, two typed arrays per store, a key string).
  *
- * Per frame: one decode into a reused packet, one tracker step, one map lookup, nine numbers and
- * a copy of the frame into the connection's arrays, which grow (doubling) only while its head or
- * tail fills; then the tail's oldest slot is overwritten. Measured (bench/wire_view_cost.ts,
- * process CPU): decode + analysis 67 ns a frame, the whole ingest 127 ns (4 connections) to
- * 137 ns (64: the store leaves the caches).
+ * Per frame: one decode into a reused packet, one tracker step, a record (two doubles, seven
+ * words) and a copy of the frame into the connection's head block (moved to a bigger one as it
+ * fills) or tail buffer (grown by doubling until it holds `tailSegments`); then the tail's
+ * oldest slot is overwritten. Measured (bench/wire_view_cost.ts, process CPU, medians of
+ * alternating runs): decode + analysis 67 ns a frame, the whole ingest 113-120 ns with 4 or 64
+ * connections, as before the shared pages and the tracker's slots; with sequence numbers past
+ * 2^30 (real ISNs, which boxed as heap numbers before) 122 ns against 161 (4 connections).
  *
  * The query API (for the routes and the diagnoses): {@linkcode WireView.segments},
  * {@linkcode WireView.connection}, {@linkcode WireView.analysisCounts},
@@ -31,12 +38,12 @@ import {
   type WireCaptureOptions,
   type WireLibc,
 } from "./capture.ts";
-import { decodeFrame, formatAddress, tcpFlagNames, WirePacket } from "./decode.ts";
+import { decodeFrame, tcpFlagNames, WirePacket } from "./decode.ts";
 import {
   A_RETRANSMISSION,
+  A_REUSED_PORTS,
   ANALYSIS_NAMES,
   analysisNames,
-  type TcpConnection,
   TcpSegmentInfo,
   TcpTracker,
 } from "./tcp_analysis.ts";
@@ -134,62 +141,159 @@ export interface WireTuple {
   remote: Address;
 }
 
-// A kept segment is META doubles in its store's meta array (no object per segment: an idle
-// connection's three handshake segments cost about 400 bytes, not 1.5 KB): capture order, kernel
-// time, flags | fromA << 9 | analysis << 10, relative seq and ack, scaled window, payload length,
-// where its frame starts in its frame array, and wire length * 65536 + captured length.
-const META = 9;
-const M_SEQ = 0, M_TS = 1, M_BITS = 2, M_REL_SEQ = 3, M_REL_ACK = 4, M_WIN = 5, M_LEN = 6;
-const M_AT = 7, M_LENGTHS = 8;
+// A kept segment is a record of REC bytes (no object per segment) followed by its frame cut to
+// the snap length and padded to 8 bytes: capture order and kernel time (doubles), then as
+// 32-bit words flags | fromA << 9 | analysis << 10, relative seq and ack, scaled window, payload
+// length, wire length, captured length (a GSO frame's lengths pass 64 KiB).
+const REC = 48;
+const R_SEQ = 0, R_TS = 1; // Float64 index from the record's start / 8
+const W_BITS = 4, W_REL_SEQ = 5, W_REL_ACK = 6, W_WIN = 7, W_LEN = 8, W_WIRE = 9, W_CAP = 10;
+
+/** Views of one buffer of records; every record and block starts 8-byte aligned. */
+class Region {
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly f64: Float64Array;
+  constructor(bytes: number) {
+    const buffer = new ArrayBuffer(bytes);
+    this.u8 = new Uint8Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+  }
+}
+
+// A head block starts with the raw sequence numbers the relative ones count from (two words:
+// for SACK edges at query time; kept here, not as object fields that box as heap numbers).
+const HEAD_HDR = 8;
+
+// Block sizes the shared pages hand out to heads. An idle connection's handshake (three frames
+// of 66-94 bytes and their records) takes one block of 384 or 512 bytes in a page shared with
+// other connections: no buffer or typed array of its own (each costs ~250 bytes of heap and
+// malloc besides its data). A head that outgrows the last size gets a buffer of its own.
+const BLOCK_SIZES = [128, 192, 256, 384, 512, 768, 1024, 1536, 2048];
+const PAGE_BYTES = 64 * 1024;
 
 /**
- * One connection's kept segments and counters. The head grows by appending (frames packed end
- * to end); the tail is a ring of fixed slots (a snap length each), grown by doubling until it
- * holds `tailSegments`, then overwritten oldest first.
+ * Shared pages carved into blocks of the sizes above, freed blocks reused per size (a page is
+ * never given back: the kept segments are bounded by `maxSegments`, so is the high water).
+ */
+class Slab {
+  #page: (Region | null)[] = BLOCK_SIZES.map(() => null);
+  #next: number[] = BLOCK_SIZES.map(() => PAGE_BYTES);
+  #freeRegion: Region[][] = BLOCK_SIZES.map(() => []);
+  #freeAt: number[][] = BLOCK_SIZES.map(() => []);
+  /** The block `alloc` found. */
+  region: Region = EMPTY;
+  at = 0;
+
+  /** Takes a block of size class `c` into `region` and `at`. */
+  alloc(c: number): void {
+    const free = this.#freeRegion[c];
+    if (free.length > 0) {
+      this.region = free.pop()!;
+      this.at = this.#freeAt[c].pop()!;
+      return;
+    }
+    const size = BLOCK_SIZES[c];
+    if (this.#next[c] + size > PAGE_BYTES) {
+      this.#page[c] = new Region(PAGE_BYTES);
+      this.#next[c] = 0;
+    }
+    this.region = this.#page[c]!;
+    this.at = this.#next[c];
+    this.#next[c] += size;
+  }
+
+  free(c: number, region: Region, at: number): void {
+    this.#freeRegion[c].push(region);
+    this.#freeAt[c].push(at);
+  }
+}
+
+const EMPTY = new Region(0);
+
+/** The smallest block size class holding `bytes`, or -1 past the last. */
+function sizeClass(bytes: number): number {
+  for (let c = 0; c < BLOCK_SIZES.length; c++) if (BLOCK_SIZES[c] >= bytes) return c;
+  return -1;
+}
+
+/** `n` rounded up to a multiple of 8. */
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+// A store's `bits`: who reset it, FIN seen from each side, dropped from the view, the sides
+// seen and whether the base sequence numbers are final (see `WireView.ingest`).
+const B_RESET_A = 1, B_RESET_B = 2, B_FIN_A = 4, B_FIN_B = 8, B_DROPPED = 16;
+const B_SEEN_A = 32, B_SEEN_B = 64, B_BASED = 128;
+
+/** A connection's tail: a buffer of `cap` fixed slots, made once its head is full. */
+class Tail {
+  count = 0;
+  /** Slot of the oldest segment once full. */
+  start = 0;
+  constructor(public r: Region, public cap: number) {}
+}
+
+/**
+ * One connection's kept segments and counters. The head is one block of records packed end to
+ * end (in a shared page while small; moved to a bigger block as it fills); the tail is a buffer
+ * of fixed slots (a record and a snap length each), grown by doubling until it holds
+ * `tailSegments`, then overwritten oldest first. Few fields (each is 8 bytes): an idle
+ * connection's store is one object of 14.
  */
 class ConnStore {
-  headMeta = new Float64Array(4 * META);
-  headFrames = new Uint8Array(256);
+  head: Region = EMPTY;
+  headAt = 0;
+  /** The head block's size class, -1 when the head has a buffer of its own (or none). */
+  headClass = -1;
+  headUsed = HEAD_HDR;
   headCount = 0;
-  headUsed = 0;
-  tailMeta: Float64Array<ArrayBuffer> | null = null;
-  tailFrames: Uint8Array<ArrayBuffer> | null = null;
-  tailCount = 0;
-  /** Slot of the tail's oldest segment once it is full. */
-  tailStart = 0;
+  tail: Tail | null = null;
   seen = 0;
   /** Segments seen per analysis bit, in {@linkcode ANALYSIS_NAMES}'s order; made on the first. */
   counts: Uint32Array | null = null;
-  resetBy: "" | "A" | "B" = "";
-  finA = false;
-  finB = false;
-  /** Raw sequence numbers the relative ones count from (for SACK edges at query time). */
-  baseA = 0;
-  baseB = 0;
+  bits = 0;
+  /** The next store in its hash chain (see `WireView.#byTuple`). */
+  nextSameHash: ConnStore | null = null;
   constructor(
-    readonly key: string,
-    readonly stream: number,
     readonly hostA: string,
     readonly portA: number,
+    readonly hostB: string,
     readonly portB: number,
   ) {}
 
   get kept(): number {
-    return this.headCount + this.tailCount;
+    return this.headCount + (this.tail?.count ?? 0);
+  }
+
+  get headSize(): number {
+    return this.headClass >= 0 ? BLOCK_SIZES[this.headClass] : this.head.u8.length;
   }
 }
 
-/** Where one kept segment lives: its meta array and index, its frame array. */
+/** Where one kept segment's record lives. */
 interface Slot {
-  meta: Float64Array;
-  m: number;
-  frames: Uint8Array;
+  r: Region;
+  at: number;
 }
 
 /** Normalizes an address as the socket rows spell it (`::ffff:1.2.3.4` is `1.2.3.4`). */
 function host(hostname: string): string {
   const h = hostname.replace(/^\[|\]$/g, "");
   return h.startsWith("::ffff:") && h.includes(".") ? h.slice(7) : h;
+}
+
+// The same 30-bit hash for a 4-tuple from either side (hosts normalized as `host` does).
+function tupleHash(aHost: string, aPort: number, bHost: string, bPort: number): number {
+  return (endHash(aHost, aPort) + endHash(bHost, bPort)) & 0x3fffffff;
+}
+
+function endHash(h: string, port: number): number {
+  let x = 0x811c9dc5;
+  for (let i = 0; i < h.length; i++) x = Math.imul(x ^ h.charCodeAt(i), 0x01000193);
+  return Math.imul(x ^ port, 0x01000193);
 }
 
 /** The same key for a 4-tuple from either side. */
@@ -219,8 +323,18 @@ export class WireView {
   #packet = new WirePacket();
   #info = new TcpSegmentInfo();
   #tracker: TcpTracker;
-  #stores = new Map<TcpConnection, ConnStore>();
-  #byKey = new Map<string, ConnStore>();
+  // Stores in the order first seen (the eviction order); not keyed by the tracker's connection,
+  // which would keep every connection the tracker let go alive with its store.
+  #stores = new Set<ConnStore>();
+  #slab = new Slab();
+  #slotBytes: number;
+  #headMax: number;
+  // Stores by a hash of their 4-tuple (either direction), chained on collision; at most one
+  // per 4-tuple, the newest. A number key, not the tuple's string: that string was a third of
+  // an idle connection's heap.
+  #byTuple = new Map<number, ConnStore>();
+  // Hosts as formatted, one string each (a service's connections share its few addresses).
+  #hosts = new Map<string, string>();
   #kept = 0;
   #seq = 0;
   #payloadBytes = 0;
@@ -250,6 +364,8 @@ export class WireView {
         throw new RangeError(`Cannot open wire view: ${name} "${v}" is not an integer from ${min}`);
       }
     }
+    this.#slotBytes = REC + pad8(this.snaplen);
+    this.#headMax = HEAD_HDR + this.headSegments * this.#slotBytes;
     this.#tracker = new TcpTracker({
       maxConnections: options.maxConnections ?? WIRE_VIEW_DEFAULTS.maxConnections,
     });
@@ -328,129 +444,221 @@ export class WireView {
     if (p.protocol !== 6) return;
     const info = this.#info;
     this.#payloadBytes += p.payloadLength;
-    const conn = this.#tracker.track(p, info);
+    const tracker = this.#tracker;
+    const conn = tracker.track(p, info);
     // The store hangs on the connection (no map lookup per frame); a reused 4-tuple is a new
     // stream and gets a new store.
-    let store = conn.data as ConnStore | null;
-    if (store === null || store.stream !== conn.stream) store = this.#newStore(conn, store);
-    store.seen++;
+    let store = tracker.data(conn) as ConnStore | null;
     const a = info.analysis;
+    // The tracker clears a dropped connection's data, and starts a new stream on the same slot
+    // only for a reused 4-tuple (analysed as such).
+    if (store === null || (store.bits & B_DROPPED) !== 0 || (a & A_REUSED_PORTS) !== 0) {
+      store = this.#newStore(conn, store);
+    }
+    store.seen++;
     // Bit i of the mask is ANALYSIS_NAMES[i]: count each set bit.
     if (a !== 0) {
       if ((a & A_RETRANSMISSION) !== 0) this.#retransmittedBytes += p.payloadLength;
       const counts = store.counts ??= new Uint32Array(ANALYSIS_NAMES.length);
       for (let m = a; m !== 0; m &= m - 1) counts[31 - Math.clz32(m & -m)]++;
     }
-    if (conn.resetBy !== "" && store.resetBy === "") store.resetBy = conn.resetBy;
-    if (p.flags & 0x01) {
-      if (info.fromA) store.finA = true;
-      else store.finB = true;
+    // Only a RST changes who reset it (a new store takes what its connection had).
+    if (
+      (store.bits & (B_RESET_A | B_RESET_B)) === 0 && ((p.flags & 0x04) !== 0 || store.seen === 1)
+    ) {
+      const by = tracker.resetBy(conn);
+      if (by !== "") store.bits |= by === "A" ? B_RESET_A : B_RESET_B;
     }
-    store.baseA = conn.a.baseSeq;
-    store.baseB = conn.b.baseSeq;
+    if (p.flags & 0x01) store.bits |= info.fromA ? B_FIN_A : B_FIN_B;
     const n = Math.min(f.capturedLength, this.snaplen);
-    let meta: Float64Array;
-    let frames: Uint8Array;
-    let m: number;
+    let r: Region;
     let at: number;
     if (store.headCount < this.headSegments) {
-      m = store.headCount * META;
-      if (m + META > store.headMeta.length) {
-        store.headMeta = grow(
-          store.headMeta,
-          Math.min(2 * store.headMeta.length, this.headSegments * META),
-        );
-      }
-      at = store.headUsed;
-      if (at + n > store.headFrames.length) {
-        store.headFrames = growBytes(
-          store.headFrames,
-          Math.max(2 * store.headFrames.length, at + n),
-        );
-      }
-      meta = store.headMeta;
-      frames = store.headFrames;
+      const used = store.headUsed + REC + pad8(n);
+      if (used > store.headSize) this.#growHead(store, used);
+      r = store.head;
+      at = store.headAt + store.headUsed;
+      store.headUsed = used;
       store.headCount++;
-      store.headUsed += n;
       this.#kept++;
     } else {
-      const cap = store.tailMeta === null ? 0 : store.tailMeta.length / META;
+      let tail = store.tail;
       let slot: number;
-      if (store.tailCount < cap) {
-        slot = store.tailCount++;
+      if (tail !== null && tail.count < tail.cap) {
+        slot = tail.count++;
         this.#kept++;
-      } else if (cap < this.tailSegments) {
-        const next = Math.min(Math.max(4, 2 * cap), this.tailSegments);
-        store.tailMeta = store.tailMeta === null
-          ? new Float64Array(next * META)
-          : grow(store.tailMeta, next * META);
-        store.tailFrames = store.tailFrames === null
-          ? new Uint8Array(next * this.snaplen)
-          : growBytes(store.tailFrames, next * this.snaplen);
-        slot = store.tailCount++;
+      } else if (tail === null || tail.cap < this.tailSegments) {
+        const next = Math.min(Math.max(4, 2 * (tail?.cap ?? 0)), this.tailSegments);
+        const grown = new Region(next * this.#slotBytes);
+        if (tail === null) {
+          tail = store.tail = new Tail(grown, next);
+        } else {
+          grown.u8.set(tail.r.u8);
+          tail.r = grown;
+          tail.cap = next;
+        }
+        slot = tail.count++;
         this.#kept++;
       } else {
-        slot = store.tailStart;
-        if (++store.tailStart === cap) store.tailStart = 0;
+        slot = tail.start;
+        if (++tail.start === tail.cap) tail.start = 0;
       }
-      meta = store.tailMeta!;
-      frames = store.tailFrames!;
-      m = slot * META;
-      at = slot * this.snaplen;
+      r = tail.r;
+      at = slot * this.#slotBytes;
     }
-    meta[m + M_SEQ] = ++this.#seq;
-    meta[m + M_TS] = p.ts;
-    meta[m + M_BITS] = p.flags | (info.fromA ? 0x200 : 0) | (a << 10);
-    meta[m + M_REL_SEQ] = info.relSeq;
-    meta[m + M_REL_ACK] = info.relAck;
-    meta[m + M_WIN] = info.window;
-    meta[m + M_LEN] = info.len;
-    meta[m + M_AT] = at;
-    meta[m + M_LENGTHS] = f.wireLength * 65536 + n;
+    // The tracker sets a side's base on its first segment, the other's too on an ACK: both are
+    // final once both sides were seen or an ACK was. The head block may move: copy after.
+    if ((store.bits & B_BASED) === 0) {
+      const hw = store.headAt >>> 2;
+      store.head.u32[hw] = tracker.baseSeq(conn, true);
+      store.head.u32[hw + 1] = tracker.baseSeq(conn, false);
+      const bits = store.bits | (info.fromA ? B_SEEN_A : B_SEEN_B);
+      const both = (bits & (B_SEEN_A | B_SEEN_B)) === (B_SEEN_A | B_SEEN_B);
+      store.bits = (p.flags & 0x10) !== 0 || both ? bits | B_BASED : bits;
+    }
+    const d = at >>> 3;
+    r.f64[d + R_SEQ] = ++this.#seq;
+    r.f64[d + R_TS] = p.ts;
+    const u = r.u32;
+    const w = at >>> 2;
+    u[w + W_BITS] = p.flags | (info.fromA ? 0x200 : 0) | (a << 10);
+    u[w + W_REL_SEQ] = info.relSeq;
+    u[w + W_REL_ACK] = info.relAck;
+    u[w + W_WIN] = info.window;
+    u[w + W_LEN] = info.len;
+    u[w + W_WIRE] = f.wireLength;
+    u[w + W_CAP] = n;
     // One short-lived view per frame: measured 3-5x cheaper than a byte loop (memcpy inside).
-    frames.set(f.bytes.subarray(f.offset, f.offset + n), at);
+    r.u8.set(f.bytes.subarray(f.offset, f.offset + n), at + REC);
     if (this.#kept > this.maxSegments) this.#evict();
   };
 
-  #newStore(conn: TcpConnection, old: ConnStore | null): ConnStore {
-    if (old !== null) this.#drop(conn, old);
-    const hostA = formatAddress(conn.family, conn.addrA);
-    const hostB = formatAddress(conn.family, conn.addrB);
+  // Moves the head to a block of at least `used` bytes: the next size in the shared pages, past
+  // them a buffer of its own (doubling, up to what `headSegments` full records take).
+  #growHead(store: ConnStore, used: number): void {
+    // The first block fits a handshake (what most idle connections keep) so it is rarely
+    // moved: three records like the first SYN's, less the 8 option bytes its last ACK lacks.
+    const want = store.headCount === 0 && this.headSegments >= 3 ? 3 * (used - HEAD_HDR) : used;
+    const c = sizeClass(Math.max(want, used));
+    let region: Region;
+    let at: number;
+    let size: number;
+    if (c >= 0) {
+      this.#slab.alloc(c);
+      region = this.#slab.region;
+      at = this.#slab.at;
+      size = BLOCK_SIZES[c];
+    } else {
+      size = pad8(Math.min(Math.max(2 * store.headSize, used), Math.max(this.#headMax, used)));
+      region = new Region(size);
+      at = 0;
+    }
+    region.u8.set(store.head.u8.subarray(store.headAt, store.headAt + store.headUsed), at);
+    this.#freeHead(store);
+    store.head = region;
+    store.headAt = at;
+    store.headClass = c;
+  }
+
+  #freeHead(store: ConnStore): void {
+    if (store.headClass >= 0) this.#slab.free(store.headClass, store.head, store.headAt);
+    store.head = EMPTY;
+    store.headAt = 0;
+    store.headClass = -1;
+  }
+
+  #newStore(conn: number, old: ConnStore | null): ConnStore {
+    if (old !== null && (old.bits & B_DROPPED) === 0) this.#drop(old);
+    const c = this.#tracker.connection(conn);
     const store = new ConnStore(
-      tupleKey(hostA, conn.portA, hostB, conn.portB),
-      conn.stream,
-      hostA,
-      conn.portA,
-      conn.portB,
+      this.#host(c.hostA),
+      c.portA,
+      this.#host(c.hostB),
+      c.portB,
     );
-    this.#stores.set(conn, store);
-    this.#byKey.set(store.key, store);
-    conn.data = store;
+    this.#stores.add(store);
+    const hash = tupleHash(store.hostA, store.portA, store.hostB, store.portB);
+    const first = this.#byTuple.get(hash);
+    // An older store of the same 4-tuple (a reused port) is no longer found by it.
+    if (first !== undefined) {
+      this.#unlink(hash, first, store.hostA, store.portA, store.hostB, store.portB);
+    }
+    store.nextSameHash = this.#byTuple.get(hash) ?? null;
+    this.#byTuple.set(hash, store);
+    this.#tracker.setData(conn, store);
+    // The head block also holds the base sequence numbers: one even without a head.
+    if (this.headSegments === 0) this.#growHead(store, HEAD_HDR);
     return store;
   }
 
-  #drop(conn: TcpConnection, store: ConnStore): void {
-    this.#stores.delete(conn);
-    if (conn.data === store) conn.data = null;
-    if (this.#byKey.get(store.key) === store) this.#byKey.delete(store.key);
+  #drop(store: ConnStore): void {
+    this.#stores.delete(store);
+    const hash = tupleHash(store.hostA, store.portA, store.hostB, store.portB);
+    const first = this.#byTuple.get(hash);
+    if (first !== undefined) {
+      this.#unlink(hash, first, store.hostA, store.portA, store.hostB, store.portB);
+    }
     this.#kept -= store.kept;
+    this.#freeHead(store);
+    store.tail = null;
+    store.headCount = 0;
+    store.bits |= B_DROPPED;
   }
 
   // Drops whole stores, first seen first, until within the cap (the newest is never dropped).
   #evict(): void {
-    for (const [conn, store] of this.#stores) {
+    for (const store of this.#stores) {
       if (this.#kept <= this.maxSegments || this.#stores.size <= 1) return;
-      this.#drop(conn, store);
+      this.#drop(store);
+    }
+  }
+
+  #host(formatted: string): string {
+    const known = this.#hosts.get(formatted);
+    if (known !== undefined) return known;
+    // Bounded: past it strings are only shared less.
+    if (this.#hosts.size >= 4096) this.#hosts.clear();
+    this.#hosts.set(formatted, formatted);
+    return formatted;
+  }
+
+  // Takes the store of this 4-tuple (as stored: A, then B) out of the chain starting at `first`.
+  #unlink(
+    hash: number,
+    first: ConnStore,
+    hostA: string,
+    portA: number,
+    hostB: string,
+    portB: number,
+  ): void {
+    let prev: ConnStore | null = null;
+    for (let s: ConnStore | null = first; s !== null; prev = s, s = s.nextSameHash) {
+      if (s.portA !== portA || s.portB !== portB || s.hostA !== hostA || s.hostB !== hostB) {
+        continue;
+      }
+      if (prev !== null) prev.nextSameHash = s.nextSameHash;
+      else if (s.nextSameHash !== null) this.#byTuple.set(hash, s.nextSameHash);
+      else this.#byTuple.delete(hash);
+      s.nextSameHash = null;
+      return;
     }
   }
 
   #store(tuple: WireTuple): { store: ConnStore; localIsA: boolean } | null {
-    const store = this.#byKey.get(
-      tupleKey(tuple.local.hostname, tuple.local.port, tuple.remote.hostname, tuple.remote.port),
-    );
-    if (store === undefined) return null;
-    const localIsA = store.portA === tuple.local.port && store.hostA === host(tuple.local.hostname);
-    return { store, localIsA };
+    const lh = host(tuple.local.hostname);
+    const lp = tuple.local.port;
+    const rh = host(tuple.remote.hostname);
+    const rp = tuple.remote.port;
+    for (let s = this.#byTuple.get(tupleHash(lh, lp, rh, rp)) ?? null; s !== null;) {
+      if (s.portA === lp && s.portB === rp && s.hostA === lh && s.hostB === rh) {
+        return { store: s, localIsA: true };
+      }
+      if (s.portA === rp && s.portB === lp && s.hostA === rh && s.hostB === lh) {
+        return { store: s, localIsA: false };
+      }
+      s = s.nextSameHash;
+    }
+    return null;
   }
 
   /**
@@ -467,7 +675,9 @@ export class WireView {
     const p = new WirePacket();
     for (const slot of ordered(store)) {
       if (out.length >= limit) break;
-      if (slot.meta[slot.m + M_SEQ] > after) out.push(toSegment(slot, store, localIsA, p));
+      if (slot.r.f64[(slot.at >>> 3) + R_SEQ] > after) {
+        out.push(toSegment(slot, store, localIsA, p));
+      }
     }
     return out;
   }
@@ -477,17 +687,18 @@ export class WireView {
     const found = this.#store(tuple);
     if (found === null) return null;
     const { store, localIsA } = found;
-    const resetBy = store.resetBy === ""
+    const bits = store.bits;
+    const resetBy = (bits & (B_RESET_A | B_RESET_B)) === 0
       ? ""
-      : (store.resetBy === "A") === localIsA
+      : ((bits & B_RESET_A) !== 0) === localIsA
       ? "local"
       : "remote";
     return {
       segments: store.seen,
       kept: store.kept,
       resetBy,
-      finLocal: localIsA ? store.finA : store.finB,
-      finRemote: localIsA ? store.finB : store.finA,
+      finLocal: (bits & (localIsA ? B_FIN_A : B_FIN_B)) !== 0,
+      finRemote: (bits & (localIsA ? B_FIN_B : B_FIN_A)) !== 0,
     };
   }
 
@@ -513,12 +724,14 @@ export class WireView {
     let n = 0;
     for (const store of this.#stores.values()) {
       if (store.portA !== port && store.portB !== port) continue;
-      const meta = store.headMeta;
-      for (let i = 0; i < store.headCount; i++) {
-        const m = i * META;
-        const bits = meta[m + M_BITS];
+      const { u32, f64 } = store.head;
+      for (let i = 0, at = store.headAt + HEAD_HDR; i < store.headCount; i++) {
+        const w = at >>> 2;
+        const bits = u32[w + W_BITS];
+        const ts = f64[(at >>> 3) + R_TS];
+        at += REC + pad8(u32[w + W_CAP]);
         // A SYN without ACK, sent toward `port`: from A when B holds the port.
-        if ((bits & 0x12) !== 0x02 || meta[m + M_TS] < since) continue;
+        if ((bits & 0x12) !== 0x02 || ts < since) continue;
         const toPort = (bits & 0x200) !== 0 ? store.portB : store.portA;
         if (toPort === port && ((bits >>> 10) & A_RETRANSMISSION) !== 0) n++;
       }
@@ -537,15 +750,15 @@ export class WireView {
     const out: { seq: number; ts: number; bytes: Uint8Array; wireLength: number; key: string }[] =
       [];
     for (const store of stores) {
-      for (const { meta, m, frames } of ordered(store)) {
-        const at = meta[m + M_AT];
-        const lengths = meta[m + M_LENGTHS];
+      const key = tupleKey(store.hostA, store.portA, store.hostB, store.portB);
+      for (const { r, at } of ordered(store)) {
+        const w = at >>> 2;
         out.push({
-          seq: meta[m + M_SEQ],
-          ts: meta[m + M_TS],
-          bytes: frames.slice(at, at + (lengths % 65536)),
-          wireLength: Math.floor(lengths / 65536),
-          key: store.key,
+          seq: r.f64[(at >>> 3) + R_SEQ],
+          ts: r.f64[(at >>> 3) + R_TS],
+          bytes: r.u8.slice(at + REC, at + REC + r.u32[w + W_CAP]),
+          wireLength: r.u32[w + W_WIRE],
+          key,
         });
       }
     }
@@ -561,45 +774,35 @@ export class WireView {
   }
 }
 
-function grow(a: Float64Array, size: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(size);
-  b.set(a);
-  return b;
-}
-
-function growBytes(a: Uint8Array, size: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(size);
-  b.set(a);
-  return b;
-}
-
 // The kept segments of a store in capture order: the head, then the tail from its oldest.
 function* ordered(store: ConnStore): IterableIterator<Slot> {
-  for (let i = 0; i < store.headCount; i++) {
-    yield { meta: store.headMeta, m: i * META, frames: store.headFrames };
+  for (let i = 0, at = store.headAt + HEAD_HDR; i < store.headCount; i++) {
+    yield { r: store.head, at };
+    at += REC + pad8(store.head.u32[(at >>> 2) + W_CAP]);
   }
-  const n = store.tailCount;
-  for (let i = 0; i < n; i++) {
-    const slot = (store.tailStart + i) % n;
-    yield { meta: store.tailMeta!, m: slot * META, frames: store.tailFrames! };
+  const tail = store.tail;
+  if (tail === null) return;
+  const bytes = tail.r.u8.length / tail.cap;
+  for (let i = 0; i < tail.count; i++) {
+    yield { r: tail.r, at: ((tail.start + i) % tail.count) * bytes };
   }
 }
 
 // A kept segment as the API shows it; its options decoded again from its frame.
 function toSegment(slot: Slot, store: ConnStore, localIsA: boolean, p: WirePacket): WireSegment {
-  const { meta, m, frames } = slot;
-  const bits = meta[m + M_BITS];
+  const { r, at } = slot;
+  const w = at >>> 2;
+  const d = at >>> 3;
+  const bits = r.u32[w + W_BITS];
   const fromA = (bits & 0x200) !== 0;
-  const at = meta[m + M_AT];
-  const lengths = meta[m + M_LENGTHS];
   const options: WireSegmentOptions = {};
-  if (decodeFrame(frames, at, lengths % 65536, Math.floor(lengths / 65536), 0, p)) {
+  if (decodeFrame(r.u8, at + REC, r.u32[w + W_CAP], r.u32[w + W_WIRE], 0, p)) {
     if (p.mss >= 0) options.mss = p.mss;
     if (p.wscale >= 0) options.wscale = p.wscale;
     if (p.sackPerm) options.sackPerm = true;
     if (p.sackBlocks > 0) {
       // Relative to the sequence space they acknowledge: the other side's.
-      const base = fromA ? store.baseB : store.baseA;
+      const base = store.head.u32[(store.headAt >>> 2) + (fromA ? 1 : 0)];
       options.sack = [];
       for (let i = 0; i < p.sackBlocks; i++) {
         options.sack.push([(p.sack[2 * i] - base) >>> 0, (p.sack[2 * i + 1] - base) >>> 0]);
@@ -608,14 +811,14 @@ function toSegment(slot: Slot, store: ConnStore, localIsA: boolean, p: WirePacke
     if (p.hasTimestamp) options.ts = [p.tsVal, p.tsEcr];
   }
   return {
-    seq: meta[m + M_SEQ],
-    ts: meta[m + M_TS],
+    seq: r.f64[d + R_SEQ],
+    ts: r.f64[d + R_TS],
     dir: fromA === localIsA ? "out" : "in",
     flags: tcpFlagNames(bits & 0x1ff),
-    tcpSeq: meta[m + M_REL_SEQ],
-    tcpAck: meta[m + M_REL_ACK],
-    win: meta[m + M_WIN],
-    len: meta[m + M_LEN],
+    tcpSeq: r.u32[w + W_REL_SEQ],
+    tcpAck: r.u32[w + W_REL_ACK],
+    win: r.u32[w + W_WIN],
+    len: r.u32[w + W_LEN],
     options,
     analysis: analysisNames(bits >>> 10),
   };
