@@ -378,6 +378,35 @@ export class ObservedConn implements PacketSource {
     };
   }
 
+  /**
+   * Writes what {@linkcode snapshot} copies into `record` (one of its earlier snapshots, `app`
+   * included): for a reader that looks at every connection each second without a copy each.
+   */
+  refresh(record: SocketRecord): SocketRecord {
+    record.id = this.id;
+    record.endpoint = this.endpoint;
+    record.transport = this.transport;
+    record.role = this.role;
+    record.state = this.state;
+    record.local = this.local;
+    record.remote = this.remote;
+    record.bytesIn = this.bytesIn;
+    record.bytesOut = this.bytesOut;
+    record.messagesIn = this.messagesIn;
+    record.messagesOut = this.messagesOut;
+    const app = record.app!;
+    app.rxBuffered = this.rxBuffered;
+    app.txBuffered = this.txBuffered;
+    app.paused = this.#paused;
+    app.splitWaits = this.splitWaits;
+    record.kernel = null;
+    record.openedAt = this.openedAt;
+    record.closedAt = this.closedAt;
+    record.closeReason = this.closeReason;
+    record.lastActivity = this.lastActivity;
+    return record;
+  }
+
   #pump(): void {
     if (this.#closed || this.#paused || this.#reading) return;
     // While this read is pending, #large and #small stay as they are: #onRead finds it again.
