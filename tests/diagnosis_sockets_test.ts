@@ -13,8 +13,16 @@ function ruled(r: SocketRecord): unknown {
     ours: r.ours,
     kernelOnly: r.kernelOnly,
     bytesIn: r.bytesIn,
-    app: r.app,
+    // Field by field: the lean sample's records are views (getters), which JSON would skip.
+    app: r.app === null ? null : {
+      rxBuffered: r.app.rxBuffered,
+      txBuffered: r.app.txBuffered,
+      paused: r.app.paused,
+      splitWaits: r.app.splitWaits,
+    },
+    state: r.state,
     local: r.local,
+    remote: r.remote,
     kernel: r.kernel === null ? null : {
       state: r.kernel.state,
       recvQ: r.kernel.recvQ,

@@ -544,7 +544,7 @@ export class Service {
     this.#setKernelStatus(sample);
     const unix = await this.#sampleUnix(options.kernelMaxAgeMs);
     if (!sample.ok) join.rows.clear();
-    const joined = join.join(this.registry.values(), addresses);
+    const joined = join.join(this.registry, addresses);
     if (unix !== null) this.#joinUnix(joined.others, unix);
     return joined;
   }
