@@ -17,12 +17,19 @@
  *     deno run -A bench/diagnoses_bench.ts [--conns 1000,10000] [--ticks 8] [--seconds 8]
  *                                          [--no-cpu] [--json FILE]
  *
+ * With `--v8-flags=--expose-gc,--min-semi-space-size=256,--max-semi-space-size=256` (after
+ * `-A`) it also reports what a tick allocates (`tickAllocKB`: the heap's growth from a
+ * collection to the tick's end); the 1 s ticks of a service run with `--max-semi-space-size=4`
+ * (deno task start) want that well under the young generation, or what a tick keeps until the
+ * next is promoted and RSS grows with the connections (23 MB a tick at 10,000 before the
+ * rules read columns; ~0.8 MB after).
+ *
  * Bounded: every run stops within `--max-seconds` (default 300). Prints a Markdown table, then
  * one JSON line (`{"bench":"diagnoses",…}`).
  */
 import { DiagnosisEngine } from "../lib/diagnoses/engine.ts";
 import { KernelTable } from "../lib/kernel/kernel_table.ts";
-import { readSockDiag } from "../lib/kernel/netlink.ts";
+import { readSockDiag, readSockDiagRows } from "../lib/kernel/netlink.ts";
 import { SocketOwners } from "../lib/kernel/socket_owners.ts";
 import { ENDPOINTS } from "../lib/net/endpoint_table.ts";
 import { Service } from "../lib/net/service.ts";
@@ -98,6 +105,11 @@ export interface DiagnosesRun {
   rulesMs: number;
   /** (b) The monitor's whole tick, ms (median of `ticks`). */
   tickMs: number;
+  /**
+   * KiB the heap grew over one tick (median), or null unless run with `--v8-flags=--expose-gc,
+   * --min-semi-space-size=256,--max-semi-space-size=256` (no collection within a tick).
+   */
+  tickAllocKB: number | null;
   /** The kernel dumps made per tick (1 when nothing else shares them). */
   dumpsPerTick: number;
   /** Kernel dumps per second with the monitor and a 1 s sockets stream (1: they share). */
@@ -181,6 +193,12 @@ async function inProcess(conns: number, args: Args): Promise<DiagnosesRun> {
         dumps.push(performance.now() - t0);
         return rows;
       },
+      // The monitor's own dumps, into columns (as the default table makes them).
+      readNetlinkRows: async (rows, read) => {
+        const t0 = performance.now();
+        await readSockDiagRows(rows, { ports: read.ports, families: [4] });
+        dumps.push(performance.now() - t0);
+      },
       owners: {
         async attach(rows) {
           const t0 = performance.now();
@@ -222,6 +240,17 @@ async function inProcess(conns: number, args: Args): Promise<DiagnosesRun> {
       tickOwners.push(...ownerMs);
     }
     const dumpsPerTick = tickDumps.length / args.ticks;
+    // Bytes a tick allocates, where the bench runs with --v8-flags=--expose-gc and a new space
+    // too large to be collected within a tick (see the header): the heap's growth over one.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const allocs: number[] = [];
+    for (let i = 0; gc !== undefined && i < args.ticks; i++) {
+      await sleep(600);
+      gc();
+      const before = Deno.memoryUsage().heapUsed;
+      await monitor.tick();
+      allocs.push((Deno.memoryUsage().heapUsed - before) / 1024);
+    }
     // The monitor and the sockets stream of an open dashboard, both every second (the stream
     // asks as lib/live/event_source.ts does), 300 and 700 ms apart: kernel dumps per second.
     const together: number[] = [];
@@ -282,6 +311,7 @@ async function inProcess(conns: number, args: Args): Promise<DiagnosesRun> {
       rows: rows.length,
       rulesMs: median(rules)!,
       tickMs: median(ticks)!,
+      tickAllocKB: allocs.length === 0 ? null : Math.round(median(allocs)!),
       dumpsPerTick,
       dumpsPerSecondWithStream: Math.max(...together),
       dumpMs: median(tickDumps),
@@ -382,6 +412,7 @@ export async function diagnosesBench(argv: readonly string[]): Promise<Diagnoses
   const summary = Object.fromEntries(runs.map((r) => [r.conns, {
     rulesMs: round(r.rulesMs),
     tickMs: round(r.tickMs),
+    tickAllocKB: r.tickAllocKB,
     tickNewConnMs: round(r.tickNewConnMs),
     cpuOn: round(r.cpuOn),
     cpuOff: round(r.cpuOff),
@@ -398,7 +429,7 @@ export function diagnosesTable(r: DiagnosesBenchResult): string {
     [
       "conns (rows)",
       "rules ms/sample",
-      "monitor tick ms",
+      "monitor tick ms (KiB allocated)",
       "kernel dump ms (per tick; per s with a stream)",
       "owners ms in tick",
       "tick after a new conn ms (owners)",
@@ -407,7 +438,7 @@ export function diagnosesTable(r: DiagnosesBenchResult): string {
     r.runs.map((x) => [
       `${x.conns} (${x.rows})`,
       f(x.rulesMs),
-      f(x.tickMs, 1),
+      `${f(x.tickMs, 1)} (${f(x.tickAllocKB, 0)})`,
       `${f(x.dumpMs, 1)} (${f(x.dumpsPerTick, 1)}; ${f(x.dumpsPerSecondWithStream, 2)})`,
       f(x.ownersMs),
       `${f(x.tickNewConnMs, 1)} (${f(x.ownersNewConnMs, 1)})`,

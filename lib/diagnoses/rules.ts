@@ -60,8 +60,17 @@ export function timeWaitLimit(
 export interface DiagnosisSample {
   /** Epoch ms of the sample. */
   now: number;
-  /** Every live socket joined with the kernel's table (`Service.sockets()`). */
-  sockets: readonly SocketRecord[];
+  /**
+   * Every live socket joined with the kernel's table (`Service.sockets()`), or as
+   * `Service.diagnosisSample()` gives them: one record refilled for socket after socket, so
+   * the rules keep none past its turn (they copy what a finding shows).
+   */
+  sockets: Iterable<SocketRecord>;
+  /**
+   * TIME_WAIT sockets per endpoint that `sockets` leaves out (the kernel's rows no live
+   * socket of ours was joined with), counted with those in `sockets`. @default none
+   */
+  timeWait?: ReadonlyMap<string, number>;
   /** Recently closed sockets, newest last (`Registry.closed()`). */
   closed: readonly SocketRecord[];
   /** System-wide counters, or null when /proc is not readable. */
@@ -161,7 +170,7 @@ export function evaluate(
   const delayedAcks = netDelta("delayedAcks");
   const wire = sample.wire;
   // TIME_WAIT sockets per endpoint, ours and the peers' (theirs hold the client's ports).
-  const timeWait = new Map<string, number>();
+  const timeWait = new Map<string, number>(sample.timeWait ?? []);
   let fullest: { record: SocketRecord; ratio: number } | null = null;
   // Sockets the memory holds figures of in this sample, to tell when some went away.
   let remembered = 0;
@@ -176,7 +185,10 @@ export function evaluate(
     if (r.kind === "listener") {
       if (k !== null && k.sendQ > 0) {
         const ratio = k.recvQ / k.sendQ;
-        if (fullest === null || ratio > fullest.ratio) fullest = { record: r, ratio };
+        // A copy: the record may be refilled for the next socket (listeners are few).
+        if (fullest === null || ratio > fullest.ratio) {
+          fullest = { record: { ...r, kernel: { ...k } }, ratio };
+        }
       }
       continue;
     }

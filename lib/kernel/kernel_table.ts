@@ -2,7 +2,8 @@
 
 import type { KernelSocket } from "../net/types.ts";
 import { portFilter, sortedPorts } from "./_row.ts";
-import { readSockDiag, readUnixDiag } from "./netlink.ts";
+import type { KernelRows } from "./kernel_rows.ts";
+import { readSockDiag, readSockDiagRows, readUnixDiag } from "./netlink.ts";
 import { parseProcNet, type ProcNetTable } from "./proc_net.ts";
 import { SocketOwners } from "./socket_owners.ts";
 
@@ -41,10 +42,24 @@ export type KernelReader = (
   options: KernelSampleOptions,
 ) => KernelSocket[] | Promise<KernelSocket[]>;
 
+/** What {@linkcode KernelTable.sampleRows} tells of the rows it filled, or why there are none. */
+export type KernelRowsSample =
+  | { ok: true; source: "netlink" | "proc"; at: number; tookMs: number }
+  | { ok: false; reason: string; source: null; at: number };
+
+/** Reads the table into `rows` through netlink, with {@linkcode KernelReader}'s options. */
+export type KernelRowsReader = (rows: KernelRows, options: KernelSampleOptions) => Promise<void>;
+
 /** Options for {@linkcode KernelTable}. */
 export interface KernelTableOptions {
   /** Reads the table through netlink sock_diag; `null` goes straight to /proc. @default readSockDiag, through FFI */
   readNetlink?: KernelReader | null;
+  /**
+   * Reads the table through netlink into columns ({@linkcode KernelTable.sampleRows}); null:
+   * those samples are made of `readNetlink`'s rows. @default readSockDiagRows when
+   * `readNetlink` is the default, else null
+   */
+  readNetlinkRows?: KernelRowsReader | null;
   /**
    * Reads the AF_UNIX stream sockets at these paths and their peers; null: none (the Unix
    * rows then say why). @default readUnixDiag, through FFI
@@ -88,6 +103,7 @@ const MAX_CACHED_FILTERS = 64;
 /** Samples the kernel's TCP and UDP sockets, at most once per `minIntervalMs` per port filter; concurrent callers share one read. */
 export class KernelTable {
   #readNetlink: KernelReader | null;
+  #readNetlinkRows: KernelRowsReader | null;
   #procTables: readonly ProcNetTable[];
   #readFile: (path: string) => Promise<Uint8Array>;
   #procDir: string;
@@ -112,6 +128,11 @@ export class KernelTable {
     this.#readNetlink = options.readNetlink === undefined
       ? (read) => readSockDiag({ ports: read.ports, families: ipv6 ? [4, 6] : [4] })
       : options.readNetlink;
+    this.#readNetlinkRows = options.readNetlinkRows !== undefined
+      ? options.readNetlinkRows
+      : options.readNetlink === undefined
+      ? (rows, read) => readSockDiagRows(rows, { ports: read.ports, families: ipv6 ? [4, 6] : [4] })
+      : null;
     // Without netlink there are no Unix rows either: /proc/net/unix has no queue lengths.
     this.#readUnix = options.readUnix === undefined
       ? (this.#readNetlink === null ? null : (paths) => readUnixDiag({ paths }))
@@ -135,6 +156,46 @@ export class KernelTable {
   sample(options: KernelSampleOptions = {}): Promise<KernelSample> {
     const rows = this.#sample(options);
     return options.owners === false ? rows : rows.then((sample) => this.#withOwners(sample));
+  }
+
+  /**
+   * The table now into `rows` (refilled), for a reader that looks at every row each sample
+   * and keeps none (the diagnoses): a sample of objects another caller took no longer ago than
+   * `maxAgeMs` (or one under way) is copied in, else netlink fills the columns without an
+   * object per row; without netlink the rows come from /proc as {@linkcode sample} reads them.
+   * Such a sample is not cached for {@linkcode sample}'s callers. Never rejects for the
+   * kernel's sake; rejects with a TypeError or RangeError for a bad port or age.
+   */
+  async sampleRows(
+    rows: KernelRows,
+    options: Omit<KernelSampleOptions, "owners"> = {},
+  ): Promise<KernelRowsSample> {
+    const ports = options.ports === undefined || options.ports.length === 0
+      ? undefined
+      : sortedPorts(options.ports, "sample the kernel table");
+    const maxAgeMs = Math.min(this.#minIntervalMs, options.maxAgeMs ?? Infinity);
+    if (!(maxAgeMs >= 0)) {
+      throw new RangeError(
+        `Cannot sample the kernel table: maxAgeMs "${options.maxAgeMs}" is not 0 or more`,
+      );
+    }
+    const t = this.#clock();
+    const key = ports === undefined ? "" : ports.join(",");
+    const shared = [this.#entries.get(key), ports === undefined ? undefined : this.#entries.get("")]
+      .find((e) => e !== undefined && (e.pending || (e.sample && t - e.takenAt < maxAgeMs)));
+    if (shared === undefined && this.#readNetlinkRows !== null && this.#os === "linux") {
+      const at = this.#now();
+      try {
+        await this.#readNetlinkRows(rows, ports === undefined ? {} : { ports });
+        return { ok: true, source: "netlink", at, tookMs: this.#since(t) };
+      } catch {
+        // As #take: /proc holds the same table, slower.
+      }
+    }
+    const sample = await this.#sample({ ports, maxAgeMs, owners: false });
+    if (!sample.ok) return sample;
+    rows.fill(sample.sockets);
+    return { ok: true, source: sample.source, at: sample.at, tookMs: sample.tookMs };
   }
 
   async #withOwners(sample: KernelSample): Promise<KernelSample> {

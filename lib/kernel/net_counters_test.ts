@@ -13,6 +13,11 @@ Deno.test("parseProcCounters() pairs each header line with its values", () => {
   throws(() => parseProcCounters("TcpExt: A\nIpExt: 1\n"), SyntaxError);
 });
 
+Deno.test("parseProcCounters() with groups parses only those", () => {
+  deepStrictEqual(parseProcCounters(NETSTAT, ["IpExt"]), { IpExt: { InNoRoutes: 0 } });
+  deepStrictEqual(parseProcCounters(NETSTAT, ["Tcp"]), {}, "a group is named whole");
+});
+
 Deno.test("parsePortRange() reads the two bounds", () => {
   deepStrictEqual(parsePortRange("32768\t60999\n"), [32768, 60999]);
   throws(() => parsePortRange("x"), SyntaxError);

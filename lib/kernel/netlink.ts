@@ -10,7 +10,8 @@
  */
 
 import type { KernelSocket } from "../net/types.ts";
-import { portFilter, sortedPorts } from "./_row.ts";
+import { type PortFilter, portFilter, sortedPorts } from "./_row.ts";
+import type { KernelRows } from "./kernel_rows.ts";
 import {
   encodeSockDiagRequest,
   encodeUnixDiagRequest,
@@ -18,6 +19,7 @@ import {
   MAX_BYTECODE_RANGES,
   SockDiagDecoder,
   SockDiagError,
+  SockDiagRowsDecoder,
   UnixDiagDecoder,
 } from "./sock_diag.ts";
 
@@ -83,16 +85,68 @@ export interface ReadSockDiagOptions {
  * Rejects with an Error starting "Netlink unavailable" when FFI or netlink can't be used.
  */
 export function readSockDiag(options: ReadSockDiagOptions = {}): Promise<KernelSocket[]> {
-  const read = queue.then(() => readOnce(options));
+  const rows: KernelSocket[] = [];
+  const read = queue.then(() =>
+    readOnce(options, (transport, filter) => {
+      const decoder = new SockDiagDecoder(transport, { filter });
+      return {
+        decoder,
+        // Only a query's whole dump counts: one the kernel refused adds nothing.
+        keep: () => {
+          for (const row of decoder.sockets) rows.push(row);
+        },
+      };
+    })
+  ).then(() => rows);
   queue = read.catch(() => undefined);
   return read;
+}
+
+/**
+ * As {@linkcode readSockDiag}, into `rows` (cleared first) rather than objects: the same
+ * sockets, the fields the diagnoses read, nothing allocated per row. Resolves once `rows` holds
+ * the whole table; on a rejection its content is unspecified.
+ */
+export function readSockDiagRows(
+  rows: KernelRows,
+  options: ReadSockDiagOptions = {},
+): Promise<void> {
+  const read = queue.then(() => {
+    rows.clear();
+    return readOnce(options, (transport, filter) => {
+      const from = rows.count;
+      const decoder = new SockDiagRowsDecoder(transport, rows, { filter });
+      return {
+        decoder,
+        keep: () => {},
+        // A refused query's partial rows are dropped.
+        drop: () => {
+          rows.count = from;
+        },
+      };
+    });
+  });
+  queue = read.catch(() => undefined);
+  return read;
+}
+
+/** A decoder for one query of {@linkcode readOnce}, and what to do with its rows. */
+interface QueryDecoder {
+  decoder: DumpDecoder;
+  /** The query's dump completed. */
+  keep(): void;
+  /** The query was refused or failed part way. */
+  drop?(): void;
 }
 
 let queue: Promise<unknown> = Promise.resolve();
 // Whether the kernel answers the one-walk TCP request; false after it refused one.
 let bothFamiliesInOneDump = true;
 
-async function readOnce(options: ReadSockDiagOptions): Promise<KernelSocket[]> {
+async function readOnce(
+  options: ReadSockDiagOptions,
+  decoderFor: (transport: "tcp" | "udp", filter: PortFilter | undefined) => QueryDecoder,
+): Promise<void> {
   const { timeoutMs = 2000, tap } = options;
   if (!(timeoutMs >= 1 && timeoutMs <= 3_600_000)) {
     throw new RangeError(`Cannot read sock_diag: timeoutMs "${timeoutMs}" is not in 1-3600000`);
@@ -119,7 +173,6 @@ async function readOnce(options: ReadSockDiagOptions): Promise<KernelSocket[]> {
     if (both && bothFamiliesInOneDump) queries.push({ family: "both", transport: "tcp" });
     else for (const family of families) queries.push({ family, transport: "tcp" });
     for (const family of families) queries.push({ family, transport: "udp" });
-    const rows: KernelSocket[] = [];
     let seq = 0;
     for (let q = 0; q < queries.length; q++) {
       const query = queries[q];
@@ -127,10 +180,11 @@ async function readOnce(options: ReadSockDiagOptions): Promise<KernelSocket[]> {
         ports: kernelFilter ? ports : undefined,
         seq: ++seq,
       });
-      const decoder = new SockDiagDecoder(query.transport, { filter });
+      const one = decoderFor(query.transport, filter);
       try {
-        await dump(libc, fd, request, decoder, timeoutMs, (chunk) => tap?.(chunk, query));
+        await dump(libc, fd, request, one.decoder, timeoutMs, (chunk) => tap?.(chunk, query));
       } catch (error) {
+        one.drop?.();
         if (!(error instanceof SockDiagError)) throw error;
         // A kernel without the older TCP request: one dump per family from now on.
         if (query.family === "both" && OLD_REQUEST_REFUSED.includes(error.errno)) {
@@ -145,9 +199,8 @@ async function readOnce(options: ReadSockDiagOptions): Promise<KernelSocket[]> {
         if (query.family === 6 && error.errno === ENOENT) continue;
         throw error;
       }
-      for (const row of decoder.sockets) rows.push(row);
+      one.keep();
     }
-    return rows;
   } finally {
     libc.close(fd);
   }

@@ -2,6 +2,16 @@
 
 import type { Address, KernelSocket, KernelSocketInfo } from "../net/types.ts";
 import { AddressNames, type PortFilter, sortedPorts, stateName, timerName } from "./_row.ts";
+import {
+  HAS_DATA_SEGS_OUT,
+  HAS_DROPS,
+  HAS_DSACK_DUPS,
+  HAS_LOST,
+  HAS_RTT,
+  HAS_SND_WND,
+  HAS_TOTAL_RETRANS,
+  type KernelRows,
+} from "./kernel_rows.ts";
 
 // Netlink headers and inet_diag_msg fields are in host byte order, read here as little-endian
 // (x86-64, arm64); addresses and ports are in network order.
@@ -378,6 +388,120 @@ export class SockDiagDecoder {
       process: undefined,
     };
     this.#sockets.push(row);
+  }
+}
+
+/**
+ * Decodes the replies to one dump request into a {@linkcode KernelRows} table, appending: the
+ * same fields as {@linkcode SockDiagDecoder} keeps for the rules (queues, state, timer and the
+ * tcp_info counters), and no object per row.
+ */
+export class SockDiagRowsDecoder {
+  #udp: boolean;
+  #filter: PortFilter | undefined;
+  #names = new AddressNames();
+  #rows: KernelRows;
+  #done = false;
+  #onMessage: (view: DataView, at: number, end: number) => void;
+  #bytes: Uint8Array = new Uint8Array(0);
+
+  /** Makes a decoder appending the rows of a dump of `transport` sockets to `rows`. */
+  constructor(transport: "tcp" | "udp", rows: KernelRows, options: SockDiagDecoderOptions = {}) {
+    this.#udp = transport === "udp";
+    this.#rows = rows;
+    this.#filter = options.filter;
+    this.#onMessage = (view, at, end) => this.#message(view, at, end);
+  }
+
+  /** Whether the dump's closing NLMSG_DONE has arrived. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Decodes every message in `chunk`; returns true once the dump is complete. */
+  push(chunk: Uint8Array): boolean {
+    this.#bytes = chunk;
+    if (walkReplies(chunk, "sock_diag", true, this.#onMessage)) this.#done = true;
+    return this.#done;
+  }
+
+  #message(view: DataView, at: number, end: number): void {
+    const bytes = this.#bytes;
+    if (end - at < INET_DIAG_MSG_LEN) {
+      throw new SyntaxError(`Cannot decode sock_diag reply: inet_diag_msg of "${end - at}" bytes`);
+    }
+    const localPort = view.getUint16(at + 4);
+    const remotePort = view.getUint16(at + 6);
+    if (this.#filter !== undefined && !this.#filter(localPort, remotePort)) return;
+    const udp = this.#udp;
+    // As SockDiagDecoder: a state the rows don't name is left out.
+    if (stateName(udp ? "udp" : "tcp", bytes[at + 1]) === undefined) return;
+    const rows = this.#rows;
+    const i = rows.add();
+    const v6 = bytes[at] === AF_INET6;
+    rows.udp[i] = udp ? 1 : 0;
+    rows.family[i] = v6 ? 6 : 4;
+    rows.state[i] = bytes[at + 1];
+    rows.localPort[i] = localPort;
+    rows.localHost[i] = v6 ? this.#names.ipv6(bytes, at + 8) : this.#names.ipv4(bytes, at + 8);
+    const peer = remotePort !== 0 || !isZero(bytes, at + 24, v6 ? 16 : 4);
+    rows.remotePort[i] = remotePort;
+    rows.remoteHost[i] = !peer
+      ? ""
+      : v6
+      ? this.#names.ipv6(bytes, at + 24)
+      : this.#names.ipv4(bytes, at + 24);
+    rows.recvQ[i] = view.getUint32(at + 56, true);
+    rows.sendQ[i] = view.getUint32(at + 60, true);
+    rows.inode[i] = view.getUint32(at + 68, true);
+    if (udp) {
+      const attr = findAttribute(view, at + INET_DIAG_MSG_LEN, end, INET_DIAG_SKMEMINFO);
+      if (attr >= 0 && view.getUint16(attr, true) >= 4 + 4 * (SK_MEMINFO_DROPS + 1)) {
+        rows.drops[i] = view.getUint32(attr + 4 + 4 * SK_MEMINFO_DROPS, true);
+        rows.has[i] = HAS_DROPS;
+      }
+      return;
+    }
+    const timer = bytes[at + 2];
+    rows.timer[i] = timer;
+    rows.timerMs[i] = timer === 0 ? 0 : view.getUint32(at + 52, true);
+    const attr = findAttribute(view, at + INET_DIAG_MSG_LEN, end, INET_DIAG_INFO);
+    const p = attr < 0 ? 0 : attr + 4;
+    const length = attr < 0 ? 0 : view.getUint16(attr, true) - 4;
+    // The same fields, and the same rules for leaving them out, as readTcpInfo.
+    rows.retransmits[i] = length > TCPI_RETRANSMITS
+      ? view.getUint8(p + TCPI_RETRANSMITS)
+      : bytes[at + 3];
+    if (length > TCPI_BACKOFF) rows.backoff[i] = view.getUint8(p + TCPI_BACKOFF);
+    if (length > TCPI_PROBES) rows.probes[i] = view.getUint8(p + TCPI_PROBES);
+    let has = 0;
+    if (length >= TCPI_SND_CWND + 4) {
+      const rtt = view.getUint32(p + TCPI_RTT, true);
+      if (rtt !== 0) {
+        rows.rttUs[i] = rtt;
+        has |= HAS_RTT;
+      }
+      rows.lost[i] = view.getUint32(p + TCPI_LOST, true);
+      has |= HAS_LOST;
+    }
+    if (length >= TCPI_BYTES_RECEIVED + 8) rows.bytesAcked[i] = uint64(view, p + TCPI_BYTES_ACKED);
+    if (length >= TCPI_TOTAL_RETRANS + 4) {
+      rows.totalRetrans[i] = view.getUint32(p + TCPI_TOTAL_RETRANS, true);
+      has |= HAS_TOTAL_RETRANS;
+    }
+    if (length >= TCPI_DATA_SEGS_OUT + 4) {
+      rows.dataSegsOut[i] = view.getUint32(p + TCPI_DATA_SEGS_OUT, true);
+      has |= HAS_DATA_SEGS_OUT;
+    }
+    if (length >= TCPI_DSACK_DUPS + 4) {
+      rows.dsackDups[i] = view.getUint32(p + TCPI_DSACK_DUPS, true);
+      has |= HAS_DSACK_DUPS;
+    }
+    if (length >= TCPI_SND_WND + 4) {
+      rows.sndWnd[i] = view.getUint32(p + TCPI_SND_WND, true);
+      has |= HAS_SND_WND;
+    }
+    rows.has[i] = has;
   }
 }
 

@@ -108,13 +108,23 @@ export function errorKind(err: unknown): string | null {
   return "error";
 }
 
-function toAddress(addr: Deno.Addr): Address {
+// The last local and remote address made, to share with the next when equal: a server's
+// connections all have their listener's local address, and the diagnoses read every
+// connection's addresses (each of 10,000 connections kept its own copies: ~100 bytes).
+const lastAddress: [Address, Address] = [{ hostname: "", port: 0 }, { hostname: "", port: 0 }];
+
+function toAddress(addr: Deno.Addr, side: 0 | 1): Address {
   // A Unix socket's address is its path (empty for an unnamed client), held as the host.
-  if (addr.transport === "unix" || addr.transport === "unixpacket") {
-    return { hostname: addr.path ?? "", port: 0 };
+  const unix = addr.transport === "unix" || addr.transport === "unixpacket";
+  const hostname = unix ? addr.path ?? "" : (addr as Deno.NetAddr).hostname;
+  const port = unix ? 0 : (addr as Deno.NetAddr).port;
+  const last = lastAddress[side];
+  if (last.hostname === hostname) {
+    if (last.port === port) return last;
+    // One string for the host too (Deno makes a new one for each address it reports).
+    return lastAddress[side] = { hostname: last.hostname, port };
   }
-  const net = addr as Deno.NetAddr;
-  return { hostname: net.hostname, port: net.port };
+  return lastAddress[side] = { hostname, port };
 }
 
 /** A TCP connection whose every read and write is counted and logged. */
@@ -186,12 +196,12 @@ export class ObservedConn implements PacketSource {
 
   /** The local address (made on first use: read for the API and exports, not per packet). */
   get local(): Address {
-    return this.#local ??= toAddress(this.#conn.localAddr);
+    return this.#local ??= toAddress(this.#conn.localAddr, 0);
   }
 
   /** The peer's address (made on first use, like {@linkcode local}). */
   get remote(): Address {
-    return this.#remote ??= toAddress(this.#conn.remoteAddr);
+    return this.#remote ??= toAddress(this.#conn.remoteAddr, 1);
   }
 
   /** True once the connection was closed, by either side. */

@@ -173,6 +173,14 @@ export class Registry {
     return this.#live.values();
   }
 
+  /**
+   * Calls `fn` with every live socket: for a pass over 10,000 connections each second, where
+   * {@linkcode values}' iterator makes an object per step.
+   */
+  forEach(fn: (sock: Observed) => void): void {
+    this.#live.forEach((sock) => fn(sock));
+  }
+
   /** The recently closed, newest last. */
   closed(): SocketRecord[] {
     return [...this.#closed.values()];

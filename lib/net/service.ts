@@ -30,6 +30,8 @@ import { TcpEndpoint } from "./tcp_endpoint.ts";
 import { readCertificate, selfSignedCertificate, type TlsCertificate } from "./tls_cert.ts";
 import { defaultUnixPath, listenUnix, removeUnixSocket } from "./unix_socket.ts";
 import type { KernelSocket, SocketRecord } from "./types.ts";
+import type { KernelRows } from "../kernel/kernel_rows.ts";
+import { DiagnosisJoin } from "./diagnosis_sockets.ts";
 import type { KernelStatus } from "../view/api_types.ts";
 import { DiagnosisMonitor, type DiagnosisMonitorOptions } from "../diagnoses/monitor.ts";
 import { readNetCounters } from "../kernel/net_counters.ts";
@@ -49,7 +51,19 @@ export interface KernelSource {
     | { ok: true; sockets: KernelSocket[] }
     | { ok: false; reason: string }
   >;
+  /**
+   * The TCP and UDP rows into columns, for the diagnoses' tick (lib/kernel/kernel_table.ts
+   * `sampleRows`); without it the diagnoses read {@linkcode sample}'s rows.
+   */
+  sampleRows?(rows: KernelRows, options?: { ports?: number[]; maxAgeMs?: number }): Promise<
+    KernelRowsSample
+  >;
 }
+
+/** The shape of a sample's status, rows or not. */
+type KernelRowsSample =
+  | { ok: true; source: string; at: number; tookMs: number }
+  | { ok: false; reason: string; source: null; at: number };
 
 /** Everything configurable about the service; every field has a flag in main.ts. */
 export interface ServiceOptions {
@@ -222,6 +236,7 @@ export class Service {
   readonly wire: WireView;
   #lines: LineWriter | null = null;
   #kernel: KernelSource | undefined;
+  #diagnosisJoin: DiagnosisJoin | undefined;
   #kernelStatus: KernelStatus;
   #sweeper: ReturnType<typeof setInterval>;
   /** Which accepted AF_UNIX socket (inode) each Unix connection is, learnt by joinUnix. */
@@ -290,6 +305,7 @@ export class Service {
     const kernelStatus = () => this.kernelStatus;
     this.diagnoses = new DiagnosisMonitor({
       sockets: (options) => this.sockets(options),
+      diagnosisSample: (options) => this.diagnosisSample(options),
       registry: { closed: closedWithVerdict },
       get kernelStatus() {
         return kernelStatus();
@@ -506,6 +522,33 @@ export class Service {
     return records;
   }
 
+  /**
+   * The live sockets as the diagnoses read them each tick ({@linkcode DiagnosisJoin}): the same
+   * join as {@linkcode sockets}, without an object per kernel row or per connection; the
+   * peers' rows and our leftovers only counted where in TIME_WAIT. Read its `sockets` before
+   * the next call. Without a kernel view, the snapshots alone.
+   */
+  async diagnosisSample(
+    options: { kernelMaxAgeMs?: number } = {},
+  ): Promise<{ sockets: Iterable<SocketRecord>; timeWait: Map<string, number> }> {
+    const kernel = this.#kernel;
+    if (kernel?.sampleRows === undefined) {
+      return { sockets: await this.sockets({ ...options, owners: false }), timeWait: new Map() };
+    }
+    const join = this.#diagnosisJoin ??= new DiagnosisJoin();
+    const addresses = this.addresses().filter((a) => a.transport !== "unix");
+    const sample = await kernel.sampleRows(join.rows, {
+      ports: addresses.map((a) => a.address.port),
+      maxAgeMs: options.kernelMaxAgeMs,
+    });
+    this.#setKernelStatus(sample);
+    const unix = await this.#sampleUnix(options.kernelMaxAgeMs);
+    if (!sample.ok) join.rows.clear();
+    const joined = join.join(this.registry, addresses);
+    if (unix !== null) this.#joinUnix(joined.others, unix);
+    return joined;
+  }
+
   /** One socket, live or recently closed, joined with the kernel where it still has it. */
   async socket(id: string): Promise<SocketRecord | undefined> {
     const live = this.registry.live(id);
@@ -598,6 +641,12 @@ export class Service {
     // A Unix socket has no port; its rows come from the AF_UNIX dump, by path.
     const ports = this.addresses().filter((a) => a.transport !== "unix").map((a) => a.address.port);
     const sample = await this.#kernel.sample({ ports, maxAgeMs, owners });
+    this.#setKernelStatus(sample);
+    return sample.ok ? sample.sockets : null;
+  }
+
+  /** The kernel status after a sample of the TCP and UDP rows. */
+  #setKernelStatus(sample: KernelRowsSample): void {
     if (!sample.ok) {
       this.#kernelStatus = {
         available: false,
@@ -608,7 +657,7 @@ export class Service {
         // The Unix rows' status is set by #sampleUnix, after this.
         ...(this.#kernelStatus.unix === undefined ? {} : { unix: this.#kernelStatus.unix }),
       };
-      return null;
+      return;
     }
     this.#kernelStatus = {
       available: true,
@@ -619,7 +668,6 @@ export class Service {
       // The Unix rows' status is set by #sampleUnix, after this.
       ...(this.#kernelStatus.unix === undefined ? {} : { unix: this.#kernelStatus.unix }),
     };
-    return sample.sockets;
   }
 
   /** The Unix endpoints' kernel rows, or null (the reason goes into the kernel status). */
