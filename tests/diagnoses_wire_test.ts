@@ -1,6 +1,6 @@
 /**
  * The diagnoses with the wire view on: the evidence the rules take from the captured segments
- * (the peer's zero window, the RST) carries real figures with `source: "wire"`, not "not
+ * (the peer's zero window, the RST, Nagle's held segments) carries real figures with `source: "wire"`, not "not
  * available"; with the wire view off they still say which evidence they lack.
  */
 import { ok, strictEqual } from "node:assert/strict";
@@ -46,6 +46,21 @@ Deno.test("diagnoses with the wire: peer-not-reading shows the peer's zero windo
     (wire) => wire.some((e) => /zero-window/.test(e.what) && Number(e.value) > 0),
   );
   ok(!d.evidence.some((e) => String(e.value).startsWith("not available")), "nothing lacking");
+  await svc.service.scenarios.close();
+});
+
+Deno.test("diagnoses with the wire: nagle-delayed-ack shows the small segments that waited", async () => {
+  await using svc = startService({ wire: true, scenarios: { holdMs: 6000 } });
+  await reproduce(svc, "nagle-delayed-ack");
+  // Each request's second write waits ~40 ms for the delayed ACK of the first: seen on the wire.
+  const d = await withEvidence(
+    svc,
+    "nagle-delayed-ack",
+    (wire) => wire.some((e) => /held until our ACK/.test(e.what) && /^[1-9]/.test(String(e.value))),
+  );
+  const held = d.evidence.find((e) => /held until our ACK/.test(e.what))!;
+  const gap = Number(/each (\d+) ms/.exec(String(held.value))?.[1]);
+  ok(gap >= 30 && gap <= 250, JSON.stringify(held));
   await svc.service.scenarios.close();
 });
 

@@ -140,6 +140,8 @@ Deno.test("wire counts join the evidence when the wire view has them", () => {
     keepAlivesUnanswered: 0,
     rst: null,
     bytesBeforeRst: 0,
+    nagleWaits: 0,
+    nagleGapMs: 0,
   };
   const engine = new DiagnosisEngine({ appearMs: 0 });
   const r = conn("w", {

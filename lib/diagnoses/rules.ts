@@ -490,6 +490,20 @@ function retransmissions(
   };
 }
 
+function nagleOnWire(r: SocketRecord, wire: WireEvidence | null): Evidence {
+  const w = wire?.counts(r.id) ?? null;
+  if (w === null) {
+    return wireNote(wire, "the second small segment waiting for the ACK of the first");
+  }
+  return {
+    what: "small segments from the peer held until our ACK of its previous one (last 5 s)",
+    value: w.nagleWaits === 0
+      ? "none seen"
+      : `${w.nagleWaits}, each ${w.nagleGapMs} ms after the one before (median)`,
+    source: "wire",
+  };
+}
+
 function nagle(
   r: SocketRecord,
   split: number,
@@ -511,7 +525,7 @@ function nagle(
         value: delayedAcks,
         source: "netstat",
       },
-      wireNote(wire, "the second small segment waiting for the ACK of the first"),
+      nagleOnWire(r, wire),
     ],
     advice:
       "Have the client write each request in one write (build the whole message first) or set TCP_NODELAY (Deno: conn.setNoDelay(true)).",

@@ -74,6 +74,13 @@ export interface WireCounts {
   rst: "in" | "out" | null;
   /** Data bytes seen before the RST (0 when no RST or none). */
   bytesBeforeRst: number;
+  /**
+   * Nagle's stalls: small data segments from the peer sent only once our ACK of its previous
+   * data segment arrived, 30 ms or more after that one (the second write of a request waiting).
+   */
+  nagleWaits: number;
+  /** The median time from the first small segment to the one that waited, ms (0: none). */
+  nagleGapMs: number;
 }
 
 /** The window {@linkcode WireCounts} cover. */

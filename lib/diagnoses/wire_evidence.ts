@@ -63,7 +63,13 @@ export function countSegments(
     keepAlivesUnanswered: 0,
     rst: summary.resetBy === "" ? null : summary.resetBy === "local" ? "out" : "in",
     bytesBeforeRst: 0,
+    nagleWaits: 0,
+    nagleGapMs: 0,
   };
+  // Nagle: the peer's last small data segment, and when our ACK covering it went out.
+  let small: { ts: number; end: number } | null = null;
+  let ackedAt = -1;
+  const gaps: number[] = [];
   // Highest relative sequence end of the data each side sent before the first RST: the bytes
   // sent, even where retention dropped the middle of a bulk transfer (relative seq starts at 1).
   const end = { in: 1, out: 1 };
@@ -77,10 +83,35 @@ export function countSegments(
       else counts.zeroWindowOut++;
     }
     if (s.analysis.includes("retransmission")) counts.retransmissions++;
+    if (s.dir === "out" && small !== null && ackedAt < 0 && s.tcpAck >= small.end) ackedAt = s.ts;
+    if (s.dir === "in" && s.len > 0) {
+      // Sent right after our ACK of the previous small one (within NAGLE_AFTER_ACK_MS), that one
+      // 30 ms or more before: it sat in the peer's send buffer until the ACK came.
+      if (
+        small !== null && ackedAt >= 0 && s.ts - small.ts >= NAGLE_MIN_GAP_MS &&
+        s.ts - ackedAt <= NAGLE_AFTER_ACK_MS
+      ) {
+        gaps.push(s.ts - small.ts);
+      }
+      small = s.len < NAGLE_SMALL_BYTES ? { ts: s.ts, end: s.tcpSeq + s.len } : null;
+      ackedAt = -1;
+    }
     // A keep-alive of ours counts until anything comes back from the peer.
     if (s.dir === "in") counts.keepAlivesUnanswered = 0;
     else if (s.analysis.includes("keep_alive")) counts.keepAlivesUnanswered++;
   }
   if (counts.rst !== null) counts.bytesBeforeRst = end.in - 1 + end.out - 1;
+  counts.nagleWaits = gaps.length;
+  if (gaps.length > 0) {
+    gaps.sort((a, b) => a - b);
+    counts.nagleGapMs = Math.round(gaps[gaps.length >> 1]);
+  }
   return counts;
 }
+
+// A Nagle stall on the wire: a small segment (under NAGLE_SMALL_BYTES) waited for our ACK of
+// the peer's previous one, which came NAGLE_MIN_GAP_MS or more after it (delayed ACKs wait
+// 40 ms on Linux), and went out within NAGLE_AFTER_ACK_MS of that ACK.
+const NAGLE_SMALL_BYTES = 1000;
+const NAGLE_MIN_GAP_MS = 30;
+const NAGLE_AFTER_ACK_MS = 5;
