@@ -9,6 +9,7 @@
  * back. The accept-queue scenario uses it to fill echo's queues with a few
  * dozen connects instead of thousands.
  */
+import { ownSocketLibc } from "./own_socket_ffi.ts";
 import { readSockDiag } from "../kernel/netlink.ts";
 import { findSocketFd } from "./tcp_reset.ts";
 import type { Address } from "./types.ts";
@@ -18,42 +19,11 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | undefined;
-let unavailable: string | null | undefined;
+const LIBC = ownSocketLibc(SYMBOLS);
 
 /** Why a listener's backlog cannot be changed in this process, or null when it can. */
 export function listenBacklogUnavailable(): string | null {
-  if (unavailable !== undefined) return unavailable;
-  unavailable = null;
-  try {
-    openLibc();
-    Deno.readDirSync("/proc/self/fd")[Symbol.iterator]().next();
-  } catch (err) {
-    unavailable = (err as Error).message;
-  }
-  return unavailable;
-}
-
-function openLibc(): Libc {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") throw new Error(`not Linux (${Deno.build.os})`);
-  if (typeof Deno.dlopen !== "function") throw new Error("no FFI in this runtime");
-  // Checking first keeps Deno from prompting for the permission on a terminal.
-  const state = Deno.permissions.querySync?.({ name: "ffi", path: "libc.so.6" }).state ?? "granted";
-  if (state !== "granted") throw new Error("FFI needs --allow-ffi");
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch (error) {
-    throw new Error(`cannot load libc.so.6: ${(error as Error).message}`, { cause: error });
-  }
-  return libc;
-}
-
-function errno(c: Libc): number {
-  const pointer = c.__errno_location();
-  return pointer === null ? -1 : new Deno.UnsafePointerView(pointer).getInt32();
+  return LIBC.unavailable();
 }
 
 /** Listeners whose backlog was changed, and how to put it back. */
@@ -98,16 +68,16 @@ export async function setListenBacklog(address: Address, backlog: number): Promi
       `Cannot set backlog: this process has no listener on ${address.hostname}:${address.port}`,
     );
   }
-  const c = openLibc();
+  const c = LIBC.open();
   let restored = false;
   const restore = (upTo: number) => {
     let failed = 0;
-    for (let i = 0; i < upTo; i++) if (c.listen(fds[i], before[i]) !== 0) failed = errno(c);
+    for (let i = 0; i < upTo; i++) if (c.listen(fds[i], before[i]) !== 0) failed = LIBC.errno();
     if (failed !== 0) throw new Error(`Cannot restore backlog: listen failed with errno ${failed}`);
   };
   for (let i = 0; i < fds.length; i++) {
     if (c.listen(fds[i], backlog) !== 0) {
-      const code = errno(c);
+      const code = LIBC.errno();
       restore(i);
       throw new Error(`Cannot set backlog: listen failed with errno ${code}`);
     }

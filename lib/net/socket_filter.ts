@@ -14,6 +14,7 @@
  * `setsockopt` (FFI) attaches the program there. Where that cannot be done
  * (not Linux, no FFI permission) {@linkcode socketFilterUnavailable} says why.
  */
+import { ownSocketLibc } from "./own_socket_ffi.ts";
 import { readSockDiag } from "../kernel/netlink.ts";
 import { findSocketFd } from "./tcp_reset.ts";
 
@@ -46,42 +47,12 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | undefined;
-let unavailable: string | null | undefined;
+const LIBC = ownSocketLibc(SYMBOLS);
+type Libc = ReturnType<typeof LIBC.open>;
 
 /** Why a socket filter cannot be attached in this process, or null when it can. Checked once. */
 export function socketFilterUnavailable(): string | null {
-  if (unavailable !== undefined) return unavailable;
-  unavailable = null;
-  try {
-    openLibc();
-    Deno.readDirSync("/proc/self/fd")[Symbol.iterator]().next();
-  } catch (err) {
-    unavailable = (err as Error).message;
-  }
-  return unavailable;
-}
-
-function openLibc(): Libc {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") throw new Error(`not Linux (${Deno.build.os})`);
-  if (typeof Deno.dlopen !== "function") throw new Error("no FFI in this runtime");
-  // Checking first keeps Deno from prompting for the permission on a terminal.
-  const state = Deno.permissions.querySync?.({ name: "ffi", path: "libc.so.6" }).state ?? "granted";
-  if (state !== "granted") throw new Error("FFI needs --allow-ffi");
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch (error) {
-    throw new Error(`cannot load libc.so.6: ${(error as Error).message}`, { cause: error });
-  }
-  return libc;
-}
-
-function errno(c: Libc): number {
-  const pointer = c.__errno_location();
-  return pointer === null ? -1 : new Deno.UnsafePointerView(pointer).getInt32();
+  return LIBC.unavailable();
 }
 
 function assemble(insns: readonly [code: number, jt: number, jf: number, k: number][]): Uint8Array {
@@ -190,9 +161,9 @@ export async function attachSocketFilter(
   if (fd < 0) {
     throw new Error(`Cannot attach socket filter: no descriptor links to socket:[${inode}]`);
   }
-  const c = openLibc();
+  const c = LIBC.open();
   if (setFilter(c, fd, program) !== 0) {
-    throw new Error(`Cannot attach socket filter: setsockopt failed with errno ${errno(c)}`);
+    throw new Error(`Cannot attach socket filter: setsockopt failed with errno ${LIBC.errno()}`);
   }
   let attached = true;
   return {
@@ -203,7 +174,9 @@ export async function attachSocketFilter(
       // The option's value is ignored, but the kernel wants at least an int's length.
       const zero = new Uint8Array(4);
       if (c.setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, zero, zero.length) !== 0) {
-        throw new Error(`Cannot detach socket filter: setsockopt failed with errno ${errno(c)}`);
+        throw new Error(
+          `Cannot detach socket filter: setsockopt failed with errno ${LIBC.errno()}`,
+        );
       }
     },
   };

@@ -13,6 +13,7 @@
  * descriptor not found) {@linkcode resetUnavailable} and
  * {@linkcode resetSocket} say why, and the caller closes normally.
  */
+import { ownSocketLibc } from "./own_socket_ffi.ts";
 import { readSockDiag } from "../kernel/netlink.ts";
 import type { Address } from "./types.ts";
 
@@ -32,42 +33,11 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | undefined;
-let unavailable: string | null | undefined;
+const LIBC = ownSocketLibc(SYMBOLS);
 
 /** Why a real reset cannot be made in this process, or null when it can. Checked once. */
 export function resetUnavailable(): string | null {
-  if (unavailable !== undefined) return unavailable;
-  unavailable = null;
-  try {
-    openLibc();
-    Deno.readDirSync("/proc/self/fd")[Symbol.iterator]().next();
-  } catch (err) {
-    unavailable = (err as Error).message;
-  }
-  return unavailable;
-}
-
-function openLibc(): Libc {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") throw new Error(`not Linux (${Deno.build.os})`);
-  if (typeof Deno.dlopen !== "function") throw new Error("no FFI in this runtime");
-  // Checking first keeps Deno from prompting for the permission on a terminal.
-  const state = Deno.permissions.querySync?.({ name: "ffi", path: "libc.so.6" }).state ?? "granted";
-  if (state !== "granted") throw new Error("FFI needs --allow-ffi");
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch (error) {
-    throw new Error(`cannot load libc.so.6: ${(error as Error).message}`, { cause: error });
-  }
-  return libc;
-}
-
-function errno(c: Libc): number {
-  const pointer = c.__errno_location();
-  return pointer === null ? -1 : new Deno.UnsafePointerView(pointer).getInt32();
+  return LIBC.unavailable();
 }
 
 /**
@@ -131,16 +101,16 @@ async function resetOrWhy(conn: ResettableConn): Promise<string | null> {
   if (conn.closed) return "the connection closed first";
   const fd = findSocketFd(inode);
   if (fd < 0) return `no descriptor links to socket:[${inode}] in /proc/self/fd`;
-  const c = openLibc();
+  const c = LIBC.open();
   // struct linger { int l_onoff; int l_linger; }
   const linger = new Uint8Array(new Int32Array([1, 0]).buffer);
   if (c.setsockopt(fd, SOL_SOCKET, SO_LINGER, linger, linger.length) !== 0) {
-    return `setsockopt(SO_LINGER) failed with errno ${errno(c)}`;
+    return `setsockopt(SO_LINGER) failed with errno ${LIBC.errno()}`;
   }
   const standIn = c.socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (standIn < 0) return `socket() failed with errno ${errno(c)}`;
+  if (standIn < 0) return `socket() failed with errno ${LIBC.errno()}`;
   const swapped = c.dup3(standIn, fd, O_CLOEXEC);
-  const code = swapped < 0 ? errno(c) : 0;
+  const code = swapped < 0 ? LIBC.errno() : 0;
   c.close(standIn);
   if (swapped < 0) return `dup3() failed with errno ${code}`;
   return null;
