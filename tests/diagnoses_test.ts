@@ -34,10 +34,15 @@ async function active(svc: TestService): Promise<Diagnosis[]> {
   return res.body.diagnoses;
 }
 
-async function appears(svc: TestService, kind: DiagnosisKind): Promise<Diagnosis> {
+/** The active diagnosis of `kind`, once there is one (and `until` accepts it: evidence grows). */
+async function appears(
+  svc: TestService,
+  kind: DiagnosisKind,
+  until: (d: Diagnosis) => boolean = () => true,
+): Promise<Diagnosis> {
   const d = await waitFor(
     `an active "${kind}" diagnosis`,
-    async () => (await active(svc)).find((d) => d.kind === kind),
+    async () => (await active(svc)).find((d) => d.kind === kind && until(d)),
     { timeoutMs: APPEAR_MS, intervalMs: 100 },
   );
   ok(d.evidence.length > 0, "evidence");
@@ -122,13 +127,18 @@ Deno.test("diagnoses: peer-vanished and retransmissions carry the kernel's loss 
   await using svc = diagService(LOSS_HOLD);
   await reproduce(svc, "peer-vanished");
   await reproduce(svc, "retransmissions");
-  const vanished = await appears(svc, "peer-vanished");
+  // Backoff and retransmits grow sample by sample: wait for the figures, then check them.
+  const backoff = (d: Diagnosis) =>
+    d.evidence.some((e) => e.what.includes("tcpi_backoff") && Number(e.value) >= 3);
+  const retransmits = (d: Diagnosis) =>
+    d.evidence.some((e) => e.what.includes("tcpi_total_retrans") && Number(e.value) >= 3);
+  const vanished = await appears(svc, "peer-vanished", backoff);
   strictEqual(vanished.endpoint, "echo");
   ok(
     vanished.evidence.some((e) => e.what.includes("tcpi_backoff") && Number(e.value) >= 3),
     JSON.stringify(vanished.evidence),
   );
-  const retrans = await appears(svc, "retransmissions");
+  const retrans = await appears(svc, "retransmissions", retransmits);
   strictEqual(retrans.endpoint, "echo");
   ok(
     retrans.evidence.some((e) => e.what.includes("tcpi_total_retrans") && Number(e.value) >= 3),
