@@ -8,10 +8,30 @@
  * skips it.
  */
 import { ok as assert } from "node:assert/strict";
-import { BROWSER_TEST, open, shot, start } from "./_browser.ts";
+import { BROWSER_TEST, type Harness, open, shot, start } from "./_browser.ts";
 import { closeQuietly, connect, encoder, readExactly, waitFor, writeAll } from "./_helpers.ts";
 
 const LAPTOP = { width: 1280, height: 800 };
+
+/**
+ * The echo server's socket row of `conn`, once the wire view has at least `segments` of its
+ * segments (so they are there before the page asks for them).
+ */
+async function echoRowOnWire(h: Harness, conn: Deno.TcpConn, segments: number) {
+  const port = (conn.localAddr as Deno.NetAddr).port;
+  const row = await waitFor(
+    "the echo server's socket",
+    async () =>
+      (await h.service.sockets()).find((r) =>
+        r.ours && r.endpoint === "echo" && r.kind === "conn" && r.remote?.port === port
+      ),
+  );
+  await waitFor(
+    `${segments} of its segments on the wire`,
+    () => h.service.wire.segments({ local: row.local, remote: row.remote! }).length >= segments,
+  );
+  return row;
+}
 
 Deno.test({
   name: "the connection page draws the wire ladder with the app's reads, live",
@@ -25,19 +45,7 @@ Deno.test({
         await writeAll(conn, encoder.encode(text));
         await readExactly(conn, text.length);
       }
-      const port = (conn.localAddr as Deno.NetAddr).port;
-      const row = await waitFor(
-        "the echo server's socket",
-        async () =>
-          (await h.service.sockets()).find((r) =>
-            r.ours && r.endpoint === "echo" && r.kind === "conn" && r.remote?.port === port
-          ),
-      );
-      // The segments are in the wire view before the page asks for them.
-      await waitFor(
-        "the echoes on the wire",
-        () => h.service.wire.segments({ local: row.local, remote: row.remote! }).length >= 9,
-      );
+      const row = await echoRowOnWire(h, conn, 9);
       await open(h, `/sockets/${encodeURIComponent(row.id)}`, "conn_detail");
       const ladder = h.page.locator("[data-wire-ladder] svg");
       await ladder.waitFor();
@@ -77,18 +85,7 @@ Deno.test({
         await writeAll(conn, message);
         await readExactly(conn, message.length);
       }
-      const port = (conn.localAddr as Deno.NetAddr).port;
-      const row = await waitFor(
-        "the echo server's socket",
-        async () =>
-          (await h.service.sockets()).find((r) =>
-            r.ours && r.endpoint === "echo" && r.kind === "conn" && r.remote?.port === port
-          ),
-      );
-      await waitFor(
-        "the latest echoes on the wire",
-        () => h.service.wire.segments({ local: row.local, remote: row.remote! }).length >= 250,
-      );
+      const row = await echoRowOnWire(h, conn, 250);
       const t0 = performance.now();
       await open(h, `/sockets/${encodeURIComponent(row.id)}`, "conn_detail");
       const figure = h.page.locator("[data-wire-ladder] figure[data-ladder]");
