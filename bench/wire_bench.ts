@@ -11,6 +11,10 @@
  * Targets (issue 17): on/off >= 0.90 on round trips, >= 0.95 on bulk, 0 drops. When the
  * server is not saturated (serverCpu well under 1) the rates say little: `cpuPerUnitRatio`
  * (server CPU per message or byte, on over off) is then the cost.
+ *
+ * `--taps reject,ebpf,ring,full` measures other taps in the same rotation (each against the
+ * same runs without one; see bench/wire_echo.ts): where the capture's cost goes, and the floor
+ * of designs that keep less.
  */
 import { jsonReady, killAll, median, pinPrefix, runJson, spawnServer } from "./_spawn.ts";
 import { decodeFrame, WirePacket } from "../lib/wire/decode.ts";
@@ -25,6 +29,8 @@ function flag(name: string, fallback: number): number {
 
 const runs = flag("--runs", 3);
 const seconds = flag("--seconds", 3);
+const tapsIndex = Deno.args.indexOf("--taps");
+const taps = tapsIndex >= 0 ? Deno.args[tapsIndex + 1].split(",") : ["full"];
 
 interface Sample {
   rate: number;
@@ -33,7 +39,7 @@ interface Sample {
   packets: number | null;
 }
 
-async function once(wire: boolean, loadArgs: string[]): Promise<Sample> {
+async function once(tap: string, loadArgs: string[]): Promise<Sample> {
   const statsFile = await Deno.makeTempFile({ prefix: "wire-bench-", suffix: ".json" });
   const server = await spawnServer(
     await pinPrefix(0),
@@ -44,12 +50,13 @@ async function once(wire: boolean, loadArgs: string[]): Promise<Sample> {
       "bench/wire_echo.ts",
       "--stats-file",
       statsFile,
-      ...(wire ? ["--wire"] : []),
+      "--tap",
+      tap,
     ],
     jsonReady,
   );
   try {
-    if (wire && server.info.wire !== true) {
+    if (tap !== "none" && server.info.wire !== true) {
       throw new Error(`Wire capture unavailable: ${server.info.reason}`);
     }
     const result = await runJson(await pinPrefix(1), "bench/load.ts", [
@@ -134,15 +141,20 @@ const cases = [
 const report: Record<string, unknown>[] = [];
 for (const c of cases) {
   const off: Sample[] = [];
-  const on: Sample[] = [];
+  const byTap = new Map<string, Sample[]>(taps.map((t) => [t, []]));
   for (let r = 0; r < runs; r++) {
-    off.push(await once(false, c.args));
-    on.push(await once(true, c.args));
+    off.push(await once("none", c.args));
+    for (const t of taps) byTap.get(t)!.push(await once(t, c.args));
   }
   const offRate = median(off.map((s) => s.rate))!;
+  for (const [tap, on] of byTap) report.push(summary(c.name, tap, off, offRate, on));
+}
+
+function summary(name: string, tap: string, off: Sample[], offRate: number, on: Sample[]) {
   const onRate = median(on.map((s) => s.rate))!;
-  report.push({
-    case: c.name,
+  const row = {
+    case: name,
+    tap,
     off: Math.round(offRate),
     on: Math.round(onRate),
     ratio: Number((onRate / offRate).toFixed(3)),
@@ -155,7 +167,8 @@ for (const c of cases) {
       (median(on.map((s) => (s.serverCpu ?? NaN) / s.rate))! /
         median(off.map((s) => (s.serverCpu ?? NaN) / s.rate))!).toFixed(3),
     ),
-  });
-  console.log(JSON.stringify(report.at(-1)));
+  };
+  console.log(JSON.stringify(row));
+  return row;
 }
 console.log(JSON.stringify({ decodeAndAnalyseNsPerPacket: Number(decodeCost().toFixed(1)) }));

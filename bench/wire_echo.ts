@@ -1,20 +1,40 @@
 /**
- * The bare echo server with the wire view's capture optionally running in the same process:
- * `--wire` opens an `AF_PACKET` capture of its own port on lo and decodes and analyses every
- * frame (lib/wire's decoder and TCP tracker, per-connection counters), as the service would.
+ * The bare echo server with a packet tap optionally running in the same process (`--tap`):
+ *
+ * - `full` (or `--wire`): an `AF_PACKET` capture of its own port on lo that decodes and
+ *   analyses every frame (lib/wire's decoder and TCP tracker, per-connection counters), as the
+ *   service would;
+ * - `ring`: the same capture, its blocks walked but the frames not looked at (the kernel's
+ *   delivery into the ring, the wakeups and the walk);
+ * - `reject`, `ebpf`: taps that keep nothing (bench/_kernel_taps.ts): a filter `ret #0`, and an
+ *   eBPF program keeping a counter per 4-tuple in the kernel;
+ * - `none` (the default): no tap.
+ *
  * Prints `{"port":N,"wire":…}` once listening; on SIGTERM `{"stats":{…}}` with the capture's
- * counters (packets, bytes, PACKET_STATISTICS drops).
+ * counters (packets, bytes, PACKET_STATISTICS drops; for `ebpf` the packets its map counted).
  *
  * `--stats-file F` also writes them to F (the orchestrator's pipe may be closed by then).
  *
- *     deno run -A bench/wire_echo.ts [--wire] [--max-seconds 600] [--stats-file F]
+ *     deno run -A bench/wire_echo.ts [--tap none|reject|ebpf|ring|full] [--max-seconds 600]
+ *       [--stats-file F]
  */
 import { onStop } from "./_server.ts";
+import { type KernelTap, openKernelTap } from "./_kernel_taps.ts";
 import { openWireCapture, type WireCapture } from "../lib/wire/capture.ts";
 import { decodeFrame, WirePacket } from "../lib/wire/decode.ts";
 import { TcpSegmentInfo, TcpTracker } from "../lib/wire/tcp_analysis.ts";
 
-const wire = Deno.args.includes("--wire");
+const TAPS = ["none", "reject", "ebpf", "ring", "full"] as const;
+const tapIndex = Deno.args.indexOf("--tap");
+const tap = Deno.args.includes("--wire")
+  ? "full"
+  : tapIndex >= 0
+  ? Deno.args[tapIndex + 1]
+  : "none";
+if (!(TAPS as readonly string[]).includes(tap)) {
+  throw new TypeError(`Cannot start: --tap "${tap}" is not one of ${TAPS.join(", ")}`);
+}
+const wire = tap === "ring" || tap === "full";
 const maxIndex = Deno.args.indexOf("--max-seconds");
 const maxSeconds = maxIndex >= 0 ? Number(Deno.args[maxIndex + 1]) : 600;
 const statsIndex = Deno.args.indexOf("--stats-file");
@@ -57,22 +77,37 @@ if (wire) {
     const p = new WirePacket();
     const tracker = new TcpTracker();
     const info = new TcpSegmentInfo();
-    running = capture.run((f) => {
-      if (!decodeFrame(f.bytes, f.offset, f.capturedLength, f.wireLength, f.ts, p)) return;
-      if (p.protocol !== 6) return;
-      tracker.track(p, info);
-      counts.tcp++;
-      counts.payloadBytes += info.len;
-      if (info.analysis !== 0) counts.analysed++;
-    }, ac.signal);
+    running = capture.run(
+      tap === "ring" ? () => {} : (f) => {
+        if (!decodeFrame(f.bytes, f.offset, f.capturedLength, f.wireLength, f.ts, p)) return;
+        if (p.protocol !== 6) return;
+        tracker.track(p, info);
+        counts.tcp++;
+        counts.payloadBytes += info.len;
+        if (info.analysis !== 0) counts.analysed++;
+      },
+      ac.signal,
+    );
   } else {
     reason = opened.reason;
   }
 }
 
+let kernelTap: KernelTap | null = null;
+if (tap === "reject" || tap === "ebpf") {
+  try {
+    kernelTap = openKernelTap(tap);
+  } catch (error) {
+    reason = (error as Error).message;
+  }
+}
+
 onStop(maxSeconds, async () => {
   listener.close();
-  const wireStats = capture?.stats() ?? null;
+  const counted = kernelTap?.count() ?? null;
+  kernelTap?.close();
+  const wireStats = capture?.stats() ??
+    (counted === null ? null : { packets: counted, bytes: 0, drops: 0 });
   ac.abort();
   await capture?.close();
   await running.catch(() => undefined);
@@ -80,7 +115,7 @@ onStop(maxSeconds, async () => {
   if (statsFile !== null) await Deno.writeTextFile(statsFile, JSON.stringify(result));
   return result;
 });
-console.log(JSON.stringify({ port, wire: capture !== null, reason }));
+console.log(JSON.stringify({ port, wire: capture !== null || kernelTap !== null, reason }));
 try {
   for await (const conn of listener) {
     stats.accepted++;
