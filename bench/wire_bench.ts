@@ -12,9 +12,9 @@
  * server is not saturated (serverCpu well under 1) the rates say little: `cpuPerUnitRatio`
  * (server CPU per message or byte, on over off) is then the cost.
  *
- * `--taps reject,ebpf,ring,full` measures other taps in the same rotation (each against the
- * same runs without one; see bench/wire_echo.ts): where the capture's cost goes, and the floor
- * of designs that keep less.
+ * `--taps reject,ebpf,ring,full,tcx-ring,tcx-full` measures other taps in the same rotation
+ * (each against the same runs without one; see bench/wire_echo.ts): where the capture's cost
+ * goes, the floor of designs that keep less, and the eBPF ring buffer prototype. Default: full.
  */
 import { jsonReady, killAll, median, pinPrefix, runJson, spawnServer } from "./_spawn.ts";
 import { decodeFrame, WirePacket } from "../lib/wire/decode.ts";

@@ -8,6 +8,9 @@
  *   delivery into the ring, the wakeups and the walk);
  * - `reject`, `ebpf`: taps that keep nothing (bench/_kernel_taps.ts): a filter `ret #0`, and an
  *   eBPF program keeping a counter per 4-tuple in the kernel;
+ * - `tcx-ring`, `tcx-full`: the prototype of bench/_tcx_capture.ts (an eBPF program on lo's
+ *   egress copying each frame's start into a BPF ring buffer) instead of the `AF_PACKET` ring,
+ *   the records walked only, or decoded and analysed as `full` does;
  * - `none` (the default): no tap.
  *
  * Prints `{"port":N,"wire":…}` once listening; on SIGTERM `{"stats":{…}}` with the capture's
@@ -15,16 +18,17 @@
  *
  * `--stats-file F` also writes them to F (the orchestrator's pipe may be closed by then).
  *
- *     deno run -A bench/wire_echo.ts [--tap none|reject|ebpf|ring|full] [--max-seconds 600]
+ *     deno run -A bench/wire_echo.ts [--tap NAME] [--max-seconds 600]
  *       [--stats-file F]
  */
 import { onStop } from "./_server.ts";
 import { type KernelTap, openKernelTap } from "./_kernel_taps.ts";
-import { openWireCapture, type WireCapture } from "../lib/wire/capture.ts";
+import { type CapturedFrame, openWireCapture, type WireCapture } from "../lib/wire/capture.ts";
+import { openTcxCapture, type TcxCapture } from "./_tcx_capture.ts";
 import { decodeFrame, WirePacket } from "../lib/wire/decode.ts";
 import { TcpSegmentInfo, TcpTracker } from "../lib/wire/tcp_analysis.ts";
 
-const TAPS = ["none", "reject", "ebpf", "ring", "full"] as const;
+const TAPS = ["none", "reject", "ebpf", "ring", "full", "tcx-ring", "tcx-full"] as const;
 const tapIndex = Deno.args.indexOf("--tap");
 const tap = Deno.args.includes("--wire")
   ? "full"
@@ -34,7 +38,6 @@ const tap = Deno.args.includes("--wire")
 if (!(TAPS as readonly string[]).includes(tap)) {
   throw new TypeError(`Cannot start: --tap "${tap}" is not one of ${TAPS.join(", ")}`);
 }
-const wire = tap === "ring" || tap === "full";
 const maxIndex = Deno.args.indexOf("--max-seconds");
 const maxSeconds = maxIndex >= 0 ? Number(Deno.args[maxIndex + 1]) : 600;
 const statsIndex = Deno.args.indexOf("--stats-file");
@@ -65,31 +68,38 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
-let capture: WireCapture | null = null;
+let capture: WireCapture | TcxCapture | null = null;
 let reason = "";
 const counts = { tcp: 0, payloadBytes: 0, analysed: 0 };
 const ac = new AbortController();
 let running: Promise<void> = Promise.resolve();
-if (wire) {
+const p = new WirePacket();
+const tracker = new TcpTracker();
+const info = new TcpSegmentInfo();
+// What the `full` taps do with each frame: the decoder and the tracker, per-connection counters.
+const analyse = (f: CapturedFrame) => {
+  if (!decodeFrame(f.bytes, f.offset, f.capturedLength, f.wireLength, f.ts, p)) return;
+  if (p.protocol !== 6) return;
+  tracker.track(p, info);
+  counts.tcp++;
+  counts.payloadBytes += info.len;
+  if (info.analysis !== 0) counts.analysed++;
+};
+const ignore = () => {};
+if (tap === "ring" || tap === "full") {
   const opened = openWireCapture({ ports: [port] });
   if (opened.available) {
     capture = opened.capture;
-    const p = new WirePacket();
-    const tracker = new TcpTracker();
-    const info = new TcpSegmentInfo();
-    running = capture.run(
-      tap === "ring" ? () => {} : (f) => {
-        if (!decodeFrame(f.bytes, f.offset, f.capturedLength, f.wireLength, f.ts, p)) return;
-        if (p.protocol !== 6) return;
-        tracker.track(p, info);
-        counts.tcp++;
-        counts.payloadBytes += info.len;
-        if (info.analysis !== 0) counts.analysed++;
-      },
-      ac.signal,
-    );
+    running = capture.run(tap === "ring" ? ignore : analyse, ac.signal);
   } else {
     reason = opened.reason;
+  }
+} else if (tap === "tcx-ring" || tap === "tcx-full") {
+  try {
+    capture = openTcxCapture();
+    running = capture.run(tap === "tcx-ring" ? ignore : analyse, ac.signal);
+  } catch (error) {
+    reason = (error as Error).message;
   }
 }
 
