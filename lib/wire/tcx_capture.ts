@@ -55,8 +55,9 @@ const CLOCK_MONOTONIC = 1;
 const EINVAL = 22;
 const EACCES = 13;
 // While frames keep coming, walk every BATCH_MS (a timer: no thread hop); once a walk finds
-// none, wait in poll() on the ring, which the first record then wakes.
-const BATCH_MS = 8;
+// none, wait in poll() on the ring, which the first record then wakes. Round trips' p99 with
+// walks every 8, 4, 2 ms: 872, 598, 498 µs (throughput within noise; the packet ring: ~600).
+const BATCH_MS = 4;
 const IDLE_POLL_MS = 250;
 
 const SYMBOLS = {
