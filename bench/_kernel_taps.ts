@@ -11,6 +11,23 @@
  * Linux x86_64 only, as root (bpf(2) through libc's `syscall`). Bench code, not the service's.
  */
 
+import {
+  addressOf,
+  Asm,
+  ATTR_BYTES,
+  BPF_CMD,
+  bpfSyscall,
+  HELPER,
+  R0,
+  R1,
+  R10,
+  R2,
+  R3,
+  R4,
+  R6,
+  SYSCALL_SYMBOL,
+} from "../lib/wire/ebpf.ts";
+
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
@@ -20,14 +37,12 @@ const SO_ATTACH_FILTER = 26;
 const SO_ATTACH_BPF = 50;
 const SOL_PACKET = 263;
 const PACKET_IGNORE_OUTGOING = 23;
-const SYS_BPF = 321n; // x86_64
-const BPF_MAP_CREATE = 0n;
-const BPF_MAP_LOOKUP_ELEM = 1n;
-const BPF_MAP_GET_NEXT_KEY = 4n;
-const BPF_PROG_LOAD = 5n;
+const BPF_MAP_CREATE = BPF_CMD.mapCreate;
+const BPF_MAP_LOOKUP_ELEM = BPF_CMD.mapLookupElem;
+const BPF_MAP_GET_NEXT_KEY = BPF_CMD.mapGetNextKey;
+const BPF_PROG_LOAD = BPF_CMD.progLoad;
 const BPF_MAP_TYPE_HASH = 1;
 const BPF_PROG_TYPE_SOCKET_FILTER = 1;
-const ATTR_BYTES = 128;
 const MAX_TUPLES = 65_536;
 
 const libc = () =>
@@ -39,7 +54,7 @@ const libc = () =>
       bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
       if_nametoindex: { parameters: ["buffer"], result: "u32" },
       close: { parameters: ["i32"], result: "i32" },
-      syscall: { parameters: ["i64", "i64", "buffer", "u64"], result: "i64" },
+      ...SYSCALL_SYMBOL,
       __errno_location: { parameters: [], result: "pointer" },
     } as const,
   );
@@ -60,22 +75,8 @@ function errno(c: Libc): number {
 }
 
 function bpf(c: Libc, cmd: bigint, attr: Uint8Array): number {
-  return Number(c.syscall(SYS_BPF, cmd, attr, BigInt(attr.length)));
+  return bpfSyscall(c.syscall, cmd, attr);
 }
-
-// eBPF instructions: opcode, dst | src << 4, 16-bit offset, 32-bit immediate.
-function insn(op: number, dst: number, src: number, off: number, imm: number): number[] {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, op);
-  v.setUint8(1, dst | (src << 4));
-  v.setInt16(2, off, true);
-  v.setInt32(4, imm, true);
-  return [...b];
-}
-
-/** r1 = the map whose fd is `fd` (a two-slot load, src 1 = BPF_PSEUDO_MAP_FD). */
-const loadMap = (fd: number) => [...insn(0x18, 1, 1, 0, fd), ...insn(0, 0, 0, 0, 0)];
 
 /**
  * The program: for an IPv4 frame, key = (source address, destination address, both ports)
@@ -83,42 +84,23 @@ const loadMap = (fd: number) => [...insn(0x18, 1, 1, 0, fd), ...insn(0, 0, 0, 0,
  * value the lookup found, else an insert of 1). Returns 0: the socket queues nothing.
  */
 function counterProgram(mapFd: number): Uint8Array {
-  const r0 = 0, r1 = 1, r2 = 2, r3 = 3, r4 = 4, r6 = 6, r10 = 10;
-  const code = [
-    insn(0xbf, r6, r1, 0, 0), // 0: r6 = ctx (LD_ABS reads through it)
-    insn(0x28, 0, 0, 0, 12), // 1: r0 = ethertype
-    insn(0x55, r0, 0, 24, 0x0800), // 2: not IPv4: to 27
-    insn(0x20, 0, 0, 0, 26), // 3: r0 = source address
-    insn(0x63, r10, r0, -16, 0), // 4
-    insn(0x20, 0, 0, 0, 30), // 5: r0 = destination address
-    insn(0x63, r10, r0, -12, 0), // 6
-    insn(0x20, 0, 0, 0, 34), // 7: r0 = both ports (an IHL of 5, as lo's TCP has)
-    insn(0x63, r10, r0, -8, 0), // 8
-    loadMap(mapFd), // 9-10
-    insn(0xbf, r2, r10, 0, 0), // 11
-    insn(0x07, r2, 0, 0, -16), // 12: r2 = &key
-    insn(0x85, 0, 0, 0, 1), // 13: map_lookup_elem
-    insn(0x15, r0, 0, 3, 0), // 14: none yet: to 18
-    insn(0xb7, r1, 0, 0, 1), // 15
-    insn(0xdb, r0, r1, 0, 0), // 16: lock *(u64 *)r0 += 1
-    insn(0x05, 0, 0, 9, 0), // 17: to 27
-    insn(0x7a, r10, 0, -24, 1), // 18: value = 1
-    loadMap(mapFd), // 19-20
-    insn(0xbf, r2, r10, 0, 0), // 21
-    insn(0x07, r2, 0, 0, -16), // 22: r2 = &key
-    insn(0xbf, r3, r10, 0, 0), // 23
-    insn(0x07, r3, 0, 0, -24), // 24: r3 = &value
-    insn(0xb7, r4, 0, 0, 0), // 25: BPF_ANY
-    insn(0x85, 0, 0, 0, 2), // 26: map_update_elem
-    insn(0xb7, r0, 0, 0, 0), // 27: keep nothing
-    insn(0x95, 0, 0, 0, 0), // 28: exit
-  ];
-  return new Uint8Array(code.flat());
+  const a = new Asm();
+  a.mov(R6, R1); // LD_ABS reads through r6
+  a.ldAbs(2, 12).jump("ne", R0, 0x0800, "out");
+  a.ldAbs(4, 26).store32(R10, -16, R0); // source address
+  a.ldAbs(4, 30).store32(R10, -12, R0); // destination address
+  a.ldAbs(4, 34).store32(R10, -8, R0); // both ports (an IHL of 5, as lo's TCP has)
+  a.loadMap(R1, mapFd).mov(R2, R10).addImm(R2, -16).call(HELPER.mapLookupElem);
+  a.jump("eq", R0, 0, "insert");
+  a.movImm(R1, 1).atomicAdd64(R0, 0, R1).jump("always", 0, 0, "out");
+  a.label("insert").movImm(R1, 1).store64(R10, -24, R1);
+  a.loadMap(R1, mapFd).mov(R2, R10).addImm(R2, -16).mov(R3, R10).addImm(R3, -24);
+  a.movImm(R4, 0).call(HELPER.mapUpdateElem); // BPF_ANY
+  a.label("out").movImm(R0, 0).exit(); // keep nothing
+  return a.bytes();
 }
 
-function ptr(b: Uint8Array): bigint {
-  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
-}
+const ptr = addressOf;
 
 /** Opens a tap of `kind` on `iface`; throws Error saying which step the kernel refused. */
 export function openKernelTap(kind: "reject" | "ebpf", iface = "lo"): KernelTap {

@@ -8,7 +8,7 @@
  *   delivery into the ring, the wakeups and the walk);
  * - `reject`, `ebpf`: taps that keep nothing (bench/_kernel_taps.ts): a filter `ret #0`, and an
  *   eBPF program keeping a counter per 4-tuple in the kernel;
- * - `tcx-ring`, `tcx-full`: the prototype of bench/_tcx_capture.ts (an eBPF program on lo's
+ * - `tcx-ring`, `tcx-full`: the eBPF capture (lib/wire/tcx_capture.ts: a program on lo's
  *   egress copying each frame's start into a BPF ring buffer) instead of the `AF_PACKET` ring,
  *   the records walked only, or decoded and analysed as `full` does;
  * - `none` (the default): no tap.
@@ -24,7 +24,7 @@
 import { onStop } from "./_server.ts";
 import { type KernelTap, openKernelTap } from "./_kernel_taps.ts";
 import { type CapturedFrame, openWireCapture, type WireCapture } from "../lib/wire/capture.ts";
-import { openTcxCapture, type TcxCapture } from "./_tcx_capture.ts";
+import { openTcxCapture, type TcxCapture } from "../lib/wire/tcx_capture.ts";
 import { decodeFrame, WirePacket } from "../lib/wire/decode.ts";
 import { TcpSegmentInfo, TcpTracker } from "../lib/wire/tcp_analysis.ts";
 
@@ -95,11 +95,12 @@ if (tap === "ring" || tap === "full") {
     reason = opened.reason;
   }
 } else if (tap === "tcx-ring" || tap === "tcx-full") {
-  try {
-    capture = openTcxCapture();
+  const opened = openTcxCapture({ ports: [port] });
+  if (opened.available) {
+    capture = opened.capture;
     running = capture.run(tap === "tcx-ring" ? ignore : analyse, ac.signal);
-  } catch (error) {
-    reason = (error as Error).message;
+  } else {
+    reason = opened.reason;
   }
 }
 

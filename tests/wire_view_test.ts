@@ -336,17 +336,24 @@ async function bannerOf(main: ReturnType<typeof startMain>) {
   return { text, dashboard, echo };
 }
 
-Deno.test("main.ts without CAP_NET_RAW says why the wire view is off, and echo still works", async () => {
-  // capsh drops the capability from the bounding set and exec's the same deno command line.
-  await using main = startMain([], {}, {
-    wrap: ["capsh", "--drop=cap_net_raw", "--", "-c", 'exec "$0" "$@"'],
-  });
+// The capabilities each capture needs: the eBPF one CAP_BPF (or CAP_SYS_ADMIN) and
+// CAP_NET_ADMIN for its link on lo, the packet socket CAP_NET_RAW.
+const BPF_CAPS = "cap_bpf,cap_perfmon,cap_sys_admin,cap_net_admin";
+
+/** main.ts under capsh with `caps` dropped from its bounding set (the same deno command line). */
+function mainWithout(caps: string, args: string[] = []) {
+  return startMain(args, {}, { wrap: ["capsh", `--drop=${caps}`, "--", "-c", 'exec "$0" "$@"'] });
+}
+
+Deno.test("main.ts with neither capture permitted says why the wire view is off, and echo still works", async () => {
+  await using main = mainWithout(`cap_net_raw,${BPF_CAPS}`);
   const { text, dashboard, echo } = await bannerOf(main);
   assert(text.includes(`  wire view: off: ${NO_PERMISSION_REASON}`), text);
   const wire = await (await fetch(`http://127.0.0.1:${dashboard}/api/wire`)).json();
   assertEquals(wire, {
     available: false,
     reason: NO_PERMISSION_REASON,
+    method: null,
     interfaces: [],
     snaplen: null,
     packets: 0,
@@ -361,12 +368,40 @@ Deno.test("main.ts without CAP_NET_RAW says why the wire view is off, and echo s
   assert(page.includes("setcap cap_net_raw+ep"), "the page does not say why");
 });
 
+Deno.test("main.ts takes frames through eBPF without CAP_NET_RAW, and through the packet socket without the BPF capabilities", async () => {
+  for (
+    const [caps, method, line] of [
+      ["cap_net_raw", "tcx", "eBPF on its egress"],
+      [BPF_CAPS, "packet", "an AF_PACKET ring"],
+    ] as const
+  ) {
+    await using main = mainWithout(caps);
+    const { text, dashboard, echo } = await bannerOf(main);
+    assert(text.includes(`(snaplen 256 bytes, ${line})`), text);
+    const c = await connect(echo);
+    await writeAll(c, encoder.encode("seen?"));
+    await readExactly(c, 5);
+    c.close();
+    const wire = await waitFor(`${method}: packets in /api/wire`, async () => {
+      const w = await (await fetch(`http://127.0.0.1:${dashboard}/api/wire`)).json();
+      return w.packets >= 7 && w;
+    });
+    assertEquals([wire.available, wire.method, wire.drops], [true, method, 0], caps);
+  }
+});
+
+Deno.test("main.ts --wire-capture tcx without the BPF capabilities is off with the kernel's refusal", async () => {
+  await using main = mainWithout(BPF_CAPS, ["--wire-capture", "tcx"]);
+  const { text } = await bannerOf(main);
+  assertMatch(text, /^ {2}wire view: off: eBPF capture on lo: bpf\(BPF_MAP_CREATE\) .* errno 1$/m);
+});
+
 Deno.test("main.ts with the wire view on says where it captures and counts in /metrics", async () => {
   await using main = startMain([]);
   const { text, dashboard, echo } = await bannerOf(main);
   assertMatch(
     text,
-    /^ {2}wire view: on, capturing the endpoints' ports on lo \(snaplen 256 bytes\)$/m,
+    /^ {2}wire view: on, capturing the endpoints' ports on lo \(snaplen 256 bytes, eBPF on its egress\)$/m,
   );
   const c = await connect(echo);
   await writeAll(c, encoder.encode("count me"));

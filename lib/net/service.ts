@@ -37,7 +37,7 @@ import { DiagnosisMonitor, type DiagnosisMonitorOptions } from "../diagnoses/mon
 import { readNetCounters } from "../kernel/net_counters.ts";
 import { Scenarios, type ScenariosOptions } from "../diagnoses/scenarios.ts";
 import { timeWaitLimit } from "../diagnoses/rules.ts";
-import { WireView } from "../wire/wire_view.ts";
+import { type WireCaptureMethod, WireView } from "../wire/wire_view.ts";
 import { wireEvidence } from "../diagnoses/wire_evidence.ts";
 
 /** The kernel's socket table as the service consumes it (see lib/kernel). */
@@ -164,6 +164,8 @@ export interface ServiceOptions {
   wireSnaplen?: number;
   /** Size of the wire capture's ring. @default 8388608 */
   wireRing?: number;
+  /** How the wire view takes frames (see `WireViewOptions.capture`). @default "auto" */
+  wireCapture?: WireCaptureMethod;
   /** Why the wire view is off when `wire` is false. @default "turned off (--no-wire)" */
   wireOffReason?: string;
 }
@@ -452,7 +454,11 @@ export class Service {
 
   // After the endpoints bound: their ports (0 resolved) go into the capture's filter.
   #openWire(options: ServiceOptions): WireView {
-    const settings = { snaplen: options.wireSnaplen, ringBytes: options.wireRing };
+    const settings = {
+      snaplen: options.wireSnaplen,
+      ringBytes: options.wireRing,
+      capture: options.wireCapture,
+    };
     if (options.wire !== true) {
       return WireView.off(options.wireOffReason ?? WIRE_OFF_REASON, settings);
     }

@@ -136,6 +136,8 @@ export function wireLine(service: Service): string {
   const wire = service.wire.status();
   return wire.available
     ? `  wire view: on, capturing the endpoints' ports on ${wire.interfaces.join(", ")} ` +
-      `(snaplen ${wire.snaplen} bytes)`
+      `(snaplen ${wire.snaplen} bytes, ${
+        wire.method === "tcx" ? "eBPF on its egress" : "an AF_PACKET ring"
+      })`
     : `  wire view: off: ${wire.reason}`;
 }

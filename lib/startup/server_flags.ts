@@ -22,7 +22,7 @@ import { FRAMING_DEFAULTS, MAX_DELIMITER } from "../protocol/framing.ts";
 import { HTTP_SERVER_DEFAULTS as HTTP } from "../web/http_server.ts";
 import { SSE_DEFAULTS } from "../web/sse.ts";
 import { parseIp } from "../web/trust.ts";
-import { WIRE_VIEW_DEFAULTS } from "../wire/wire_view.ts";
+import { WIRE_CAPTURE_METHODS, WIRE_VIEW_DEFAULTS } from "../wire/wire_view.ts";
 
 /** The service's command line, parsed. */
 export interface ServerFlags {
@@ -424,6 +424,15 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     max: 1 << 30,
     default: WIRE_VIEW_DEFAULTS.ringBytes,
     help: "the wire capture's kernel ring (the kernel drops frames when it is full)",
+  },
+  {
+    type: "enum",
+    name: "wire-capture",
+    to: "service.wireCapture",
+    choices: WIRE_CAPTURE_METHODS,
+    default: "auto",
+    help: "how the wire view takes frames: tcx (eBPF on lo's egress, Linux 6.6+), packet " +
+      "(an AF_PACKET ring), auto (tcx where it can, else packet)",
   },
   {
     type: "string",

@@ -100,6 +100,23 @@ export interface CapturedFrame {
   ts: number;
 }
 
+/**
+ * What the wire view reads frames from: this module's `AF_PACKET` ring (`method` "packet") or
+ * the eBPF ring buffer on lo (lib/wire/tcx_capture.ts, "tcx"). Same frames, same calls.
+ */
+export interface FrameSource {
+  readonly method: "packet" | "tcx";
+  /** Interface name ("" for every interface). */
+  readonly interface: string;
+  readonly snaplen: number;
+  readonly ringBytes: number;
+  readonly closed: boolean;
+  setPorts(ports: readonly number[]): void;
+  run(onFrame: (frame: CapturedFrame) => void, signal?: AbortSignal): Promise<void>;
+  stats(): WireStats;
+  close(): Promise<void>;
+}
+
 /** Options for {@linkcode openWireCapture}. */
 export interface WireCaptureOptions {
   /** Ports whose TCP/UDP packets are kept (source or destination); empty: every port. @default [] */
@@ -293,7 +310,8 @@ interface Geometry {
 }
 
 /** An open capture; {@linkcode WireCapture.run} hands each frame to a callback. */
-export class WireCapture {
+export class WireCapture implements FrameSource {
+  readonly method = "packet";
   /** Interface name ("" for every interface). */
   readonly interface: string;
   readonly snaplen: number;

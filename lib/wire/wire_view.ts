@@ -33,11 +33,12 @@
 import type { Address } from "../net/types.ts";
 import {
   type CapturedFrame,
+  type FrameSource,
   openWireCapture,
-  type WireCapture,
   type WireCaptureOptions,
   type WireLibc,
 } from "./capture.ts";
+import { openTcxCapture, type TcxLibc } from "./tcx_capture.ts";
 import { decodeFrame, tcpFlagNames, WirePacket } from "./decode.ts";
 import {
   A_RETRANSMISSION,
@@ -76,9 +77,21 @@ export interface WireViewOptions {
   maxSegments?: number;
   /** Connections the analysis tracks at once. @default 4096 */
   maxConnections?: number;
+  /**
+   * How frames are taken: "tcx" an eBPF program on lo's egress (Linux 6.6+, CAP_BPF and
+   * CAP_NET_ADMIN), "packet" an `AF_PACKET` ring (CAP_NET_RAW), "auto" the first where it can.
+   * @default "auto"
+   */
+  capture?: WireCaptureMethod;
   /** Injected libc (tests: a failing `socket`). */
   libc?: WireLibc;
+  /** Injected libc of the eBPF capture (tests: a failing `syscall`). */
+  tcxLibc?: TcxLibc;
 }
+
+/** The choices of {@linkcode WireViewOptions.capture}. */
+export const WIRE_CAPTURE_METHODS = ["auto", "tcx", "packet"] as const;
+export type WireCaptureMethod = typeof WIRE_CAPTURE_METHODS[number];
 
 /** The TCP options of a segment as the API shows them (absent ones left out). */
 export interface WireSegmentOptions {
@@ -128,6 +141,8 @@ export interface WireConnectionSummary {
 export interface WireStatus {
   available: boolean;
   reason: string | null;
+  /** How frames are taken: "tcx" (eBPF on lo's egress) or "packet" (AF_PACKET ring); null off. */
+  method: "tcx" | "packet" | null;
   interfaces: string[];
   snaplen: number | null;
   packets: number;
@@ -317,7 +332,7 @@ export class WireView {
   readonly headSegments: number;
   readonly tailSegments: number;
   readonly maxSegments: number;
-  #capture: WireCapture | null;
+  #capture: FrameSource | null;
   #ac = new AbortController();
   #running: Promise<void> | null = null;
   #packet = new WirePacket();
@@ -341,7 +356,7 @@ export class WireView {
   #retransmittedBytes = 0;
 
   private constructor(
-    capture: WireCapture | null,
+    capture: FrameSource | null,
     reason: string | null,
     options: WireViewOptions,
   ) {
@@ -383,7 +398,21 @@ export class WireView {
       ringBytes: options.ringBytes ?? WIRE_VIEW_DEFAULTS.ringBytes,
       libc: options.libc,
     };
-    const opened = openWireCapture(captureOptions);
+    const method = options.capture ?? "auto";
+    let opened: { available: true; capture: FrameSource } | { available: false; reason: string } = {
+      available: false,
+      reason: "",
+    };
+    // eBPF first on lo: the kernel does less per packet than for a packet socket.
+    if (method !== "packet" && captureOptions.interface === "lo") {
+      opened = openTcxCapture({ ...captureOptions, libc: options.tcxLibc });
+      if (!opened.available && method === "tcx") {
+        opened = { available: false, reason: `eBPF capture on lo: ${opened.reason}` };
+      }
+    } else if (method === "tcx") {
+      opened = { available: false, reason: "eBPF capture is on lo only (--wire-capture packet)" };
+    }
+    if (!opened.available && method !== "tcx") opened = openWireCapture(captureOptions);
     const view = opened.available
       ? new WireView(opened.capture, null, options)
       : new WireView(null, opened.reason, options);
@@ -413,6 +442,7 @@ export class WireView {
     return {
       available: this.available,
       reason: this.reason,
+      method: this.#capture === null ? null : this.#capture.method,
       interfaces: this.#capture === null ? [] : [this.interface === "" ? "any" : this.interface],
       snaplen: this.#capture === null ? null : this.snaplen,
       ...stats,
