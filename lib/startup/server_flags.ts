@@ -402,8 +402,8 @@ export const SERVER_FLAGS: OptionTable<ServerFlags> = [
     name: "no-wire",
     to: "service.wire",
     negate: true,
-    help: "do not capture the endpoints' real segments (the wire view; needs root or " +
-      "CAP_NET_RAW, off with the reason without)",
+    help: "do not capture the endpoints' real segments (the wire view; needs root, CAP_BPF " +
+      "with CAP_NET_ADMIN, or CAP_NET_RAW; off with the reason without)",
   },
   {
     type: "int",

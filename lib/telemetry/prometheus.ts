@@ -255,7 +255,7 @@ export function renderMetrics(input: MetricsInput): string {
     scalar(
       "sockscope_wire_drops_total",
       "counter",
-      "Frames the kernel dropped from the wire view's ring (PACKET_STATISTICS).",
+      "Frames the kernel had no room for in the wire view's ring (eBPF ring buffer or PACKET_STATISTICS).",
       wire.drops,
     );
   }
