@@ -105,7 +105,9 @@ function errno(c: TcxLibc): number {
  * 16 + `snaplen` bytes: wire length, captured length, `bpf_ktime_get_ns()`, then its first
  * bytes from the Ethernet header. The ring buffer wakes a waiting reader for the first record
  * after it caught up, and forces a wakeup once half full; no room counts a drop in
- * `drops[0]`. Every packet goes on untouched (TCX_NEXT).
+ * `drops[0]`. Every packet goes on untouched (TCX_NEXT). A header load past the end of a
+ * packet (a frame too short for what its headers claim) ends the program with 0, TCX_PASS:
+ * the packet still goes on, only other programs on lo's egress after this one skip it.
  */
 export function tcxProgram(
   ringFd: number,
@@ -116,7 +118,9 @@ export function tcxProgram(
 ): Uint8Array {
   const unique = [...new Set(ports)];
   if (unique.length > MAX_FILTER_PORTS) {
-    throw new RangeError(`Cannot build tcx program: ${unique.length} ports is more than 60`);
+    throw new RangeError(
+      `Cannot build tcx program: ${unique.length} ports is more than ${MAX_FILTER_PORTS}`,
+    );
   }
   const a = new Asm();
   const checkPorts = () => {
