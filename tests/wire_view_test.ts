@@ -217,6 +217,8 @@ Deno.test("GET /api/capture.pcapng?source=wire is the captured frames: tshark re
       "1",
     ]);
     assertEquals(info.trim(), "lo");
+    const section = new TextDecoder().decode(await Deno.readFile(file));
+    assertMatch(section, /source=wire: frames captured from the kernel \(eBPF on lo's egress\)/);
   } finally {
     await Deno.remove(file);
   }

@@ -26,9 +26,12 @@ export interface ExportNote {
   text: string;
 }
 
-/** The section comment of a wire export. */
-export const WIRE_COMMENT = "sockscope source=wire: frames captured from the kernel " +
-  "(AF_PACKET), cut to the snap length; comments are the app's reads and writes";
+/** The section comment of a wire export, naming how the frames were taken. */
+export function wireComment(method: "tcx" | "packet" | null): string {
+  const how = method === "tcx" ? "eBPF on lo's egress" : "AF_PACKET";
+  return `sockscope source=wire: frames captured from the kernel (${how}), cut to the snap ` +
+    "length; comments are the app's reads and writes";
+}
 
 /**
  * The pcapng blocks of `frames` (capture order) with each note attached to the frame of its
@@ -37,7 +40,7 @@ export const WIRE_COMMENT = "sockscope source=wire: frames captured from the ker
 export function wirePcapng(
   frames: readonly ExportFrame[],
   notes: readonly ExportNote[],
-  options: { interface: string; snaplen: number },
+  options: { interface: string; snaplen: number; method?: "tcx" | "packet" | null },
 ): Uint8Array[] {
   const comments = new Map<number, string[]>();
   const byKey = new Map<string, number[]>();
@@ -70,7 +73,7 @@ export function wirePcapng(
     c.push(note.text);
   }
   const out = [
-    sectionHeaderBlock("sockscope", WIRE_COMMENT),
+    sectionHeaderBlock("sockscope", wireComment(options.method ?? null)),
     interfaceDescriptionBlock(options.interface || "any", options.snaplen, LINKTYPE_ETHERNET),
   ];
   frames.forEach((f, i) => {
