@@ -155,7 +155,7 @@ export interface ServiceOptions {
    */
   token?: string;
   /**
-   * Capture the endpoints' real segments (lib/wire: needs root or CAP_NET_RAW, else off with
+   * Capture the endpoints' real segments (lib/wire: needs root, CAP_BPF with CAP_NET_ADMIN, or CAP_NET_RAW, else off with
    * the reason). Off by default here so in-process services (tests) open no capture;
    * `deno task start` turns it on unless `--no-wire`. @default false
    */
