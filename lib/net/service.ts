@@ -155,9 +155,9 @@ export interface ServiceOptions {
    */
   token?: string;
   /**
-   * Capture the endpoints' real segments (lib/wire: needs root, CAP_BPF with CAP_NET_ADMIN, or CAP_NET_RAW, else off with
-   * the reason). Off by default here so in-process services (tests) open no capture;
-   * `deno task start` turns it on unless `--no-wire`. @default false
+   * Capture the endpoints' real segments (lib/wire: needs root, CAP_BPF with CAP_NET_ADMIN, or
+   * CAP_NET_RAW, else off with the reason). Off by default here so in-process services (tests)
+   * open no capture; `deno task start` turns it on unless `--no-wire`. @default false
    */
   wire?: boolean;
   /** Bytes kept of each captured frame. @default 256 */
