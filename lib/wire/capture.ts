@@ -141,12 +141,19 @@ export interface WireCaptureOptions {
   libc?: WireLibc;
 }
 
-let libc: WireLibc | undefined;
-
-/** libc, or the reason it can't be had. */
-function openLibc(): WireLibc | string {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") return `not Linux (${Deno.build.os}): AF_PACKET is Linux's`;
+/**
+ * libc with `symbols` (which include `__errno_location`), opened once per symbol set, or the
+ * reason it can't be had here (not Linux, not 64-bit: the struct layouts; no FFI or its
+ * permission). Shared by the packet socket and the eBPF capture (./tcx_capture.ts).
+ */
+export function libcFor<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] | string {
+  const opened = openedLibs.get(symbols);
+  if (opened !== undefined) return opened as Deno.DynamicLibrary<S>["symbols"];
+  if (Deno.build.os !== "linux") {
+    return `not Linux (${Deno.build.os}): AF_PACKET and eBPF are Linux's`;
+  }
   if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
     return `not 64-bit (${Deno.build.arch})`;
   }
@@ -156,17 +163,24 @@ function openLibc(): WireLibc | string {
     "granted";
   if (state !== "granted") return "FFI is not permitted: run with --allow-ffi";
   try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    const lib = Deno.dlopen("libc.so.6", symbols).symbols;
+    openedLibs.set(symbols, lib);
+    return lib;
   } catch (error) {
     return `cannot load libc: ${(error as Error).message}`;
   }
-  return libc;
 }
 
-function errno(c: WireLibc): number {
+const openedLibs = new Map<Deno.ForeignLibraryInterface, unknown>();
+
+/** The calling thread's errno after a failed call through `c` (-1 if unknown). */
+export function errnoOf(c: { __errno_location(): Deno.PointerValue }): number {
   const pointer = c.__errno_location();
   return pointer === null ? -1 : new Deno.UnsafePointerView(pointer).getInt32();
 }
+
+const openLibc = (): WireLibc | string => libcFor(SYMBOLS);
+const errno = errnoOf;
 
 /** The reason given when the process may not open an `AF_PACKET` socket. */
 export const NO_PERMISSION_REASON =

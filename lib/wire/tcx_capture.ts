@@ -13,7 +13,13 @@
  * program on the interface: closing it, or the process ending, takes the program off.
  */
 
-import type { CapturedFrame, FrameSource, WireStats } from "./capture.ts";
+import {
+  type CapturedFrame,
+  errnoOf,
+  type FrameSource,
+  libcFor,
+  type WireStats,
+} from "./capture.ts";
 import {
   addressOf,
   Asm,
@@ -74,30 +80,8 @@ const SYMBOLS = {
 /** The libc functions the eBPF capture calls; tests inject fakes. */
 export type TcxLibc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let libc: TcxLibc | string | undefined;
-
-function openLibc(): TcxLibc | string {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") return (libc = `not Linux (${Deno.build.os})`);
-  if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
-    return (libc = `not 64-bit (${Deno.build.arch})`);
-  }
-  if (typeof Deno.dlopen !== "function") return (libc = "no FFI in this runtime");
-  const state = Deno.permissions.querySync?.({ name: "ffi", path: "libc.so.6" }).state ??
-    "granted";
-  if (state !== "granted") return "FFI is not permitted: run with --allow-ffi";
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch (error) {
-    return `cannot load libc: ${(error as Error).message}`;
-  }
-  return libc;
-}
-
-function errno(c: TcxLibc): number {
-  const p = c.__errno_location();
-  return p === null ? -1 : new Deno.UnsafePointerView(p).getInt32();
-}
+const openLibc = (): TcxLibc | string => libcFor(SYMBOLS);
+const errno = errnoOf;
 
 /**
  * The program: IPv4 or IPv6 (no extension headers), TCP or UDP, not a later IPv4 fragment, a

@@ -399,20 +399,20 @@ export class WireView {
       libc: options.libc,
     };
     const method = options.capture ?? "auto";
-    let opened: { available: true; capture: FrameSource } | { available: false; reason: string } = {
-      available: false,
-      reason: "",
-    };
-    // eBPF first on lo: the kernel does less per packet than for a packet socket.
-    if (method !== "packet" && captureOptions.interface === "lo") {
-      opened = openTcxCapture({ ...captureOptions, libc: options.tcxLibc });
-      if (!opened.available && method === "tcx") {
-        opened = { available: false, reason: `eBPF capture on lo: ${opened.reason}` };
-      }
-    } else if (method === "tcx") {
-      opened = { available: false, reason: "eBPF capture is on lo only (--wire-capture packet)" };
+    // eBPF first (it answers unavailable off lo): the kernel does less per packet than for a
+    // packet socket. Then the packet socket, unless eBPF was asked for by name.
+    let opened: { available: true; capture: FrameSource } | { available: false; reason: string } =
+      method === "packet"
+        ? { available: false, reason: "" }
+        : openTcxCapture({ ...captureOptions, libc: options.tcxLibc });
+    if (!opened.available) {
+      opened = method !== "tcx" ? openWireCapture(captureOptions) : {
+        available: false,
+        reason: `eBPF capture on ${
+          captureOptions.interface || "every interface"
+        }: ${opened.reason}`,
+      };
     }
-    if (!opened.available && method !== "tcx") opened = openWireCapture(captureOptions);
     const view = opened.available
       ? new WireView(opened.capture, null, options)
       : new WireView(null, opened.reason, options);
@@ -442,11 +442,16 @@ export class WireView {
     return {
       available: this.available,
       reason: this.reason,
-      method: this.#capture === null ? null : this.#capture.method,
+      method: this.method,
       interfaces: this.#capture === null ? [] : [this.interface === "" ? "any" : this.interface],
       snaplen: this.#capture === null ? null : this.snaplen,
       ...stats,
     };
+  }
+
+  /** How frames are taken: "tcx" (eBPF on lo's egress), "packet" (AF_PACKET ring); null off. */
+  get method(): "tcx" | "packet" | null {
+    return this.#capture?.method ?? null;
   }
 
   /** TCP payload bytes of every captured segment (retransmissions counted again). */

@@ -81,6 +81,6 @@ function wireExport(service: Service, tuple?: WireTuple, endpoint?: string): Uin
   return wirePcapng(frames, notes, {
     interface: service.wire.interface,
     snaplen: service.wire.snaplen,
-    method: service.wire.status().method,
+    method: service.wire.method,
   });
 }
