@@ -35,7 +35,11 @@ Deno.test("openTcxCapture() answers unavailable with the step the kernel refused
   });
 });
 
-/** Runs one exchange per listener; returns "src>dst flags len" of each segment captured. */
+/**
+ * Runs one exchange per listener, in order, and returns "src>dst flags len" of each segment
+ * captured, once the last listener's connection was seen closing from both ends (the ring
+ * hands records over in order: by then every earlier one was walked).
+ */
 async function exchanges(
   hostname: string,
   listeners: Deno.TcpListener[],
@@ -43,10 +47,13 @@ async function exchanges(
 ): Promise<string[]> {
   const seen: string[] = [];
   const p = new WirePacket();
+  const last = (listeners.at(-1)!.addr as Deno.NetAddr).port;
+  const fins = new Set<number>();
   const ac = new AbortController();
   const running = capture.capture.run((f) => {
     if (decodeFrame(f.bytes, f.offset, f.capturedLength, f.wireLength, f.ts, p)) {
       seen.push(`${p.srcPort}>${p.dstPort} ${p.flags} ${p.payloadLength}`);
+      if ((p.flags & 1) !== 0 && (p.srcPort === last || p.dstPort === last)) fins.add(p.srcPort);
     }
   }, ac.signal);
   try {
@@ -59,11 +66,10 @@ async function exchanges(
       s.close();
     }
     const deadline = Date.now() + 10_000;
-    // Each closed connection ends with the client's last ACK: 7 segments each at least.
-    while (seen.length < 7 && Date.now() < deadline) {
+    while (fins.size < 2) {
+      ok(Date.now() < deadline, `no FIN from both ends of :${last} in ${JSON.stringify(seen)}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
     return seen;
   } finally {
     ac.abort();
@@ -88,7 +94,7 @@ for (const hostname of ["127.0.0.1", "::1"]) {
         return;
       }
       try {
-        const first = await exchanges(hostname, [a, b], opened);
+        const first = await exchanges(hostname, [b, a], opened);
         ok(first.length >= 7, JSON.stringify(first));
         const has = (port: number) => (s: string) => s.split(" ")[0].split(">").includes(`${port}`);
         ok(first.every(has(pa)), `first ${pa}: ${JSON.stringify(first)}`);
