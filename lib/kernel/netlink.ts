@@ -9,6 +9,7 @@
  * decoding, rather than the two added up.
  */
 
+import { errnoOf, primeErrno } from "../libc.ts";
 import type { KernelSocket } from "../net/types.ts";
 import { type PortFilter, portFilter, sortedPorts } from "./_row.ts";
 import type { KernelRows } from "./kernel_rows.ts";
@@ -377,7 +378,9 @@ function dlopenLibc(): Deno.DynamicLibrary<typeof SYMBOLS> {
     throw new Error("Netlink unavailable: FFI needs --allow-ffi (NotCapable)");
   }
   try {
-    return Deno.dlopen("libc.so.6", SYMBOLS);
+    const lib = Deno.dlopen("libc.so.6", SYMBOLS);
+    primeErrno(lib.symbols);
+    return lib;
   } catch (error) {
     const name = error instanceof Error ? error.name : "Error";
     if (name === "NotCapable" || name === "PermissionDenied") {
@@ -403,7 +406,4 @@ function setReceiveTimeout(libc: Libc, fd: number, timeoutMs: number): void {
   }
 }
 
-function errno(libc: Libc): number {
-  const pointer = libc.__errno_location();
-  return pointer === null ? -1 : new Deno.UnsafePointerView(pointer).getInt32();
-}
+const errno = errnoOf;

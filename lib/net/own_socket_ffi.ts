@@ -6,6 +6,8 @@
  * Where that cannot work (not Linux, no FFI permission, no /proc) the reason is a sentence.
  */
 
+import { errnoOf, primeErrno } from "../libc.ts";
+
 /** A lazily opened libc with `symbols`, and why it cannot be had here. */
 export interface OwnSocketLibc<S extends Deno.ForeignLibraryInterface> {
   /** The symbols; throws an Error saying why they cannot be opened. */
@@ -35,6 +37,7 @@ export function ownSocketLibc<S extends Deno.ForeignLibraryInterface>(
     if (state !== "granted") throw new Error("FFI needs --allow-ffi");
     try {
       libc = Deno.dlopen("libc.so.6", symbols).symbols;
+      primeErrno(libc as unknown as { __errno_location(): Deno.PointerValue });
     } catch (error) {
       throw new Error(`cannot load libc.so.6: ${(error as Error).message}`, { cause: error });
     }
@@ -54,9 +57,7 @@ export function ownSocketLibc<S extends Deno.ForeignLibraryInterface>(
       return why;
     },
     errno() {
-      const pointer = (open() as unknown as { __errno_location(): Deno.PointerValue })
-        .__errno_location();
-      return pointer === null ? -1 : new Deno.UnsafePointerView(pointer).getInt32();
+      return errnoOf(open() as unknown as { __errno_location(): Deno.PointerValue });
     },
   };
 }

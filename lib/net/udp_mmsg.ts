@@ -12,6 +12,8 @@
  * Linux on 64-bit only (the struct layouts below).
  */
 
+import { errnoOf, primeErrno } from "../libc.ts";
+
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCK_DGRAM = 2;
@@ -61,26 +63,14 @@ function openLibc(): Libc {
   }
   try {
     libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    errno(libc);
+    primeErrno(libc);
   } catch (error) {
     throw new Error(`UDP fast path unavailable: ${(error as Error).message}`, { cause: error });
   }
   return libc;
 }
 
-let errnoView: Deno.UnsafePointerView | null | undefined;
-
-/**
- * The calling thread's errno. The view of it is made once: making one after a
- * failed call allocates, and whatever runs then may overwrite errno first.
- */
-function errno(c: Libc): number {
-  if (errnoView === undefined) {
-    const pointer = c.__errno_location();
-    errnoView = pointer === null ? null : new Deno.UnsafePointerView(pointer);
-  }
-  return errnoView === null ? -1 : errnoView.getInt32();
-}
+const errno = errnoOf;
 
 function address(ptr: Uint8Array): bigint {
   return Deno.UnsafePointer.value(Deno.UnsafePointer.of(ptr));

@@ -11,6 +11,7 @@
  */
 
 import { etherTypeFilter, wireFilter } from "./bpf.ts";
+import { errnoOf, primeErrno } from "../libc.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -173,12 +174,6 @@ export function libcFor<S extends Deno.ForeignLibraryInterface>(
 
 const openedLibs = new Map<Deno.ForeignLibraryInterface, unknown>();
 
-/** The calling thread's errno after a failed call through `c` (-1 if unknown). */
-export function errnoOf(c: { __errno_location(): Deno.PointerValue }): number {
-  const pointer = c.__errno_location();
-  return pointer === null ? -1 : new Deno.UnsafePointerView(pointer).getInt32();
-}
-
 const openLibc = (): WireLibc | string => libcFor(SYMBOLS);
 const errno = errnoOf;
 
@@ -233,6 +228,7 @@ export function openWireCapture(options: WireCaptureOptions = {}): WireAvailable
     : etherTypeFilter(options.etherType, { snaplen });
   const c = options.libc ?? openLibc();
   if (typeof c === "string") return { available: false, reason: c };
+  primeErrno(c);
   const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     const code = errno(c);
@@ -475,6 +471,7 @@ export class WireCapture implements FrameSource {
 export function sendFrame(iface: string, frame: Uint8Array, injected?: WireLibc): void {
   const c = injected ?? openLibc();
   if (typeof c === "string") throw new Error(`Cannot send frame: ${c}`);
+  primeErrno(c);
   const index = c.if_nametoindex(new TextEncoder().encode(iface + "\0"));
   if (index === 0) throw new Error(`Cannot send frame: no network interface named "${iface}"`);
   const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);

@@ -13,13 +13,8 @@
  * program on the interface: closing it, or the process ending, takes the program off.
  */
 
-import {
-  type CapturedFrame,
-  errnoOf,
-  type FrameSource,
-  libcFor,
-  type WireStats,
-} from "./capture.ts";
+import { type CapturedFrame, type FrameSource, libcFor, type WireStats } from "./capture.ts";
+import { errnoOf, primeErrno } from "../libc.ts";
 import {
   addressOf,
   Asm,
@@ -216,6 +211,7 @@ export function openTcxCapture(
   while (size * 2 <= (options.ringBytes ?? 8 * 1024 * 1024) && size < 1 << 30) size *= 2;
   const c = options.libc ?? openLibc();
   if (typeof c === "string") return { available: false, reason: c };
+  primeErrno(c);
   const fds: number[] = [];
   const fail = (what: string): TcxUnavailable => {
     const code = errno(c);
