@@ -333,7 +333,7 @@ export class TcpEndpoint implements Observed {
  * connections: a plain bind first makes a port in use fail as it would with one listener.
  * Where SO_REUSEPORT is unavailable, one listener is all there is.
  */
-function listenAll(
+export function listenAll(
   hostname: string,
   port: number,
   backlog: number,
@@ -352,17 +352,21 @@ function listenAll(
   if (!(Number.isInteger(count) && count >= 1 && count <= 64)) {
     throw new RangeError(`Cannot listen: listeners "${count}" is not in 1-64`);
   }
-  const probe = listen(port, false);
-  if (count === 1 || Deno.build.os !== "linux") return [probe];
-  const bound = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const listeners: Deno.TcpListener[] = [];
-  try {
-    for (let i = 0; i < count; i++) listeners.push(listen(bound, true));
-  } catch (error) {
-    for (const l of listeners) l.close();
-    // The port went to someone else between the probe and the bind.
-    throw error;
+  // Port 0: the port the probe got may go to another socket (a connect's ephemeral port, another
+  // process's bind) between its close and the listeners' binds; a fresh probe picks another.
+  for (let attempt = 1;; attempt++) {
+    const probe = listen(port, false);
+    if (count === 1 || Deno.build.os !== "linux") return [probe];
+    const bound = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const listeners: Deno.TcpListener[] = [];
+    try {
+      for (let i = 0; i < count; i++) listeners.push(listen(bound, true));
+      return listeners;
+    } catch (error) {
+      for (const l of listeners) l.close();
+      // The port went to someone else between the probe and the bind.
+      if (port !== 0 || !(error instanceof Deno.errors.AddrInUse) || attempt >= 5) throw error;
+    }
   }
-  return listeners;
 }
